@@ -1,0 +1,1 @@
+default_app_config = "pulp_katello_gateway.app.PulpKatelloGatewayPluginAppConfig"
