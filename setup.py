@@ -25,7 +25,9 @@ setup(
     packages=find_packages(exclude=["devtools", "devtools.*", "bench", "bench.*"]),
     include_package_data=True,
     package_data={"pulp_katello_gateway.app": ["webserver_snippets/*"]},
-    entry_points={"pulpcore.plugin": ["pulp_katello_gateway = pulp_katello_gateway:default_app_config"]},
+    entry_points={
+        "pulpcore.plugin": ["pulp_katello_gateway = pulp_katello_gateway:default_app_config"]
+    },
     classifiers=[
         "Framework :: Django",
         "Programming Language :: Python :: 3.11",

@@ -56,7 +56,7 @@ class CertificateAuthority:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         self.cert = (
             x509.CertificateBuilder()
             .subject_name(subject)
@@ -82,7 +82,7 @@ class CertificateAuthority:
     def issue(self, common_name, cert_path, key_path, *, server=False, days=365, not_before=None):
         """Sign a leaf certificate; ``server=True`` adds loopback SANs and serverAuth."""
         key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         start = not_before or now - datetime.timedelta(minutes=5)
         builder = (
             x509.CertificateBuilder()

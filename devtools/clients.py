@@ -1,0 +1,62 @@
+"""Thin wrappers around the real registry clients (skopeo, podman) used by tests and the demo."""
+
+import json
+import subprocess
+from pathlib import Path
+
+
+class ClientError(Exception):
+    def __init__(self, result):
+        command = " ".join(result.args[:2])
+        super().__init__(f"{command} exited {result.returncode}: {result.stderr.strip()[-2000:]}")
+        self.result = result
+        self.stderr = result.stderr
+
+
+def _run(args, *, stdin=None, timeout=120, check=True):
+    result = subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise ClientError(result)
+    return result
+
+
+class Skopeo:
+    """skopeo against a TLS registry whose CA is in ``certs_dir``, with its own auth file.
+
+    ``creds`` arguments are ``(user, password)`` tuples; ``None`` means anonymous.
+    """
+
+    def __init__(self, certs_dir, workdir):
+        self.certs_dir = str(certs_dir)
+        self.auth_file = Path(workdir) / "skopeo-auth.json"
+        self.auth_file.parent.mkdir(parents=True, exist_ok=True)
+
+    @staticmethod
+    def _creds(prefix, creds):
+        if creds:
+            return [f"--{prefix}creds", f"{creds[0]}:{creds[1]}"]
+        return [f"--{prefix}no-creds"]
+
+    def copy(self, src, dest, src_creds=None, dest_creds=None, check=True):
+        args = ["skopeo", "copy", "--quiet", "--authfile", str(self.auth_file)]
+        if src.startswith("docker://"):
+            args += ["--src-cert-dir", self.certs_dir, *self._creds("src-", src_creds)]
+        if dest.startswith("docker://"):
+            args += ["--dest-cert-dir", self.certs_dir, *self._creds("dest-", dest_creds)]
+        return _run([*args, src, dest], check=check)
+
+    def inspect(self, ref, creds=None, check=True):
+        """The image's ``skopeo inspect`` JSON, or the failed process result."""
+        result = _run(
+            ["skopeo", "inspect", "--no-tags", "--authfile", str(self.auth_file),
+             "--cert-dir", self.certs_dir, *self._creds("", creds), ref],
+            check=check,
+        )
+        return json.loads(result.stdout) if result.returncode == 0 else result
+
+    def login(self, registry, username, password, check=True):
+        return _run(
+            ["skopeo", "login", "--authfile", str(self.auth_file), "--cert-dir", self.certs_dir,
+             "-u", username, "--password-stdin", registry],
+            stdin=password, check=check,
+        )

@@ -1,0 +1,224 @@
+"""The local demo: Pulp + this plugin + the Katello stand-in on loopback, with sample images.
+
+``python -m devtools.demo start`` (``make demo``) runs in the foreground until Ctrl-C or
+``python -m devtools.demo stop`` (``make demo-stop``); both stop exactly the processes it started.
+State lives in ``.demo/`` (override with ``DEMO_DIR``) and is reused by the next start.
+Ports: ``DEMO_API_PORT`` (24817), ``DEMO_CONTENT_PORT`` (24816), ``DEMO_KATELLO_PORT`` (24818).
+Every ``PULP_*`` variable of the caller's environment reaches the Pulp services.
+"""
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from devtools.clients import Skopeo
+from devtools.net import port_open, wait_for_port
+from devtools.oci import build_image
+from devtools.pg import Cluster
+from devtools.stack import PulpStack, wait_pid_gone
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_DIR = Path(os.environ.get("DEMO_DIR", ROOT / ".demo")).resolve()
+PIDS = DEMO_DIR / "pids.json"
+API_PORT = int(os.environ.get("DEMO_API_PORT", 24817))
+CONTENT_PORT = int(os.environ.get("DEMO_CONTENT_PORT", 24816))
+KATELLO_PORT = int(os.environ.get("DEMO_KATELLO_PORT", 24818))
+
+# Katello's view of the world: who exists, which repositories need a login, who may pull what.
+KATELLO_CONFIG = {
+    "repositories": {
+        "acme-production-web": {"auth_required": True},
+        "acme-library-public": {"auth_required": False},
+    },
+    "users": {
+        "alice": {"password": "alice-demo-password", "repositories": ["acme-production-web"]},
+        "bob": {"password": "bob-demo-password", "pat": "bob-demo-personal-access-token",
+                "repositories": []},
+    },
+    "hosts": {},
+}
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not wait_pid_gone(pid, timeout=0)
+
+
+def _running():
+    if not PIDS.exists():
+        return None
+    pids = json.loads(PIDS.read_text())
+    return pids if _alive(pids["demo"]) else None
+
+
+def start():
+    if _running():
+        print(f"The demo is already running; its settings are in {DEMO_DIR / 'env'}:\n")
+        print((DEMO_DIR / "env").read_text())
+        return 0
+    stop(quiet=True)  # leftovers of a demo that did not shut down cleanly
+    for port in (API_PORT, CONTENT_PORT, KATELLO_PORT):
+        if port_open("127.0.0.1", port):
+            print(f"Port {port} is in use by another program; set DEMO_*_PORT to move the demo.")
+            return 1
+    DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    cluster = Cluster(DEMO_DIR / "postgres")
+    children = {}
+    stack = None
+    stopping = []
+
+    def on_signal(signum, frame):
+        stopping.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        print("Starting PostgreSQL ...", flush=True)
+        database = cluster.start().renamed("pulp")
+        _write_pids(cluster, children, stack)
+        config = DEMO_DIR / "katello.json"
+        config.write_text(json.dumps(KATELLO_CONFIG, indent=2))
+        katello_log = open(DEMO_DIR / "katello-standin.log", "ab")
+        children["katello"] = subprocess.Popen(
+            [sys.executable, "-m", "devtools.katello_standin", "--port", str(KATELLO_PORT),
+             "--config", str(config)],
+            cwd=ROOT, stdout=katello_log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        wait_for_port("127.0.0.1", KATELLO_PORT, timeout=20)
+        katello_url = f"http://127.0.0.1:{KATELLO_PORT}"
+        stack = PulpStack(
+            DEMO_DIR / "pulp",
+            database,
+            api_port=API_PORT,
+            content_port=CONTENT_PORT,
+            settings={"KATELLO_GATEWAY_FOREMAN_URL": katello_url},
+        )
+        print("Migrating the database (first run takes ~20 s) ...", flush=True)
+        stack.prepare()
+        print("Starting pulpcore-api, pulpcore-content, pulpcore-worker ...", flush=True)
+        stack.start()
+        _write_pids(cluster, children, stack)
+        print("Pushing the sample image ...", flush=True)
+        layout = DEMO_DIR / "sample-image"
+        build_image(layout, text="hello from the pulp_katello_gateway demo\n")
+        skopeo = Skopeo(stack.certs_dir, DEMO_DIR)
+        for repo in KATELLO_CONFIG["repositories"]:
+            skopeo.copy(f"oci:{layout}:latest", f"docker://{stack.registry}/{repo}:latest",
+                        dest_creds=stack.admin_auth)
+        env = _write_env(stack, katello_url)
+        _print_instructions(stack, env)
+        while True:
+            for name, proc in {**children, **stack.processes}.items():
+                if proc.poll() is not None:
+                    print(f"{name} exited with {proc.returncode}; stopping the demo "
+                          f"(logs in {stack.logs}).")
+                    raise KeyboardInterrupt
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nStopping the demo ...", flush=True)
+        return 0
+    finally:
+        if stack is not None:
+            stack.stop()
+        for proc in children.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(10)
+        cluster.stop()
+        PIDS.unlink(missing_ok=True)
+        print("Demo stopped.")
+
+
+def _write_pids(cluster, children, stack):
+    pids = {"demo": os.getpid(), "postgres_data": str(cluster.data)}
+    pids.update({name: proc.pid for name, proc in children.items()})
+    if stack is not None:
+        pids.update(stack.pids())
+    PIDS.write_text(json.dumps(pids))
+
+
+def _write_env(stack, katello_url):
+    user, password = stack.admin_auth
+    env = {
+        "DEMO_REGISTRY": stack.registry,
+        "DEMO_API_URL": stack.api_url,
+        "DEMO_CONTENT_URL": stack.content_url,
+        "DEMO_KATELLO_URL": katello_url,
+        "DEMO_CA": str(stack.ca_file),
+        "DEMO_CERTS_DIR": str(stack.certs_dir),
+        "DEMO_ADMIN_USER": user,
+        "DEMO_ADMIN_PASSWORD": password,
+        "DEMO_USER": "alice",
+        "DEMO_PASSWORD": KATELLO_CONFIG["users"]["alice"]["password"],
+        "DEMO_PAT_USER": "bob",
+        "DEMO_PAT": KATELLO_CONFIG["users"]["bob"]["pat"],
+        "DEMO_SETTINGS": str(stack.settings_path),
+    }
+    (DEMO_DIR / "env").write_text(
+        "".join(f"export {key}={shlex.quote(value)}\n" for key, value in env.items())
+    )
+    return env
+
+
+def _print_instructions(stack, env):
+    print(
+        f"""
+The demo is running (Ctrl-C or `make demo-stop` stops it).
+  Pulp API and registry: {stack.api_url}   content app: {stack.content_url}
+  Katello stand-in:      {env['DEMO_KATELLO_URL']}
+  Settings for your shell: source {DEMO_DIR / 'env'}
+
+Try, in another shell:
+  source {DEMO_DIR / 'env'}
+  curl --cacert $DEMO_CA $DEMO_API_URL/pulp/api/v3/status/
+  skopeo inspect --cert-dir $DEMO_CERTS_DIR --no-creds docker://$DEMO_REGISTRY/acme-library-public:latest
+  skopeo inspect --cert-dir $DEMO_CERTS_DIR \\
+      --creds "$DEMO_ADMIN_USER:$DEMO_ADMIN_PASSWORD" docker://$DEMO_REGISTRY/acme-production-web:latest
+  skopeo copy --src-cert-dir $DEMO_CERTS_DIR --src-creds "$DEMO_ADMIN_USER:$DEMO_ADMIN_PASSWORD" \\
+      docker://$DEMO_REGISTRY/acme-production-web:latest oci:/tmp/demo-pull:latest
+  podman login --cert-dir $DEMO_CERTS_DIR -u "$DEMO_ADMIN_USER" -p "$DEMO_ADMIN_PASSWORD" \\
+      $DEMO_REGISTRY
+  podman search --tls-verify=false $DEMO_REGISTRY/acme
+""",
+        flush=True,
+    )
+
+
+def stop(quiet=False):
+    """Stop the running demo (or what a crashed one left behind), by the PIDs it recorded."""
+    if not PIDS.exists():
+        if not quiet:
+            print("The demo is not running.")
+        return 0
+    pids = json.loads(PIDS.read_text())
+    demo = pids.pop("demo")
+    data = pids.pop("postgres_data")
+    if _alive(demo):
+        os.kill(demo, signal.SIGTERM)
+        if wait_pid_gone(demo, timeout=60):
+            return 0
+    for pid in pids.values():
+        if _alive(pid):
+            os.killpg(pid, signal.SIGTERM)
+            wait_pid_gone(pid)
+    cluster = Cluster(Path(data).parent)
+    cluster.stop()
+    PIDS.unlink(missing_ok=True)
+    if not quiet:
+        print("Demo stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    command = sys.argv[1] if len(sys.argv) > 1 else "start"
+    if command not in ("start", "stop"):
+        sys.exit("usage: python -m devtools.demo [start|stop]")
+    sys.exit(start() if command == "start" else stop())

@@ -1,0 +1,251 @@
+"""A real Pulp stack (pulpcore-api over TLS, pulpcore-content, pulpcore-worker) on loopback.
+
+Used by the functional test fixture, the demo and the benchmarks. The API is served over HTTPS
+with a certificate from a per-state-dir CA because containers/image clients stall 10 s per command
+against a plain-HTTP registry.
+"""
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from devtools.net import free_port, wait_until
+from devtools.pki import CertificateAuthority
+from devtools.pulp_settings import write_settings
+
+BIN = Path(sys.executable).parent
+ACCESS_LOG_FORMAT = 'pulp [%({correlation-id}o)s]: %(h)s %(u)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms'
+
+
+class PulpStack:
+    """One Pulp installation in ``state_dir``; ``start()`` runs its three services."""
+
+    def __init__(
+        self,
+        state_dir,
+        database,
+        *,
+        api_port=None,
+        content_port=None,
+        settings=None,
+        api_workers=2,
+    ):
+        self.state = Path(state_dir).resolve()
+        self.database = database
+        self.api_port = api_port or free_port()
+        self.content_port = content_port or free_port()
+        self.extra_settings = settings or {}
+        self.api_workers = api_workers
+        self.logs = self.state / "logs"
+        self.tls = self.state / "tls"
+        self.processes = {}
+
+    # Addresses and credentials -------------------------------------------------------------
+    @property
+    def api_url(self):
+        return f"https://127.0.0.1:{self.api_port}"
+
+    @property
+    def registry(self):
+        """The registry host as clients write it in image references."""
+        return f"127.0.0.1:{self.api_port}"
+
+    @property
+    def content_url(self):
+        return f"http://127.0.0.1:{self.content_port}"
+
+    @property
+    def ca_file(self):
+        return self.tls / "ca.crt"
+
+    @property
+    def certs_dir(self):
+        """A containers/image ``certs.d``-style directory trusting the stack's CA."""
+        return self.tls / "certs.d"
+
+    @property
+    def settings_path(self):
+        return self.state / "settings.py"
+
+    @property
+    def admin_auth(self):
+        return ("admin", (self.state / "secrets" / "admin_password").read_text().strip())
+
+    def env(self):
+        """Environment for pulpcore commands: the caller's (so ``PULP_*`` reach Pulp) + settings."""
+        env = dict(os.environ, PULP_SETTINGS=str(self.settings_path))
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        return env
+
+    def session(self, auth="admin"):
+        """A requests session against the API; ``auth="admin"`` logs in as the Pulp admin."""
+        session = requests.Session()
+        session.verify = str(self.ca_file)
+        if auth == "admin":
+            session.auth = self.admin_auth
+        elif auth:
+            session.auth = auth
+        return session
+
+    # Lifecycle ------------------------------------------------------------------------------
+    def prepare(self):
+        """Write settings, keys and TLS files; migrate; set the admin password. Idempotent."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self._write_tls()
+        write_settings(
+            self.state,
+            self.database,
+            api_origin=self.api_url,
+            content_origin=self.content_url,
+            extra=self.extra_settings,
+        )
+        self.database.ensure()
+        self.manage("migrate", "--noinput")
+        password_file = self.state / "secrets" / "admin_password"
+        if not password_file.exists():
+            password_file.write_text(secrets.token_urlsafe(18))
+        self.manage("reset-admin-password", f"--password={password_file.read_text().strip()}")
+
+    def _write_tls(self):
+        ca = CertificateAuthority(self.tls, common_name="pulp_katello_gateway local CA")
+        server_cert = self.tls / "server.crt"
+        if not server_cert.exists():
+            ca.issue("127.0.0.1", server_cert, self.tls / "server.key", server=True)
+        for host in (self.registry, f"localhost:{self.api_port}"):
+            target = self.certs_dir / host
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy(ca.cert_path, target / "ca.crt")
+        shutil.copy(ca.cert_path, self.certs_dir / "ca.crt")
+
+    def manage(self, *args, check=True):
+        with open(self.logs / "manage.log", "ab") as log:
+            return subprocess.run(
+                [str(BIN / "pulpcore-manager"), *args],
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=check,
+                cwd=self.state,
+            )
+
+    def _spawn(self, name, args, extra_env=None):
+        log = open(self.logs / f"{name}.log", "ab")
+        env = self.env()
+        env.update(extra_env or {})
+        self.processes[name] = subprocess.Popen(
+            args,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.state,
+            start_new_session=True,
+        )
+        log.close()
+
+    def start_api(self, name="api", port=None):
+        """Start a pulpcore-api; a second one on another port makes a second API node."""
+        port = port or self.api_port
+        self._spawn(
+            name,
+            [
+                str(BIN / "pulpcore-api"),
+                "--bind", f"127.0.0.1:{port}",
+                "--workers", str(self.api_workers),
+                "--timeout", "90",
+                "--no-control-socket",
+                "--access-logfile", str(self.logs / f"{name}-access.log"),
+                "--access-logformat", ACCESS_LOG_FORMAT,
+            ],
+            {
+                "GUNICORN_CMD_ARGS": (
+                    f"--certfile={self.tls / 'server.crt'} --keyfile={self.tls / 'server.key'}"
+                )
+            },
+        )
+        return port
+
+    def start(self, timeout=90):
+        self.start_api()
+        self._spawn(
+            "content",
+            [
+                str(BIN / "pulpcore-content"),
+                "--bind", f"127.0.0.1:{self.content_port}",
+                "--workers", "1",
+                "--no-control-socket",
+                "--access-logfile", str(self.logs / "content-access.log"),
+            ],
+        )
+        self._spawn("worker", [str(BIN / "pulpcore-worker")])
+        wait_until(self._ready, timeout, interval=0.5, what=f"Pulp at {self.api_url}")
+        return self
+
+    def _ready(self):
+        for name, proc in self.processes.items():
+            if proc.poll() is not None:
+                log = (self.logs / f"{name}.log").read_text()[-3000:]
+                raise RuntimeError(f"pulp {name} exited with {proc.returncode}:\n{log}")
+        try:
+            status = requests.get(
+                f"{self.api_url}/pulp/api/v3/status/", verify=str(self.ca_file), timeout=5
+            ).json()
+            requests.get(f"{self.content_url}/pulp/content/", timeout=5)
+        except (requests.RequestException, ValueError):
+            return False
+        return (
+            status["database_connection"]["connected"]
+            and status["online_workers"]
+            and status["online_api_apps"]
+            and status["online_content_apps"]
+        )
+
+    def stop_process(self, name, timeout=20):
+        proc = self.processes.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+    def stop(self):
+        for name in ["worker", "content", *[n for n in self.processes if n.startswith("api")]]:
+            self.stop_process(name)
+
+    def wait_task(self, task_href, timeout=60):
+        session = self.session()
+
+        def finished():
+            task = session.get(self.api_url + task_href).json()
+            return task if task["state"] in ("completed", "failed", "canceled") else None
+
+        task = wait_until(finished, timeout, what=f"task {task_href}")
+        if task["state"] != "completed":
+            raise RuntimeError(f"task {task_href} ended {task['state']}: {task.get('error')}")
+        return task
+
+    def pids(self):
+        return {name: proc.pid for name, proc in self.processes.items()}
+
+
+def wait_pid_gone(pid, timeout=20):
+    """True once ``pid`` is gone (or a zombie) — used by the demo to stop what it started."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+        except (FileNotFoundError, IndexError):
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.1)
+    return False

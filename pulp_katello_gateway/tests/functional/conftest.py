@@ -1,0 +1,77 @@
+"""Session fixtures: a real Pulp stack with this plugin, the Katello stand-in, real clients."""
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from devtools.clients import Skopeo
+from devtools.katello_standin import KatelloStandin
+from devtools.oci import build_image
+from devtools.pg import Database
+from devtools.stack import PulpStack
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "/functional/" in str(item.fspath):
+            item.add_marker(pytest.mark.functional)
+
+
+@pytest.fixture(scope="session")
+def work_dir(tmp_path_factory):
+    base = os.environ.get("KATELLO_GATEWAY_TEST_TMP")
+    path = Path(base) / "functional" if base else tmp_path_factory.mktemp("functional")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def katello():
+    """The Katello stand-in Pulp asks about Foreman logins."""
+    standin = KatelloStandin()
+    standin.start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture(scope="session")
+def pulp(work_dir, katello):
+    """pulpcore-api (TLS), pulpcore-content and pulpcore-worker with this plugin installed."""
+    default = settings.DATABASES["default"]
+    database = Database(
+        host=default["HOST"] or "127.0.0.1",
+        port=int(default["PORT"] or 5432),
+        user=default["USER"],
+        password=default["PASSWORD"],
+        name=f"{default['NAME']}_functional",
+    )
+    database.recreate()
+    stack = PulpStack(
+        work_dir / "pulp",
+        database,
+        settings={"KATELLO_GATEWAY_FOREMAN_URL": katello.url},
+    )
+    stack.prepare()
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def oci_image(work_dir):
+    """A local OCI layout with one tiny image tagged ``latest``; returns (layout, digest)."""
+    layout = work_dir / "oci-image"
+    return layout, build_image(layout)
+
+
+@pytest.fixture
+def skopeo(pulp, tmp_path):
+    return Skopeo(pulp.certs_dir, tmp_path)
+
+
+@pytest.fixture
+def unique_repo():
+    return f"test/{uuid.uuid4().hex[:12]}"
