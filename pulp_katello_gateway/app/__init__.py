@@ -1,7 +1,6 @@
 from importlib.util import find_spec
 
 from django.core.exceptions import ImproperlyConfigured
-
 from pulpcore.plugin import PulpPluginAppConfig
 
 if find_spec("pulp_container") is None:
