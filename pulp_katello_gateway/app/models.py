@@ -1,0 +1,159 @@
+"""Katello's authorization data: repositories, Foreman users, hosts and their pull grants.
+
+Katello owns the repository list, the hosts and every grant, and replaces them wholesale through
+the push API (``katello/``); ``katello/apply.py`` is the only code that writes them in bulk.
+Repository names are matched against ``ContainerDistribution.base_path`` when a decision is made,
+so there is deliberately no foreign key to distributions: Katello may name a repository before or
+after its distribution exists.
+"""
+
+import re
+from hashlib import sha256
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import models, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from pulpcore.plugin.models import BaseModel
+
+NAME_MAX_LENGTH = 255
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+# Django usernames of Foreman users. ":" and "#" are outside Django's username alphabet, so no
+# local Pulp user can be created with such a name through the API or createsuperuser, and a name
+# with ":" can never log in with Basic credentials either (the first ":" ends the user part).
+RESERVED_USERNAME_PREFIX = "foreman:"
+_HASHED_USERNAME_PREFIX = "foreman#"
+_USERNAME_MAX_LENGTH = 150
+
+
+def name_problem(value):
+    """Why ``value`` cannot be a repository name, login or consumer uuid; None when it can."""
+    if not isinstance(value, str):
+        return "must be a string"
+    if not value.strip():
+        return "may not be blank"
+    if len(value) > NAME_MAX_LENGTH:
+        return f"may not be longer than {NAME_MAX_LENGTH} characters"
+    if _CONTROL_CHARACTERS.search(value):
+        return "may not contain control characters"
+    return None
+
+
+def reserved_username(login):
+    """The Django username of Foreman user ``login``; never the name of a local Pulp user.
+
+    Logins too long for Django's 150 characters get a digest instead (with a different prefix,
+    so a digest never equals a short login's name).
+    """
+    username = RESERVED_USERNAME_PREFIX + login
+    if len(username) <= _USERNAME_MAX_LENGTH:
+        return username
+    return _HASHED_USERNAME_PREFIX + sha256(login.encode()).hexdigest()
+
+
+class KatelloRepository(BaseModel):
+    """A container repository Katello serves here; ``name`` is a distribution's ``base_path``.
+
+    ``auth_required`` false means anyone may pull it, so grants to it are never needed.
+    """
+
+    name = models.CharField(max_length=NAME_MAX_LENGTH, unique=True)
+    auth_required = models.BooleanField(default=True)
+
+    class Meta:
+        permissions = [
+            ("push_katello", "Can replace Katello's repositories, users, hosts and grants"),
+        ]
+
+
+class ForemanUserManager(models.Manager):
+    def create_for_login(self, login):
+        """Create the Foreman user ``login`` with its own Django user, which cannot log in.
+
+        Raises IntegrityError when ``login`` exists already, or when its reserved username is
+        taken by a Django user that is not this Foreman user: an existing user is never adopted.
+        """
+        with transaction.atomic():
+            user = get_user_model()(username=reserved_username(login))
+            user.set_unusable_password()
+            user.save()
+            return self.create(login=login, user=user)
+
+
+class ForemanUser(BaseModel):
+    """A Foreman login known here, with the Django user that stands for it (the JWT subject).
+
+    Created when the login is first used (or by an admin), never by a push: Katello only maps
+    users it got from ``GET /users``. Deleting it deletes its Django user and its grants.
+    """
+
+    login = models.CharField(max_length=NAME_MAX_LENGTH, unique=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="katello_foreman_user"
+    )
+    repositories = models.ManyToManyField(
+        KatelloRepository, through="UserRepositoryGrant", related_name="foreman_users"
+    )
+
+    objects = ForemanUserManager()
+
+
+@receiver(post_delete, sender=ForemanUser, dispatch_uid="katello_gateway_foreman_user_deleted")
+def _delete_django_user(sender, instance, **kwargs):
+    """A Foreman user's Django user exists only for it; this covers every way of deleting one."""
+    get_user_model().objects.filter(pk=instance.user_id).delete()
+
+
+class ConsumerHost(BaseModel):
+    """A content host, identified by its subscription-manager consumer uuid (its cert's CN)."""
+
+    uuid = models.CharField(max_length=NAME_MAX_LENGTH, unique=True)
+    repositories = models.ManyToManyField(
+        KatelloRepository, through="HostRepositoryGrant", related_name="hosts"
+    )
+
+
+class UserRepositoryGrant(models.Model):
+    """Foreman user ``foreman_user`` may pull ``repository``.
+
+    A plain table with a bigint key: pushes write up to millions of these with set-based SQL.
+    The (foreman_user, repository) unique index serves lookups by user; the repository index
+    serves lookups and cascades by repository.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    foreman_user = models.ForeignKey(
+        ForemanUser, on_delete=models.CASCADE, related_name="repository_grants", db_index=False
+    )
+    repository = models.ForeignKey(
+        KatelloRepository, on_delete=models.CASCADE, related_name="user_grants"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("foreman_user", "repository"), name="katello_gateway_user_grant_unique"
+            )
+        ]
+
+
+class HostRepositoryGrant(models.Model):
+    """Host ``host`` may pull ``repository``; shaped like UserRepositoryGrant for the same reasons."""
+
+    id = models.BigAutoField(primary_key=True)
+    host = models.ForeignKey(
+        ConsumerHost, on_delete=models.CASCADE, related_name="repository_grants", db_index=False
+    )
+    repository = models.ForeignKey(
+        KatelloRepository, on_delete=models.CASCADE, related_name="host_grants"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("host", "repository"), name="katello_gateway_host_grant_unique"
+            )
+        ]
