@@ -159,12 +159,12 @@ class Katello:
         with self._lock:
             self.users = {}
             for login, spec in users.items():
-                self.add_user(
-                    login,
-                    spec["password"],
-                    pat=_as_list(spec.get("pat")) + _as_list(spec.get("pats")),
-                    repositories=spec.get("repositories", ()),
-                )
+                self._add_user_spec(login, spec)
+
+    def _add_user_spec(self, login, spec):
+        """A user from its JSON form: password, pat (one or a list) or pats, repositories."""
+        pats = _as_list(spec.get("pat")) + _as_list(spec.get("pats"))
+        self.add_user(login, spec["password"], pat=pats, repositories=spec.get("repositories", ()))
 
     def set_hosts(self, hosts):
         """``{uuid: {"repositories": [...]}}``; a bare list as the value is accepted too."""
@@ -246,6 +246,11 @@ class Katello:
             }
 
     # -- what Katello computes ---------------------------------------------------------------
+
+    def known_logins(self, logins):
+        """``User.where(login: logins)``: the logins that exist here."""
+        with self._lock:
+            return [login for login in logins if login in self.users]
 
     def public_repositories(self):
         """Repositories in an environment with ``registry_unauthenticated_pull``."""
@@ -440,13 +445,10 @@ class PushStep(NamedTuple):
     status: int | None
 
 
-def _proxy_headers(request_id=None, session_id=None):
+def _proxy_headers():
     """Headers of Foreman's ``ProxyAPI::Resource``: JSON accept and request/session ids."""
-    return {
-        **RESTCLIENT_HEADERS,
-        "X-Request-Id": request_id or str(uuid.uuid4()),
-        "X-Session-Id": session_id or str(uuid.uuid4()),
-    }
+    return {**RESTCLIENT_HEADERS, "X-Request-Id": str(uuid.uuid4()),
+            "X-Session-Id": str(uuid.uuid4())}
 
 
 def put(base_url, endpoint, payload, *, auth=None, verify=True, cert=None, session=None,
@@ -473,48 +475,48 @@ def put(base_url, endpoint, payload, *, auth=None, verify=True, cert=None, sessi
     )
 
 
-def push(katello, base_url, *, auth=None, verify=True, cert=None, session=None, timeout=30):
-    """Katello's ``sync_container_gateway`` against ``base_url`` (the ``.../container_gateway``).
+def sync_container_gateway(katello, base_url, *, auth=None, verify=True, cert=None,
+                           session=None, timeout=30):
+    """Katello's capsule-sync push of ``katello`` to ``base_url`` (``.../container_gateway``).
 
-    Each step is tried on its own; a failure does not stop the next one, as in Katello.
+    Each step is tried on its own; a failure does not stop the next one, as in Katello. One
+    request id and session id for the whole sequence, as inside one Foreman task.
     Returns the ``PushStep`` list of what was sent.
     """
-    session = session or requests.Session()
+    if session is None:
+        with requests.Session() as own:
+            return sync_container_gateway(katello, base_url, auth=auth, verify=verify,
+                                          cert=cert, session=own, timeout=timeout)
     headers = _proxy_headers()
     options = {"auth": auth, "verify": verify, "cert": cert, "session": session,
                "timeout": timeout, "headers": headers}
     steps = []
 
-    def attempt(method, endpoint, send):
-        path = urlsplit(f"{base_url.rstrip('/')}/{endpoint}").path
+    prefix = base_url.rstrip("/")
+
+    def attempt(method, endpoint, payload=None):
         try:
-            response = send()
+            if method == "GET":
+                response = session.get(f"{prefix}/{endpoint}", headers=headers, auth=auth,
+                                       verify=verify, cert=cert, timeout=timeout)
+            else:
+                response = put(base_url, endpoint, payload, **options)
         except requests.RequestException as exc:
+            path = urlsplit(f"{prefix}/{endpoint}{'/' if method == 'PUT' else ''}").path
             print(f"katello stand-in: {method} {path} failed: {type(exc).__name__}",
-                  file=sys.stderr)
+                  file=sys.stderr, flush=True)
             steps.append(PushStep(method, path, None))
             return None
         steps.append(PushStep(method, urlsplit(response.url).path, response.status_code))
         return response
 
-    attempt("PUT", "repository_list",
-            lambda: put(base_url, "repository_list", katello.repository_list_payload(), **options))
-
-    users = attempt("GET", "users", lambda: session.get(
-        f"{base_url.rstrip('/')}/users", headers=headers, auth=auth, verify=verify, cert=cert,
-        timeout=timeout))
-    logins = _users_from(users)
-    with katello._lock:
-        known = [login for login in logins if login in katello.users]
+    attempt("PUT", "repository_list", katello.repository_list_payload())
+    known = katello.known_logins(_users_from(attempt("GET", "users")))
     if known:
-        attempt("PUT", "user_repository_mapping", lambda: put(
-            base_url, "user_repository_mapping", katello.user_mapping_payload(known), **options))
-
+        attempt("PUT", "user_repository_mapping", katello.user_mapping_payload(known))
     if katello.hosts:
-        attempt("PUT", "update_hosts",
-                lambda: put(base_url, "update_hosts", katello.hosts_payload(), **options))
-        attempt("PUT", "host_repository_mapping", lambda: put(
-            base_url, "host_repository_mapping", katello.host_mapping_payload(), **options))
+        attempt("PUT", "update_hosts", katello.hosts_payload())
+        attempt("PUT", "host_repository_mapping", katello.host_mapping_payload())
     return steps
 
 
@@ -538,7 +540,7 @@ class Fault:
     options: dict = field(default_factory=dict)
     paths: tuple | None = None  # only these request paths are affected (None: all)
     remaining: int | None = None  # affect this many requests, then clear (None: until cleared)
-    release: threading.Event = field(default_factory=threading.Event)  # ends a hang
+    release: threading.Event = field(default_factory=threading.Event)  # ends hangs
 
     def applies_to(self, path):
         return self.mode not in (None, "down") and (self.paths is None or path in self.paths)
@@ -560,7 +562,7 @@ class KatelloStandin(Katello):
         self._server = None
         self._thread = None
         self._lifecycle = threading.RLock()
-        self._fault = Fault()
+        self._fault = Fault()  # its release event ends every hang since the last set_fault
         self._up_timer = None
         self._stopped = threading.Event()
         self._log = []
@@ -621,7 +623,7 @@ class KatelloStandin(Katello):
         - ``None`` / ``"up"``: normal (listening again on the same port after ``down``);
         - ``"down"``: stop listening (connection refused), open connections are cut;
           ``seconds=N`` comes back up by itself after N seconds;
-        - ``"slow"``: wait ``seconds`` (default 5) then answer normally;
+        - ``"slow"``: wait ``seconds`` (alias ``delay``, default 5) then answer normally;
         - ``"hang"``: read the request and never answer; when the fault is cleared (or the
           stand-in stops) the connection is closed without an answer;
         - ``"error"``: answer ``status`` (default 500) with ``body`` (default: Foreman's JSON
@@ -667,8 +669,8 @@ class KatelloStandin(Katello):
                 return None
             if fault.remaining is not None:
                 fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self._fault = Fault()
+                if fault.remaining <= 0:  # requests hanging already go on hanging
+                    self._fault = Fault(release=fault.release)
             return fault
 
     # -- request log -------------------------------------------------------------------------
@@ -686,6 +688,11 @@ class KatelloStandin(Katello):
         with self._lock:
             return sum(self._counts.values()) if path is None else self._counts[path]
 
+    def request_counts(self):
+        """Requests per path."""
+        with self._lock:
+            return dict(self._counts)
+
     @property
     def requests(self):
         """Log of requests: method, path, query (dict of lists), header names, status, time."""
@@ -701,8 +708,8 @@ class KatelloStandin(Katello):
 
     def push(self, base_url, auth=None, verify=True, session=None, cert=None, timeout=30):
         """Run Katello's capsule-sync push to the gateway admin API at ``base_url``."""
-        return push(self, base_url, auth=auth, verify=verify, cert=cert, session=session,
-                    timeout=timeout)
+        return sync_container_gateway(self, base_url, auth=auth, verify=verify, cert=cert,
+                                      session=session, timeout=timeout)
 
     def push_one(self, base_url, endpoint, payload, **kwargs):
         """PUT one raw payload (a dict, or an already encoded string) like Katello would."""
@@ -851,7 +858,8 @@ class _Handler(BaseHTTPRequestHandler):
         """Apply ``fault``; returns True when the request has been dealt with."""
         options = fault.options
         if fault.mode == "slow":
-            if self.standin._stopped.wait(float(options.get("seconds", 5))):
+            delay = float(options.get("seconds", options.get("delay", 5)))
+            if self.standin._stopped.wait(delay):
                 self.close_connection = True
                 return True
             return False
@@ -909,7 +917,7 @@ class _Handler(BaseHTTPRequestHandler):
         if route == "requests":
             if method == "DELETE":
                 standin.reset_counters()
-            return 200, {"total": standin.request_count(), "counts": dict(standin._counts),
+            return 200, {"total": standin.request_count(), "counts": standin.request_counts(),
                          "log": standin.requests}
         if route == "push" and method == "POST":
             return 200, {"results": [list(step) for step in _push_from_json(standin, data)]}
@@ -926,9 +934,7 @@ class _Handler(BaseHTTPRequestHandler):
              "hosts": standin.set_hosts}[section](data)
         elif name and method == "PUT":
             if section == "users":
-                standin.add_user(name, data["password"],
-                                 pat=_as_list(data.get("pat")) + _as_list(data.get("pats")),
-                                 repositories=data.get("repositories", ()))
+                standin._add_user_spec(name, data)
             elif section == "repositories":
                 standin.add_repository(name, auth_required=data.get("auth_required", True))
             else:
