@@ -7,8 +7,8 @@ and that can be made to fail on demand. It serves:
 - ``GET /v2/token`` and ``GET /v2/_catalog`` with Katello's decision rules and payloads;
 - a control API under ``/_standin/`` (JSON) to read or change the state, inject faults, read the
   request log and trigger a push;
-- ``push()``: the capsule-sync sequence Katello runs against the gateway's admin API, form-encoded
-  byte for byte like RestClient (see ``devtools.rack``).
+- ``KatelloStandin.push()`` / ``sync_container_gateway()``: the capsule-sync sequence Katello runs
+  against the gateway's admin API, form-encoded byte for byte like RestClient (``devtools.rack``).
 
 Stdlib HTTP server plus ``requests`` for pushing. Run ``python -m devtools.katello_standin -h``.
 """
@@ -317,9 +317,8 @@ class Katello:
             scope, account = _last(query, "scope"), _last(query, "account")
             repo = self._scope_repository(scope)
             if (repo and self.repositories[repo]) or (_blank(scope) and _blank(account)):
-                now = _now()
                 body = {"token": UNAUTHENTICATED, "expires_in": UNAUTHENTICATED_SECONDS,
-                        "issued_at": _rfc3339(now)}
+                        "issued_at": _rfc3339(_now())}
                 return 200, body, False
             user, login, scheme = self._authorize(authorization)
             if user is None:
