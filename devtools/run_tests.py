@@ -47,6 +47,7 @@ def configured_database():
 def main(argv):
     with tempfile.TemporaryDirectory(prefix="pkg-tests-") as tmp:
         tmp = Path(tmp)
+        tmp.chmod(0o755)  # the postgres user must reach the cluster directory inside
         cluster = None
         database = configured_database()
         if database is None:
