@@ -6,6 +6,22 @@ from django.conf import settings
 from django.core.checks import Error, Warning, register
 
 
+@register()
+def token_endpoint_check(app_configs, **kwargs):
+    """Without the override, pulp_container's stock token endpoint would ignore Katello's ACL."""
+    from pulp_katello_gateway.app.middleware import override_problems
+
+    return [
+        Error(
+            f"The Katello gateway's registry override is not in effect: {problem}.",
+            hint="Keep pulp_katello_gateway's middleware in MIDDLEWARE (merge, don't replace, "
+            "with 'dynaconf_merge' when you set MIDDLEWARE).",
+            id="katello_gateway.E003",
+        )
+        for problem in override_problems()
+    ]
+
+
 @register(deploy=True)
 def foreman_settings_check(app_configs, **kwargs):
     """Foreman logins need the Foreman URL; TLS files must be readable when given."""

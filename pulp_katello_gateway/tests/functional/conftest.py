@@ -11,6 +11,7 @@ from devtools.clients import Skopeo
 from devtools.katello_standin import KatelloStandin
 from devtools.oci import build_image
 from devtools.pg import Database
+from devtools.pki import CertificateAuthority
 from devtools.stack import PulpStack
 
 
@@ -38,7 +39,13 @@ def katello():
 
 
 @pytest.fixture(scope="session")
-def pulp(work_dir, katello):
+def consumer_ca(work_dir):
+    """Katello's CA that signs hosts' subscription-manager consumer certificates."""
+    return CertificateAuthority(work_dir / "katello-ca", common_name="Katello test CA")
+
+
+@pytest.fixture(scope="session")
+def pulp(work_dir, katello, consumer_ca):
     """pulpcore-api (TLS), pulpcore-content and pulpcore-worker with this plugin installed."""
     default = settings.DATABASES["default"]
     database = Database(
@@ -52,7 +59,10 @@ def pulp(work_dir, katello):
     stack = PulpStack(
         work_dir / "pulp",
         database,
-        settings={"KATELLO_GATEWAY_FOREMAN_URL": katello.url},
+        settings={
+            "KATELLO_GATEWAY_FOREMAN_URL": katello.url,
+            "KATELLO_GATEWAY_CONSUMER_CA_FILE": str(consumer_ca.cert_path),
+        },
     )
     stack.prepare()
     stack.start()

@@ -1,0 +1,118 @@
+"""The only code that talks to Foreman/Katello: its registry token and catalog endpoints.
+
+One ``requests.Session`` per process with explicit timeouts; retries (through urllib3's
+``Retry``) only for failures to connect, which are safe to repeat. The caller learns one of three
+outcomes: verified, rejected (Foreman said the credentials are wrong) or unavailable (Foreman
+could not give an answer: down, slow, 5xx, or an answer that makes no sense).
+"""
+
+import logging
+import threading
+from urllib.parse import urljoin
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+log = logging.getLogger(__name__)
+
+UNAUTHENTICATED = "unauthenticated"
+
+
+class ForemanUnavailable(Exception):
+    """Foreman gave no usable answer; the message is safe to show to clients."""
+
+
+class ForemanRejected(Exception):
+    """Foreman answered that the credentials are not valid."""
+
+
+_local = threading.local()
+
+
+def _session():
+    """A pooled session per thread (gunicorn sync workers run one request at a time)."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        retry = Retry(total=2, connect=2, read=0, status=0, other=0, backoff_factor=0.1)
+        adapter = HTTPAdapter(max_retries=retry, pool_maxsize=4)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers.update({"Accept": "application/json"})
+        _local.session = session
+    cert = settings.KATELLO_GATEWAY_FOREMAN_CLIENT_CERT
+    key = settings.KATELLO_GATEWAY_FOREMAN_CLIENT_KEY
+    session.cert = (cert, key) if cert and key else None
+    return session
+
+
+def _url(endpoint):
+    base = settings.KATELLO_GATEWAY_FOREMAN_URL
+    if not base:
+        raise ForemanUnavailable("Foreman is not configured on this server")
+    return urljoin(base.rstrip("/") + "/", f"v2/{endpoint}")
+
+
+def _get(endpoint, *, params=None, auth=None, headers=None):
+    timeout = (
+        settings.KATELLO_GATEWAY_FOREMAN_CONNECT_TIMEOUT,
+        settings.KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT,
+    )
+    try:
+        response = _session().get(
+            _url(endpoint),
+            params=params,
+            auth=auth,
+            headers=headers,
+            timeout=timeout,
+            allow_redirects=False,
+            # Per request: a session-level value would lose to REQUESTS_CA_BUNDLE.
+            verify=settings.KATELLO_GATEWAY_FOREMAN_CA_FILE or True,
+        )
+    except requests.Timeout:
+        raise ForemanUnavailable("Foreman did not answer in time") from None
+    except requests.RequestException as exc:
+        log.warning("Foreman request to %s failed: %s", endpoint, type(exc).__name__)
+        raise ForemanUnavailable("Foreman cannot be reached") from None
+    if response.status_code == 401:
+        raise ForemanRejected()
+    if response.status_code != 200:
+        log.warning("Foreman answered %s to %s", response.status_code, endpoint)
+        raise ForemanUnavailable(f"Foreman answered {response.status_code}")
+    try:
+        return response.json()
+    except ValueError:
+        log.warning("Foreman answered %s with a body that is not JSON", endpoint)
+        raise ForemanUnavailable("Foreman answered with something that is not JSON") from None
+
+
+def verify_login(login, secret):
+    """Ask Foreman whether ``login``/``secret`` (password or personal access token) are valid.
+
+    Katello answers a registry token for valid credentials, an ``unauthenticated`` token when it
+    did not check them at all, and 401 for invalid ones. Returns nothing; raises otherwise.
+    """
+    body = _get("token", params={"account": login}, auth=(login, secret))
+    token = body.get("token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token or token == UNAUTHENTICATED:
+        raise ForemanUnavailable("Foreman answered without a registry token")
+
+
+def _catalog(**kwargs):
+    body = _get("_catalog", **kwargs)
+    names = body.get("repositories") if isinstance(body, dict) else None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ForemanUnavailable("Foreman answered a malformed catalog")
+    return names
+
+
+def user_catalog(login, secret):
+    """Names of the repositories Katello lets this user read."""
+    return _catalog(params={"account": login}, auth=(login, secret))
+
+
+def host_catalog(consumer_uuid):
+    """Names of the repositories of the host's content-view environments."""
+    return _catalog(headers={"HostUUID": consumer_uuid})

@@ -1,0 +1,205 @@
+"""Credentials -> Identity on the token endpoint: local Pulp users, cached Foreman logins.
+
+Foreman is asked only on a cache miss. A verified login is remembered as a salted HMAC keyed with
+the server secret (never the secret itself) for ``KATELLO_GATEWAY_LOGIN_CACHE_TTL`` seconds;
+while Foreman is unreachable an expired entry is honoured for ``KATELLO_GATEWAY_LOGIN_MAX_STALE``
+more seconds. Failed logins are counted in the database, so every API process sees them, and
+answered 429 once too many: a brute-force attempt never reaches Foreman (whose own lockout would
+otherwise block Pulp's address).
+"""
+
+import base64
+import binascii
+import logging
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+from rest_framework.authentication import BasicAuthentication
+from rest_framework.exceptions import APIException, AuthenticationFailed, Throttled
+from rest_framework.settings import api_settings
+
+from pulp_katello_gateway.app import certificates, foreman
+from pulp_katello_gateway.app.access import ANONYMOUS, Identity
+from pulp_katello_gateway.app.katello.apply import update_host_grants, update_user_grants
+from pulp_katello_gateway.app.models import CachedLogin, ConsumerHost, ForemanUser, LoginThrottle
+
+audit = logging.getLogger("pulp_katello_gateway.audit")
+
+
+class ForemanUnreachable(APIException):
+    status_code = 503
+    default_code = "foreman_unavailable"
+
+
+def _digest(salt, secret):
+    return salted_hmac(
+        f"pulp_katello_gateway.login.{salt}", secret, algorithm="sha256"
+    ).hexdigest()
+
+
+def _cached_entry(foreman_user, secret):
+    """The cache entry these exact credentials match, compared in constant time."""
+    match = None
+    for entry in CachedLogin.objects.filter(foreman_user=foreman_user):
+        if constant_time_compare(_digest(entry.salt, secret), entry.digest):
+            match = entry
+    return match
+
+
+def _remember(foreman_user, secret, entry):
+    now = timezone.now()
+    if entry is not None:
+        CachedLogin.objects.filter(pk=entry.pk).update(verified_at=now)
+    else:
+        salt = secrets.token_hex(16)
+        CachedLogin.objects.create(
+            foreman_user=foreman_user, salt=salt, digest=_digest(salt, secret), verified_at=now
+        )
+    horizon = now - timedelta(
+        seconds=settings.KATELLO_GATEWAY_LOGIN_CACHE_TTL + settings.KATELLO_GATEWAY_LOGIN_MAX_STALE
+    )
+    CachedLogin.objects.filter(foreman_user=foreman_user, verified_at__lt=horizon).delete()
+
+
+def basic_credentials(request):
+    """``(login, secret)`` from an ``Authorization: Basic`` header; None without one.
+
+    Empty credentials (``Basic Og==``) count as none: clients send them for anonymous access.
+    """
+    scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthenticationFailed("Malformed Basic credentials.") from None
+    login, sep, secret = decoded.partition(":")
+    if not sep:
+        raise AuthenticationFailed("Malformed Basic credentials.")
+    return (login, secret) if login or secret else None
+
+
+def identify_request(request, credentials):
+    """Who sends a registry request: Basic credentials (a local Pulp user or a Foreman login),
+    else a verified consumer certificate (a host), else Pulp's other authentication methods
+    (remote user, session), else anonymous.
+    """
+    if credentials is not None:
+        return identify(request, *credentials)
+    uuid = certificates.consumer_uuid(request)
+    if uuid is not None:
+        return identify_host(request, uuid)
+    for authenticator in api_settings.DEFAULT_AUTHENTICATION_CLASSES:
+        if issubclass(authenticator, BasicAuthentication):
+            continue
+        result = authenticator().authenticate(request)
+        if result is not None:
+            return Identity(user=result[0])
+    return ANONYMOUS
+
+
+def identify_host(request, uuid):
+    """The host with consumer ``uuid``; a host Katello has not pushed yet is asked for once."""
+    host = ConsumerHost.objects.filter(uuid=uuid).first()
+    if host is None:
+        try:
+            names = foreman.host_catalog(uuid)
+        except (foreman.ForemanUnavailable, foreman.ForemanRejected) as exc:
+            audit.info("host uuid=%s source=%s result=unavailable", uuid, _source(request))
+            raise ForemanUnreachable(f"Cannot look the host up now: {exc}.") from None
+        update_host_grants({uuid: names})
+        host = ConsumerHost.objects.get(uuid=uuid)
+        audit.info("host uuid=%s source=%s cache=miss result=ok", uuid, _source(request))
+    return Identity(host_id=host.pk)
+
+
+def _is_local_user(login):
+    """A Pulp user that is not the shadow of a Foreman user authenticates the Pulp way."""
+    return (
+        get_user_model()
+        .objects.filter(username=login, katello_foreman_user__isnull=True)
+        .exists()
+    )
+
+
+def identify(request, login, secret):
+    """The Identity for Basic-style credentials; raises a DRF exception when there is none."""
+    if _is_local_user(login):
+        user = authenticate(request, username=login, password=secret)
+        if user is not None and user.is_active:
+            audit.info("login user=%s source=%s kind=pulp result=ok", login, _source(request))
+            return Identity(user=user)
+    if not settings.KATELLO_GATEWAY_FOREMAN_URL:
+        audit.info("login user=%s source=%s kind=pulp result=denied", login, _source(request))
+        raise AuthenticationFailed("Invalid username/password.")
+    return _foreman_login(request, login, secret)
+
+
+def _source(request):
+    return request.META.get("REMOTE_ADDR", "-")
+
+
+def _foreman_login(request, login, secret):
+    source = _source(request)
+    throttle_keys = [(LoginThrottle.LOGIN, login), (LoginThrottle.ADDRESS, f"{login}|{source}")]
+    retry_after = LoginThrottle.retry_after(throttle_keys)
+    if retry_after:
+        audit.info("login user=%s source=%s cache=- result=throttled", login, source)
+        raise Throttled(wait=retry_after, detail="Too many failed logins; try again later.")
+
+    now = timezone.now()
+    ttl = timedelta(seconds=settings.KATELLO_GATEWAY_LOGIN_CACHE_TTL)
+    stale = timedelta(seconds=settings.KATELLO_GATEWAY_LOGIN_MAX_STALE)
+    foreman_user = ForemanUser.objects.filter(login=login).select_related("user").first()
+    entry = _cached_entry(foreman_user, secret) if foreman_user else None
+    if entry is not None and entry.verified_at + ttl > now:
+        audit.info("login user=%s source=%s cache=hit result=ok", login, source)
+        return Identity(user=foreman_user.user, foreman_user_id=foreman_user.pk)
+
+    cache = "expired" if entry is not None else "miss"
+    try:
+        foreman.verify_login(login, secret)
+    except foreman.ForemanRejected:
+        if entry is not None:
+            entry.delete()
+        LoginThrottle.record_failure(throttle_keys)
+        audit.info("login user=%s source=%s cache=%s result=denied", login, source, cache)
+        raise AuthenticationFailed("Invalid username/password.") from None
+    except foreman.ForemanUnavailable as exc:
+        if entry is not None and entry.verified_at + ttl + stale > now:
+            audit.info("login user=%s source=%s cache=stale result=ok", login, source)
+            return Identity(user=foreman_user.user, foreman_user_id=foreman_user.pk)
+        audit.info("login user=%s source=%s cache=%s result=unavailable", login, source, cache)
+        raise ForemanUnreachable(
+            f"Cannot verify the login now: {exc}. Try again later."
+        ) from None
+
+    foreman_user = foreman_user or _foreman_user(login)
+    _remember(foreman_user, secret, entry)
+    LoginThrottle.clear(throttle_keys[1:])
+    try:
+        update_user_grants({login: foreman.user_catalog(login, secret)})
+    except (foreman.ForemanUnavailable, foreman.ForemanRejected):
+        audit.warning("catalog of user=%s could not be refreshed; keeping its grants", login)
+    audit.info("login user=%s source=%s cache=%s result=ok", login, source, cache)
+    return Identity(user=foreman_user.user, foreman_user_id=foreman_user.pk)
+
+
+def _foreman_user(login):
+    try:
+        with transaction.atomic():
+            return ForemanUser.objects.create_for_login(login)
+    except IntegrityError:  # another process created it at the same moment
+        return ForemanUser.objects.select_related("user").get(login=login)
+
+
+def forget_logins(login):
+    """Drop every cached login of ``login`` (revocation); returns how many were dropped."""
+    deleted, _ = CachedLogin.objects.filter(foreman_user__login=login).delete()
+    return deleted
+

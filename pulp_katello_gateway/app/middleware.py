@@ -1,0 +1,41 @@
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import Resolver404, resolve
+
+REGISTRY_URLCONF = "pulp_katello_gateway.app.registry.urls"
+MIDDLEWARE_PATH = "pulp_katello_gateway.app.middleware.RegistryUrlconfMiddleware"
+
+
+def override_problems():
+    """Paths of the registry override that do not resolve to this plugin's views."""
+    from pulp_katello_gateway.app.registry.urls import OVERRIDDEN
+
+    problems = []
+    if MIDDLEWARE_PATH not in settings.MIDDLEWARE:
+        problems.append(f"{MIDDLEWARE_PATH} is missing from MIDDLEWARE")
+    for url, view in OVERRIDDEN.items():
+        try:
+            match = resolve(url, urlconf=REGISTRY_URLCONF)
+        except Resolver404:
+            match = None
+        if match is None or getattr(match.func, "view_class", None) is not view:
+            problems.append(f"{url} does not resolve to {view.__name__}")
+    return problems
+
+
+class RegistryUrlconfMiddleware:
+    """Route every request through ``REGISTRY_URLCONF`` so our registry views take precedence.
+
+    Refuses to start (ImproperlyConfigured) when the override would not be in effect: the
+    stock token endpoint would otherwise hand out tokens without Katello's rules.
+    """
+
+    def __init__(self, get_response):
+        problems = override_problems()
+        if problems:
+            raise ImproperlyConfigured("Katello gateway token endpoint: " + "; ".join(problems))
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.urlconf = REGISTRY_URLCONF
+        return self.get_response(request)

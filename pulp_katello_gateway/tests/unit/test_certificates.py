@@ -1,0 +1,78 @@
+"""Consumer certificates: only a certificate from the Katello CA, via a trusted proxy, counts."""
+
+import datetime
+from urllib.parse import quote
+
+import pytest
+from django.test import RequestFactory, override_settings
+
+from devtools.pki import CertificateAuthority
+from pulp_katello_gateway.app.certificates import consumer_uuid
+
+HEADER = "HTTP_X_RHSM_SSL_CLIENT_CERT"
+CONSUMER = "2f1c7c5e-6d3b-4e0a-9f1e-0c3a1b2d4e5f"
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    base = tmp_path_factory.mktemp("pki")
+    katello = CertificateAuthority(base / "katello", common_name="Katello CA")
+    other = CertificateAuthority(base / "other", common_name="Some other CA")
+    certs = {}
+    for name, ca, kwargs in [
+        ("good", katello, {}),
+        ("foreign", other, {}),
+        ("expired", katello, {"not_before": _days_ago(30), "days": 10}),
+        ("future", katello, {"not_before": _days_ago(-10)}),
+    ]:
+        cert, _ = ca.issue(CONSUMER, base / f"{name}.crt", base / f"{name}.key", **kwargs)
+        certs[name] = cert.read_text()
+    return katello.cert_path, certs
+
+
+def _days_ago(days):
+    return datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=days)
+
+
+def _request(value, address="127.0.0.1"):
+    return RequestFactory().get("/token/", **{HEADER: value, "REMOTE_ADDR": address})
+
+
+@pytest.fixture
+def trust_katello_ca(pki):
+    with override_settings(KATELLO_GATEWAY_CONSUMER_CA_FILE=str(pki[0])):
+        yield pki[1]
+
+
+def test_certificate_from_katello_ca_names_the_consumer(trust_katello_ca):
+    assert consumer_uuid(_request(trust_katello_ca["good"])) == CONSUMER
+
+
+def test_nginx_escaped_certificate_is_accepted(trust_katello_ca):
+    assert consumer_uuid(_request(quote(trust_katello_ca["good"]))) == CONSUMER
+
+
+@pytest.mark.parametrize("name", ["foreign", "expired", "future"])
+def test_untrustworthy_certificates_are_ignored(trust_katello_ca, name):
+    assert consumer_uuid(_request(trust_katello_ca[name])) is None
+
+
+@pytest.mark.parametrize(
+    "value", ["", "(null)", "not a certificate", "-----BEGIN CERTIFICATE-----"]
+)
+def test_absent_or_garbage_header_is_no_identity(trust_katello_ca, value):
+    assert consumer_uuid(_request(value)) is None
+
+
+def test_header_from_untrusted_address_is_ignored(trust_katello_ca):
+    assert consumer_uuid(_request(trust_katello_ca["good"], address="192.0.2.7")) is None
+
+
+def test_trusted_proxies_accept_networks(trust_katello_ca):
+    with override_settings(KATELLO_GATEWAY_TRUSTED_PROXIES=["192.0.2.0/24"]):
+        assert consumer_uuid(_request(trust_katello_ca["good"], address="192.0.2.7")) == CONSUMER
+
+
+def test_without_consumer_ca_no_host_is_identified(pki):
+    with override_settings(KATELLO_GATEWAY_CONSUMER_CA_FILE=None):
+        assert consumer_uuid(_request(pki[1]["good"])) is None
