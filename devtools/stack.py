@@ -87,7 +87,7 @@ class PulpStack:
     def session(self, auth="admin"):
         """A requests session against the API; ``auth="admin"`` logs in as the Pulp admin."""
         session = requests.Session()
-        session.trust_env = False  # REQUESTS_CA_BUNDLE would override verify; loopback needs no proxy
+        session.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
         session.verify = str(self.ca_file)
         if auth == "admin":
             session.auth = self.admin_auth

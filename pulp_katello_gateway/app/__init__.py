@@ -20,4 +20,24 @@ class PulpKatelloGatewayPluginAppConfig(PulpPluginAppConfig):
 
     def ready(self):
         super().ready()
+        from django.conf import settings
+
+        from .middleware import MIDDLEWARE_PATH
+
+        if MIDDLEWARE_PATH not in settings.MIDDLEWARE:
+            # Fail closed: without it the stock token endpoint ignores Katello's ACL.
+            raise ImproperlyConfigured(
+                f"pulp_katello_gateway needs {MIDDLEWARE_PATH} in MIDDLEWARE; when setting "
+                "MIDDLEWARE, merge with 'dynaconf_merge' instead of replacing Pulp's list."
+            )
+        from django.db.models.signals import pre_save
+        from pulp_container.app.models import ContainerDistribution
+
         from . import checks  # noqa: F401
+        from .katello.distributions import enforce_private
+
+        pre_save.connect(
+            enforce_private,
+            sender=ContainerDistribution,
+            dispatch_uid="katello_gateway_enforce_private",
+        )

@@ -7,15 +7,17 @@ so there is deliberately no foreign key to distributions: Katello may name a rep
 after its distribution exists.
 """
 
+import math
 import re
+from datetime import timedelta
 from hashlib import sha256
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
-
+from django.utils import timezone
 from pulpcore.plugin.models import BaseModel
 
 NAME_MAX_LENGTH = 255
@@ -139,9 +141,12 @@ class UserRepositoryGrant(models.Model):
             )
         ]
 
+    def __str__(self):
+        return f"Foreman user {self.foreman_user_id} may pull {self.repository_id}"
+
 
 class HostRepositoryGrant(models.Model):
-    """Host ``host`` may pull ``repository``; shaped like UserRepositoryGrant for the same reasons."""
+    """Host ``host`` may pull ``repository`` (a table shaped like UserRepositoryGrant)."""
 
     id = models.BigAutoField(primary_key=True)
     host = models.ForeignKey(
@@ -157,3 +162,87 @@ class HostRepositoryGrant(models.Model):
                 fields=("host", "repository"), name="katello_gateway_host_grant_unique"
             )
         ]
+
+    def __str__(self):
+        return f"Host {self.host_id} may pull {self.repository_id}"
+
+
+class CachedLogin(models.Model):
+    """A Foreman login verified at ``verified_at``: a salted, keyed hash, never the secret."""
+
+    foreman_user = models.ForeignKey(
+        ForemanUser, on_delete=models.CASCADE, related_name="cached_logins"
+    )
+    salt = models.CharField(max_length=32)
+    digest = models.CharField(max_length=64)
+    verified_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"login of Foreman user {self.foreman_user_id} verified at {self.verified_at}"
+
+
+class LoginThrottle(models.Model):
+    """Failed Foreman logins per key (a login, or a login from one address) in a fixed window.
+
+    Keys are stored hashed so the table holds no logins or addresses in clear.
+    """
+
+    ADDRESS, LOGIN = "address", "login"
+
+    key = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=8, choices=[(ADDRESS, ADDRESS), (LOGIN, LOGIN)])
+    window_start = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.failures} failed {self.kind} logins since {self.window_start}"
+
+    @staticmethod
+    def _hashed(keys):
+        return {sha256(key.encode()).hexdigest(): kind for kind, key in keys}
+
+    @staticmethod
+    def _limits():
+        return {
+            LoginThrottle.ADDRESS: settings.KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES,
+            LoginThrottle.LOGIN: settings.KATELLO_GATEWAY_THROTTLE_LOGIN_FAILURES,
+        }
+
+    @classmethod
+    def retry_after(cls, keys):
+        """Seconds until ``keys`` (``(kind, key)`` pairs) may try again; 0 when not throttled."""
+        window = timedelta(seconds=settings.KATELLO_GATEWAY_THROTTLE_WINDOW)
+        now = timezone.now()
+        limits = cls._limits()
+        waits = [
+            (row.window_start + window - now).total_seconds()
+            for row in cls.objects.filter(
+                key__in=cls._hashed(keys), window_start__gt=now - window
+            )
+            if row.failures >= limits[row.kind]
+        ]
+        return max(1, math.ceil(max(waits))) if waits else 0
+
+    @classmethod
+    def record_failure(cls, keys):
+        """Count one failure for each key, starting a new window when the old one is over."""
+        window = timedelta(seconds=settings.KATELLO_GATEWAY_THROTTLE_WINDOW)
+        table = cls._meta.db_table
+        with connection.cursor() as cursor:
+            for key, kind in cls._hashed(keys).items():
+                cursor.execute(
+                    f"""
+                    INSERT INTO {table} AS t (key, kind, window_start, failures)
+                    VALUES (%s, %s, now(), 1)
+                    ON CONFLICT (key) DO UPDATE SET
+                        failures = CASE WHEN t.window_start > now() - %s
+                                        THEN t.failures + 1 ELSE 1 END,
+                        window_start = CASE WHEN t.window_start > now() - %s
+                                            THEN t.window_start ELSE now() END
+                    """,
+                    [key, kind, window, window],
+                )
+
+    @classmethod
+    def clear(cls, keys):
+        cls.objects.filter(key__in=cls._hashed(keys)).delete()

@@ -18,6 +18,23 @@ KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT = 10.0
 KATELLO_GATEWAY_LOGIN_CACHE_TTL = 600
 # Seconds past that TTL during which a cached login is still honoured while Foreman is unreachable.
 KATELLO_GATEWAY_LOGIN_MAX_STALE = 4 * 3600
+# Failed Foreman logins tolerated per login from one client address, and per login from
+# anywhere, within the window (seconds); beyond them the token endpoint answers 429.
+KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES = 5
+KATELLO_GATEWAY_THROTTLE_LOGIN_FAILURES = 20
+KATELLO_GATEWAY_THROTTLE_WINDOW = 300
+
 # Largest request body (bytes) the Katello push API reads. A million user->repository pairs in
 # Katello's form encoding take about 100 MB; anything larger is refused with 413.
 KATELLO_GATEWAY_PUSH_MAX_BYTES = 256 * 1024 * 1024
+
+# Registered hosts pull with their subscription-manager consumer certificate: the web server
+# passes the client certificate (PEM) in this header, accepted only from these proxy addresses
+# (IPs or CIDR networks) and verified against this CA bundle. No CA file: hosts are not identified.
+KATELLO_GATEWAY_CLIENT_CERT_HEADER = "X-RHSM-SSL-Client-Cert"
+KATELLO_GATEWAY_TRUSTED_PROXIES = ["127.0.0.1", "::1"]
+KATELLO_GATEWAY_CONSUMER_CA_FILE = None
+
+# Every request resolves through the plugin's URLconf first, so its registry views (token
+# endpoint, catalog, search) win over pulp_container's deterministically.
+MIDDLEWARE = ["dynaconf_merge", "pulp_katello_gateway.app.middleware.RegistryUrlconfMiddleware"]
