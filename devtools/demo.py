@@ -16,11 +16,15 @@ import sys
 import time
 from pathlib import Path
 
+import requests
+
 from devtools.clients import Skopeo
 from devtools.net import port_open, wait_for_port
 from devtools.oci import build_image
 from devtools.pg import Cluster
 from devtools.stack import PulpStack, wait_pid_gone
+
+PUSH_API = "/pulp/api/v3/container_gateway/"
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DIR = Path(os.environ.get("DEMO_DIR", ROOT / ".demo")).resolve()
@@ -113,6 +117,16 @@ def start():
         for repo in KATELLO_CONFIG["repositories"]:
             skopeo.copy(f"oci:{layout}:latest", f"docker://{stack.registry}/{repo}:latest",
                         dest_creds=stack.admin_auth)
+        print("Pushing Katello's repositories and access lists (a capsule sync) ...", flush=True)
+        user, password = stack.admin_auth
+        pushed = requests.post(
+            f"{katello_url}/_standin/push",
+            json={"url": stack.api_url + PUSH_API, "user": user, "password": password,
+                  "ca": str(stack.ca_file)},
+            timeout=60,
+        ).json()
+        for method, path, status in pushed["results"]:
+            print(f"  {method} {path} -> {status}")
         env = _write_env(stack, katello_url)
         _print_instructions(stack, env)
         while True:
@@ -176,17 +190,34 @@ The demo is running (Ctrl-C or `make demo-stop` stops it).
   Katello stand-in:      {env['DEMO_KATELLO_URL']}
   Settings for your shell: source {DEMO_DIR / 'env'}
 
-Try, in another shell:
+Katello says: acme-library-public is open to everyone; acme-production-web needs a login and
+alice (password) may pull it; bob (personal access token) may not. Try, in another shell:
+
   source {DEMO_DIR / 'env'}
   curl --cacert $DEMO_CA $DEMO_API_URL/pulp/api/v3/status/
-  skopeo inspect --cert-dir $DEMO_CERTS_DIR --no-creds docker://$DEMO_REGISTRY/acme-library-public:latest
-  skopeo inspect --cert-dir $DEMO_CERTS_DIR \\
-      --creds "$DEMO_ADMIN_USER:$DEMO_ADMIN_PASSWORD" docker://$DEMO_REGISTRY/acme-production-web:latest
-  skopeo copy --src-cert-dir $DEMO_CERTS_DIR --src-creds "$DEMO_ADMIN_USER:$DEMO_ADMIN_PASSWORD" \\
+
+  # anyone: the public repository yes, the protected one no
+  skopeo inspect --cert-dir $DEMO_CERTS_DIR --no-creds docker://$DEMO_REGISTRY/acme-library-public
+  skopeo inspect --cert-dir $DEMO_CERTS_DIR --no-creds docker://$DEMO_REGISTRY/acme-production-web
+
+  # alice logs in with her Foreman password (Foreman is asked once, then the login is cached)
+  podman login --cert-dir $DEMO_CERTS_DIR -u "$DEMO_USER" -p "$DEMO_PASSWORD" $DEMO_REGISTRY
+  skopeo copy --src-cert-dir $DEMO_CERTS_DIR --src-creds "$DEMO_USER:$DEMO_PASSWORD" \\
       docker://$DEMO_REGISTRY/acme-production-web:latest oci:/tmp/demo-pull:latest
-  podman login --cert-dir $DEMO_CERTS_DIR -u "$DEMO_ADMIN_USER" -p "$DEMO_ADMIN_PASSWORD" \\
-      $DEMO_REGISTRY
   podman search --tls-verify=false $DEMO_REGISTRY/acme
+
+  # bob logs in with a personal access token, but has no grant for the protected repository
+  skopeo inspect --cert-dir $DEMO_CERTS_DIR --creds "$DEMO_PAT_USER:$DEMO_PAT" \\
+      docker://$DEMO_REGISTRY/acme-production-web
+
+  # the Pulp admin can push; Foreman users cannot
+  skopeo copy --dest-cert-dir $DEMO_CERTS_DIR \\
+      --dest-creds "$DEMO_ADMIN_USER:$DEMO_ADMIN_PASSWORD" \\
+      oci:{DEMO_DIR / 'sample-image'}:latest docker://$DEMO_REGISTRY/acme-new:latest
+
+  # what Katello pushed, through the Pulp API
+  curl --cacert $DEMO_CA -u "$DEMO_ADMIN_USER:$DEMO_ADMIN_PASSWORD" \\
+      $DEMO_API_URL/pulp/api/v3/katello_gateway/repositories/
 """,
         flush=True,
     )
