@@ -15,7 +15,10 @@ re-implements a rule. Katello's rules, for repositories Katello pushed to us:
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser
+from django.db.models import F, Q
 from pulp_container.app.authorization import PermissionChecker
+from pulp_container.app.models import ContainerDistribution
+from pulp_container.app.registry_api import CatalogView
 
 from pulp_katello_gateway.app.models import (
     HostRepositoryGrant,
@@ -118,3 +121,76 @@ def token_access(identity, scopes):
             granted = set()
         access.append({"type": typ, "name": name, "actions": sorted(granted)})
     return access
+
+
+def _katello_visible(identity):
+    """Katello repositories ``identity`` may pull: the public ones plus its grants.
+
+    ``pk IN (grants)`` under an OR becomes a hashed subplan, so a walk along the name index
+    tests each row in constant time however many grants the identity has.
+    """
+    public = Q(auth_required=False)
+    if identity.foreman_user_id is not None:
+        grants = UserRepositoryGrant.objects.filter(foreman_user_id=identity.foreman_user_id)
+    elif identity.host_id is not None:
+        grants = HostRepositoryGrant.objects.filter(host_id=identity.host_id)
+    else:
+        return KatelloRepository.objects.filter(public)
+    return KatelloRepository.objects.filter(public | Q(pk__in=grants.values("repository_id")))
+
+
+def _pulp_container_catalog(user):
+    """pulp_container's own catalog rule for a local Pulp user, reused rather than restated."""
+    return CatalogView(request=_UserOnly(user)).get_queryset()
+
+
+@dataclass(frozen=True)
+class _UserOnly:
+    """All of a request that ``CatalogView.get_queryset`` reads."""
+
+    user: object
+
+
+def _listing_sources(identity):
+    """Querysets, each naming repositories as ``listed``, whose union ``identity`` may see."""
+    if identity.from_katello or identity.is_anonymous:
+        sources = [(_katello_visible(identity), "name")]
+    elif identity.user.is_superuser:
+        sources = [
+            (KatelloRepository.objects.all(), "name"),
+            (ContainerDistribution.objects.all(), "base_path"),
+        ]
+    else:
+        sources = [(_pulp_container_catalog(identity.user), "full_path")]
+    return [queryset.annotate(listed=F(column)) for queryset, column in sources]
+
+
+def visible_repositories(identity, *, after="", contains="", limit=None):
+    """Sorted names of the repositories ``identity`` may pull: what its listings show.
+
+    Anonymous clients see Katello's public repositories; Foreman users and hosts those plus
+    their grants; a Pulp superuser every distribution and every Katello repository; other local
+    Pulp users what pulp_container's own catalog shows them. Only names after ``after`` and
+    containing ``contains`` (case-insensitively, wildcards taken literally), at most ``limit``.
+    Filter, order and limit all run in SQL along the name indexes (keyset pagination), so a page
+    costs the same whatever its position in a catalog of any size.
+    """
+    pages = []
+    for names in _listing_sources(identity):
+        if after:
+            names = names.filter(listed__gt=after)
+        if contains:
+            names = names.filter(listed__icontains=contains)
+        names = names.order_by("listed").values_list("listed", flat=True)
+        pages.append(names if limit is None else names[:limit])
+    names = pages[0].union(*pages[1:]).order_by("listed") if len(pages) > 1 else pages[0]
+    return list(names if limit is None else names[:limit])
+
+
+def pullable_distributions(identity, distributions):
+    """The subset of the ``distributions`` queryset ``identity`` may pull (same rule as above)."""
+    if identity.from_katello or identity.is_anonymous:
+        return distributions.filter(base_path__in=_katello_visible(identity).values("name"))
+    if identity.user.is_superuser:
+        return distributions
+    return distributions.filter(pk__in=_pulp_container_catalog(identity.user).values("pk"))

@@ -6,6 +6,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pulp_katello_gateway.app import access, logins
+from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser
+
+# Private claim naming the host (its consumer uuid) a token was issued to. Hosts have no Django
+# user, so ``sub`` stays "" and pulp_container's views treat them as the anonymous user they are
+# for Pulp's RBAC; only listings, which must know whose grants to show, read this claim.
+HOST_CLAIM = "katello_host"
 
 
 class KatelloAuthorizationService(AuthorizationService):
@@ -18,6 +24,27 @@ class KatelloAuthorizationService(AuthorizationService):
     def determine_access(self):
         self.access = access.token_access(self.identity, self.scopes)
         return self.access
+
+    def generate_claim_set(self, **claims):
+        claim_set = super().generate_claim_set(**claims)
+        if self.identity.host_id is not None:
+            claim_set[HOST_CLAIM] = ConsumerHost.objects.get(pk=self.identity.host_id).uuid
+        return claim_set
+
+
+def token_identity(user, claims):
+    """The Identity a registry token stands for, from TokenAuthentication's ``(user, claims)``.
+
+    A host Katello has since removed, like any unknown one, is nobody in particular.
+    """
+    host_uuid = (claims or {}).get(HOST_CLAIM)
+    if host_uuid:
+        host = ConsumerHost.objects.filter(uuid=host_uuid).values_list("pk", flat=True).first()
+        return access.Identity(host_id=host) if host is not None else access.ANONYMOUS
+    if not user.is_authenticated:
+        return access.ANONYMOUS
+    foreman_user = ForemanUser.objects.filter(user=user).values_list("pk", flat=True).first()
+    return access.Identity(user=user, foreman_user_id=foreman_user)
 
 
 class TokenView(APIView):
