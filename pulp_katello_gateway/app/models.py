@@ -124,14 +124,26 @@ class UserRepositoryGrant(models.Model):
     A plain table with a bigint key: pushes write up to millions of these with set-based SQL.
     The (foreman_user, repository) unique index serves lookups by user; the repository index
     serves lookups and cascades by repository.
+
+    PostgreSQL does not enforce the foreign keys (``db_constraint=False``): checking a million
+    new rows at commit would double the time of a full push. They hold all the same: the only
+    bulk writer (``katello/apply.py``) inserts grants joined to existing rows under the push
+    lock and deletes grants before what they name, and ORM deletes cascade as usual.
     """
 
     id = models.BigAutoField(primary_key=True)
     foreman_user = models.ForeignKey(
-        ForemanUser, on_delete=models.CASCADE, related_name="repository_grants", db_index=False
+        ForemanUser,
+        on_delete=models.CASCADE,
+        related_name="repository_grants",
+        db_index=False,
+        db_constraint=False,
     )
     repository = models.ForeignKey(
-        KatelloRepository, on_delete=models.CASCADE, related_name="user_grants"
+        KatelloRepository,
+        on_delete=models.CASCADE,
+        related_name="user_grants",
+        db_constraint=False,
     )
 
     class Meta:
@@ -150,10 +162,17 @@ class HostRepositoryGrant(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     host = models.ForeignKey(
-        ConsumerHost, on_delete=models.CASCADE, related_name="repository_grants", db_index=False
+        ConsumerHost,
+        on_delete=models.CASCADE,
+        related_name="repository_grants",
+        db_index=False,
+        db_constraint=False,
     )
     repository = models.ForeignKey(
-        KatelloRepository, on_delete=models.CASCADE, related_name="host_grants"
+        KatelloRepository,
+        on_delete=models.CASCADE,
+        related_name="host_grants",
+        db_constraint=False,
     )
 
     class Meta:

@@ -1,0 +1,226 @@
+"""Writes Katello's full-replace pushes as diffs, so access never lapses.
+
+Katello replaces whole tables on every capsule sync. The Ruby gateway deleted everything and
+inserted it again, which revoked every grant until the next PUT landed (and for good when that
+PUT failed). Here each write runs in one transaction that
+
+- holds the push lock (``locks``), so writers run one at a time and never deadlock;
+- loads the wanted rows into a temporary table with COPY;
+- deletes only rows that are gone and inserts only rows that are new, with set-based SQL.
+
+A row wanted before and after a push is never touched (it keeps its id), readers see the old or
+the new state and nothing in between, and a failing push changes nothing. As in the Ruby
+gateway, grants naming an unknown user or host, an unknown repository or one that needs no
+authentication are dropped. Django emulates ``on_delete=CASCADE`` in Python, so the raw SQL here
+deletes dependent grants itself.
+"""
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from ..models import (
+    ConsumerHost,
+    ForemanUser,
+    HostRepositoryGrant,
+    KatelloRepository,
+    UserRepositoryGrant,
+)
+from .distributions import sync_private
+from .locks import lock_for_push
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What a write did: rows inserted, deleted, and updated in place."""
+
+    added: int = 0
+    removed: int = 0
+    updated: int = 0
+
+    def __add__(self, other):
+        return Changes(
+            self.added + other.added, self.removed + other.removed, self.updated + other.updated
+        )
+
+
+@dataclass(frozen=True)
+class _Grants:
+    """Where the grants of one kind of principal (Foreman user or host) live."""
+
+    table: str
+    principal_column: str
+    principals: str
+    principal_key: str
+
+
+_REPOSITORIES = KatelloRepository._meta.db_table
+_HOSTS = ConsumerHost._meta.db_table
+_USER_GRANTS = _Grants(UserRepositoryGrant._meta.db_table, "foreman_user_id",
+                       ForemanUser._meta.db_table, "login")
+_HOST_GRANTS = _Grants(HostRepositoryGrant._meta.db_table, "host_id", _HOSTS, "uuid")
+
+
+@contextmanager
+def _push():
+    """One transaction holding the push lock, with a cursor."""
+    with transaction.atomic():
+        lock_for_push()
+        with connection.cursor() as cursor:
+            yield cursor
+
+
+@contextmanager
+def _staged(cursor, table, columns, rows):
+    """Temporary ``table`` filled with ``rows`` by COPY, for the duration of the block."""
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {table} ({', '.join(f'{n} {t}' for n, t in columns)})"
+        " ON COMMIT DROP"
+    )
+    with cursor.copy(f"COPY {table} ({', '.join(n for n, _ in columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    cursor.execute(f"ANALYZE {table}")  # temp tables get no autovacuum statistics
+    yield
+    # Explicit, because the transaction may be nested in a longer one (tests, callers).
+    cursor.execute(f"DROP TABLE {table}")
+
+
+def replace_repositories(repositories):
+    """Make the repositories exactly ``repositories`` ({name: auth_required}).
+
+    Removed repositories take their grants with them. A changed ``auth_required`` is updated in
+    place and grants survive it (they do not matter while a repository is public; Katello's
+    mapping pushes that follow drop them). Distributions follow through ``private``.
+    """
+    new_id = KatelloRepository._meta.pk.get_default
+    rows = ((name, flag, new_id()) for name, flag in repositories.items())
+    columns = (("name", "text"), ("auth_required", "boolean"), ("pulp_id", "uuid"))
+    with _push() as cursor, _staged(cursor, "kg_pushed_repository", columns, rows):
+        gone = (
+            f"SELECT r.pulp_id FROM {_REPOSITORIES} r WHERE NOT EXISTS"
+            " (SELECT FROM kg_pushed_repository p WHERE p.name = r.name)"
+        )
+        for grants in (_USER_GRANTS, _HOST_GRANTS):
+            cursor.execute(f"DELETE FROM {grants.table} WHERE repository_id IN ({gone})")
+        cursor.execute(f"DELETE FROM {_REPOSITORIES} WHERE pulp_id IN ({gone})")
+        removed = cursor.rowcount
+        cursor.execute(
+            f"UPDATE {_REPOSITORIES} r SET auth_required = p.auth_required,"
+            " pulp_last_updated = now() FROM kg_pushed_repository p"
+            " WHERE r.name = p.name AND r.auth_required <> p.auth_required"
+        )
+        updated = cursor.rowcount
+        cursor.execute(
+            f"INSERT INTO {_REPOSITORIES}"
+            " (pulp_id, pulp_created, pulp_last_updated, name, auth_required)"
+            " SELECT p.pulp_id, now(), now(), p.name, p.auth_required"
+            " FROM kg_pushed_repository p"
+            f" WHERE NOT EXISTS (SELECT FROM {_REPOSITORIES} r WHERE r.name = p.name)"
+        )
+        added = cursor.rowcount
+        sync_private()
+    return Changes(added, removed, updated)
+
+
+def replace_hosts(uuids):
+    """Make the hosts exactly ``uuids``; removed hosts take their grants with them."""
+    with _push() as cursor, _staged_hosts(cursor, uuids):
+        gone = (
+            f"SELECT h.pulp_id FROM {_HOSTS} h WHERE NOT EXISTS"
+            " (SELECT FROM kg_pushed_host p WHERE p.uuid = h.uuid)"
+        )
+        cursor.execute(f"DELETE FROM {_HOST_GRANTS.table} WHERE host_id IN ({gone})")
+        cursor.execute(f"DELETE FROM {_HOSTS} WHERE pulp_id IN ({gone})")
+        removed = cursor.rowcount
+        added = _add_missing_hosts(cursor)
+    return Changes(added, removed)
+
+
+def replace_user_grants(grants):
+    """Make all user grants exactly ``grants`` ({login: [repository name, …]})."""
+    with _push() as cursor:
+        return _replace_grants(cursor, _USER_GRANTS, grants, everyone=True)
+
+
+def replace_host_grants(grants):
+    """Make all host grants exactly ``grants`` ({uuid: [repository name, …]})."""
+    with _push() as cursor:
+        return _replace_grants(cursor, _HOST_GRANTS, grants, everyone=True)
+
+
+def update_user_grants(grants):
+    """Replace the grants of the listed users only ({login: [repository name, …]}).
+
+    For refreshing one user from Katello's catalog; unknown logins are ignored, not created.
+    """
+    with _push() as cursor:
+        return _replace_grants(cursor, _USER_GRANTS, grants, everyone=False)
+
+
+def update_host_grants(grants):
+    """Replace the grants of the listed hosts only, creating hosts not known yet."""
+    with _push() as cursor:
+        with _staged_hosts(cursor, grants):
+            added = _add_missing_hosts(cursor)
+        return Changes(added=added) + _replace_grants(cursor, _HOST_GRANTS, grants, everyone=False)
+
+
+@contextmanager
+def _staged_hosts(cursor, uuids):
+    new_id = ConsumerHost._meta.pk.get_default
+    rows = ((uuid, new_id()) for uuid in uuids)
+    with _staged(cursor, "kg_pushed_host", (("uuid", "text"), ("pulp_id", "uuid")), rows):
+        yield
+
+
+def _add_missing_hosts(cursor):
+    cursor.execute(
+        f"INSERT INTO {_HOSTS} (pulp_id, pulp_created, pulp_last_updated, uuid)"
+        " SELECT p.pulp_id, now(), now(), p.uuid FROM kg_pushed_host p"
+        f" WHERE NOT EXISTS (SELECT FROM {_HOSTS} h WHERE h.uuid = p.uuid)"
+        " ON CONFLICT (uuid) DO NOTHING"
+    )
+    return cursor.rowcount
+
+
+def _replace_grants(cursor, kind, grants, everyone):
+    """Make the grants of ``kind`` equal ``grants``: for every principal, or the listed ones."""
+    rows = ((principal, name) for principal, names in grants.items() for name in names)
+    columns = (("principal", "text"), ("repository", "text"))
+    with _staged(cursor, "kg_pushed_grant", columns, rows):
+        cursor.execute(
+            "CREATE TEMPORARY TABLE kg_grant ON COMMIT DROP AS"
+            " SELECT principal.pulp_id AS principal_id, repository.pulp_id AS repository_id"
+            " FROM kg_pushed_grant pushed"
+            f" JOIN {kind.principals} principal"
+            f" ON principal.{kind.principal_key} = pushed.principal"
+            f" JOIN {_REPOSITORIES} repository ON repository.name = pushed.repository"
+            " AND repository.auth_required"
+        )
+    cursor.execute("ANALYZE kg_grant")
+    scope, params = "", []
+    if not everyone:
+        scope = (
+            f" AND {kind.principal_column} IN (SELECT pulp_id FROM {kind.principals}"
+            f" WHERE {kind.principal_key} = ANY(%s))"
+        )
+        params = [list(grants)]
+    cursor.execute(
+        f"DELETE FROM {kind.table} g WHERE NOT EXISTS (SELECT FROM kg_grant n"
+        f" WHERE n.principal_id = g.{kind.principal_column} AND n.repository_id = g.repository_id)"
+        + scope,
+        params,
+    )
+    removed = cursor.rowcount
+    cursor.execute(
+        f"INSERT INTO {kind.table} ({kind.principal_column}, repository_id)"
+        " SELECT n.principal_id, n.repository_id FROM kg_grant n"
+        f" WHERE NOT EXISTS (SELECT FROM {kind.table} g"
+        f" WHERE g.{kind.principal_column} = n.principal_id AND g.repository_id = n.repository_id)"
+        " ORDER BY 1, 2 ON CONFLICT DO NOTHING"
+    )
+    added = cursor.rowcount
+    cursor.execute("DROP TABLE kg_grant")
+    return Changes(added, removed)

@@ -1,0 +1,177 @@
+"""Decodes ``application/x-www-form-urlencoded`` bodies into nested data exactly as Rack does.
+
+Katello sends its pushes through RestClient, which flattens nested hashes into Rack bracket keys
+(``users[][admin][][repository]=…``); the Ruby gateway saw them through Rack's
+``QueryParser#parse_nested_query``. This is a port of that algorithm (Rack 3: ``&`` separates
+fields, a bare key without ``=`` means nil, ``a[][b]`` starts a new array element when ``b``
+repeats in the last one), because Django's ``QueryDict`` keeps keys flat and stops at
+``DATA_UPLOAD_MAX_NUMBER_FIELDS``. Pushes carry millions of fields, so each distinct key is split
+once and remembered, and identical values share one string.
+"""
+
+import re
+from urllib.parse import unquote_to_bytes
+
+# Rack's default param_depth_limit.
+DEPTH_LIMIT = 32
+
+_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+_KEY_PARTS = re.compile(r"[\[\]]+")
+_CHUNK = 1 << 20
+
+# How one level of a key applies (Rack's branches in normalize_params).
+_SKIP, _SET, _APPEND, _RETURN_LIST, _ARRAY_CHILD, _HASH_CHILD = range(6)
+
+
+class FormDecodeError(ValueError):
+    """The body is not a form Rack would accept (Rack answers these with 400)."""
+
+
+def parse_nested_query(body):
+    """The nested dict Rack builds from form body ``body`` (bytes); raises FormDecodeError."""
+    return _Decoder().decode(body)
+
+
+class _Decoder:
+    def __init__(self):
+        self.steps = {}
+        self.strings = {}
+
+    def decode(self, body):
+        params = {}
+        for field in _fields(body):
+            if not field:
+                continue
+            raw_name, equals, raw_value = field.partition(b"=")
+            name = self.unescape(raw_name)
+            value = self.unescape(raw_value) if equals else None
+            self.normalize(params, name, value, 0)
+        return params
+
+    def unescape(self, raw):
+        """``URI.decode_www_form_component``, strict about escapes and UTF-8, memoized."""
+        try:
+            return self.strings[raw]
+        except KeyError:
+            pass
+        text = raw.replace(b"+", b" ")
+        if b"%" in text:
+            if _BAD_ESCAPE.search(text):
+                raise FormDecodeError(f"Invalid %-encoding in {_shorten(raw)}.")
+            text = unquote_to_bytes(text)
+        try:
+            decoded = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FormDecodeError(f"{_shorten(raw)} is not UTF-8 once decoded.") from None
+        self.strings[raw] = decoded
+        return decoded
+
+    def normalize(self, params, name, value, depth):
+        """Rack's ``normalize_params``: store ``value`` under key ``name`` inside ``params``."""
+        if depth >= DEPTH_LIMIT:
+            raise FormDecodeError(f"Key {_shorten(name)} is nested too deeply.")
+        try:
+            kind, key, child, child_path = self.steps[name, depth == 0]
+        except KeyError:
+            kind, key, child, child_path = self.steps[name, depth == 0] = _step(name, depth)
+        if kind == _SET:
+            params[key] = value
+        elif kind == _APPEND:
+            _array(params, key).append(value)
+        elif kind == _ARRAY_CHILD:
+            array = _array(params, key)
+            last = array[-1] if array else None
+            if isinstance(last, dict) and not _has_path(last, child_path):
+                self.normalize(last, child, value, depth + 1)
+            else:
+                array.append(self.normalize({}, child, value, depth + 1))
+        elif kind == _HASH_CHILD:
+            current = params.get(key)
+            if current is None:
+                current = {}
+            elif not isinstance(current, dict):
+                raise FormDecodeError(
+                    f"Expected a hash for {_shorten(key)}, got {_kind(current)}."
+                )
+            params[key] = self.normalize(current, child, value, depth + 1)
+        elif kind == _RETURN_LIST:
+            return [value]
+        else:  # _SKIP: an empty key
+            return None
+        return params
+
+
+def _step(name, depth):
+    """How ``normalize_params`` treats key ``name`` at ``depth``: (kind, key, child, child_path).
+
+    ``child_path`` is ``params_hash_has_key?``'s view of ``child``: the keys to walk, or None
+    when ``child`` contains ``[]`` (which never counts as present).
+    """
+    if depth == 0:
+        start = name.find("[", 1)
+        key, after = (name[:start], name[start:]) if start > 0 else (name, "")
+    elif name.startswith("[]"):
+        key, after = "[]", name[2:]
+    elif name.startswith("[") and (end := name.find("]", 1)) > 0:
+        key, after = name[1:end], name[end + 1 :]
+    else:
+        key, after = name, ""
+
+    if not key:
+        return _SKIP, None, None, None
+    if after == "":
+        if key == "[]" and depth != 0:
+            return _RETURN_LIST, None, None, None
+        return _SET, key, None, None
+    if after == "[":
+        return _SET, name, None, None
+    if after == "[]":
+        return _APPEND, key, None, None
+    if after.startswith("[]"):
+        child = after[3:-1]
+        if not (after[2] == "[" and after.endswith("]") and child and "[" not in child
+                and "]" not in child):
+            child = after[2:]
+        path = None if "[]" in child else tuple(part for part in _KEY_PARTS.split(child) if part)
+        return _ARRAY_CHILD, key, child, path
+    return _HASH_CHILD, key, after, None
+
+
+def _has_path(params, path):
+    if path is None:
+        return False
+    current = params
+    for part in path:
+        if not isinstance(current, dict) or part not in current:
+            return False
+        current = current[part]
+    return True
+
+
+def _array(params, key):
+    current = params.get(key)
+    if current is None:
+        current = params[key] = []
+    elif not isinstance(current, list):
+        raise FormDecodeError(f"Expected an array for {_shorten(key)}, got {_kind(current)}.")
+    return current
+
+
+def _fields(body):
+    """The ``&``-separated fields of ``body``, split a chunk at a time to bound memory."""
+    start, size = 0, len(body)
+    while start < size:
+        end = body.find(b"&", start + _CHUNK) if start + _CHUNK < size else -1
+        if end < 0:
+            end = size
+        yield from body[start:end].split(b"&")
+        start = end + 1
+
+
+def _kind(value):
+    return "a string" if isinstance(value, str) else f"a {type(value).__name__}"
+
+
+def _shorten(text, limit=80):
+    text = text.decode("ascii", "backslashreplace") if isinstance(text, bytes) else text
+    return repr(text if len(text) <= limit else text[:limit] + "…")

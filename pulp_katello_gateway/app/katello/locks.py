@@ -1,0 +1,22 @@
+"""The advisory lock that serializes writers of Katello data.
+
+A transaction-level PostgreSQL advisory lock: it spans API processes and workers, is released at
+commit or rollback (no stale locks), and, being a single key, cannot deadlock with itself.
+"""
+
+from django.db import connection
+
+# A key of our own in the two-integer key space; pulpcore's own locks there use groups 0 and 4711.
+_GROUP, _KEY = 0x4B47, 1
+
+
+def lock_for_push():
+    """Take the lock exclusively until the current transaction ends (waits for others)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_GROUP, _KEY])
+
+
+def wait_for_pushes():
+    """Take the lock shared until the current transaction ends: wait for a running push."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [_GROUP, _KEY])

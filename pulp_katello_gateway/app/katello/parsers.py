@@ -1,0 +1,70 @@
+"""DRF parsers for push bodies: Rack-style forms (what Katello sends) and JSON, size-bounded.
+
+They read the raw stream themselves, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE and
+DATA_UPLOAD_MAX_NUMBER_FIELDS (made for browser forms) do not apply; the limit is
+KATELLO_GATEWAY_PUSH_MAX_BYTES instead.
+"""
+
+import json
+
+from django.conf import settings
+from rest_framework import status
+from rest_framework.exceptions import APIException, ParseError
+from rest_framework.parsers import BaseParser
+
+from .forms import FormDecodeError, parse_nested_query
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+
+def read_body(stream, parser_context):
+    """The whole body, or PayloadTooLarge beyond KATELLO_GATEWAY_PUSH_MAX_BYTES."""
+    limit = settings.KATELLO_GATEWAY_PUSH_MAX_BYTES
+    too_large = PayloadTooLarge(
+        f"The request body is larger than KATELLO_GATEWAY_PUSH_MAX_BYTES ({limit} bytes)."
+    )
+    meta = parser_context["request"].META
+    try:
+        declared = int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise ParseError("Invalid Content-Length header.") from None
+    if declared > limit:
+        raise too_large
+    body = stream.read(limit + 1)
+    if len(body) > limit:
+        raise too_large
+    return body
+
+
+class RackFormParser(BaseParser):
+    """``application/x-www-form-urlencoded`` decoded with Rack's nesting rules."""
+
+    media_type = "application/x-www-form-urlencoded"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return parse_nested_query(read_body(stream, parser_context))
+        except FormDecodeError as exc:
+            raise ParseError(f"Malformed form body: {exc}") from None
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class BoundedJSONParser(BaseParser):
+    """``application/json`` with the same size limit (and no NaN/Infinity)."""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        body = read_body(stream, parser_context)
+        try:
+            return json.loads(body, parse_constant=_reject_constant)
+        except RecursionError:
+            raise ParseError("Malformed JSON body: nested too deeply.") from None
+        except ValueError as exc:
+            raise ParseError(f"Malformed JSON body: {exc}") from None

@@ -1,0 +1,64 @@
+"""Serializers of the Pulp-native API (``viewsets.py``): Katello's data as Pulp resources."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from pulpcore.plugin.serializers import IdentityField, ModelSerializer, RelatedField
+from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
+
+from .models import ConsumerHost, ForemanUser, KatelloRepository, name_problem
+
+
+def _valid_name(value):
+    problem = name_problem(value)
+    if problem:
+        raise DjangoValidationError(f"The value {problem}.")
+
+
+class KatelloRepositorySerializer(ModelSerializer):
+    pulp_href = IdentityField(view_name="katello_gateway/repositories-detail")
+    name = serializers.CharField(
+        read_only=True, help_text="Repository name; matches a container distribution's base_path."
+    )
+    auth_required = serializers.BooleanField(
+        read_only=True,
+        help_text="False when anyone may pull it (an unauthenticated-pull environment).",
+    )
+
+    class Meta:
+        model = KatelloRepository
+        fields = ModelSerializer.Meta.fields + ("name", "auth_required")
+
+
+class ForemanUserSerializer(ModelSerializer):
+    pulp_href = IdentityField(view_name="katello_gateway/users-detail")
+    login = serializers.CharField(
+        help_text="Foreman login.",
+        max_length=255,
+        validators=[_valid_name, UniqueValidator(queryset=ForemanUser.objects.all())],
+    )
+    user = RelatedField(
+        view_name="users-detail",
+        read_only=True,
+        help_text="The Pulp user standing for this login (the subject of its registry tokens).",
+    )
+    username = serializers.CharField(
+        source="user.username", read_only=True, help_text="Username of that Pulp user."
+    )
+
+    def create(self, validated_data):
+        return ForemanUser.objects.create_for_login(validated_data["login"])
+
+    class Meta:
+        model = ForemanUser
+        fields = ModelSerializer.Meta.fields + ("login", "user", "username")
+
+
+class ConsumerHostSerializer(ModelSerializer):
+    pulp_href = IdentityField(view_name="katello_gateway/hosts-detail")
+    uuid = serializers.CharField(
+        read_only=True, help_text="Subscription-manager consumer uuid (its certificate's CN)."
+    )
+
+    class Meta:
+        model = ConsumerHost
+        fields = ModelSerializer.Meta.fields + ("uuid",)

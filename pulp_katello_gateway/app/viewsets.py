@@ -1,0 +1,130 @@
+"""The Pulp-native API: Katello's repositories, Foreman users and hosts as Pulp resources.
+
+Katello owns this data and replaces it on every capsule sync, so repositories are read-only
+here; an admin may add a Foreman user ahead of its first login (Katello then maps it at the
+next sync) and remove users and hosts (revoking their grants at once). Readable by the
+``katello_gateway.katello`` role, writable by admins.
+"""
+
+from django.db import transaction
+from django_filters import CharFilter
+from pulpcore.plugin.viewsets import NAME_FILTER_OPTIONS, BaseFilterSet, NamedModelViewSet
+from rest_framework import mixins
+
+from .katello.locks import lock_for_push
+from .models import ConsumerHost, ForemanUser, KatelloRepository
+from .serializers import (
+    ConsumerHostSerializer,
+    ForemanUserSerializer,
+    KatelloRepositorySerializer,
+)
+
+
+def _access_policy(view_permission):
+    return {
+        "statements": [
+            {
+                "action": ["list", "retrieve"],
+                "principal": "authenticated",
+                "effect": "allow",
+                "condition": f"has_model_perms:{view_permission}",
+            },
+            {"action": "*", "principal": "admin", "effect": "allow"},
+        ],
+    }
+
+
+class _DestroyBehindPushesMixin(mixins.DestroyModelMixin):
+    """Deletes wait for a running push, which may be inserting grants of the deleted row."""
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            lock_for_push()
+            instance.delete()
+
+
+class KatelloRepositoryFilter(BaseFilterSet):
+    granted_to_user = CharFilter(
+        field_name="foreman_users__login", help_text="Repositories this Foreman login may pull."
+    )
+    granted_to_host = CharFilter(
+        field_name="hosts__uuid", help_text="Repositories the host with this uuid may pull."
+    )
+
+    class Meta:
+        model = KatelloRepository
+        fields = {"name": NAME_FILTER_OPTIONS, "auth_required": ["exact"]}
+
+
+class KatelloRepositoryViewSet(
+    NamedModelViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin
+):
+    """Container repositories Katello serves here (pushed by Katello; read-only)."""
+
+    endpoint_name = "katello_gateway/repositories"
+    queryset = KatelloRepository.objects.order_by("name")
+    serializer_class = KatelloRepositorySerializer
+    filterset_class = KatelloRepositoryFilter
+    DEFAULT_ACCESS_POLICY = _access_policy("katello_gateway.view_katellorepository")
+    LOCKED_ROLES = {
+        "katello_gateway.katello": {
+            "description": "Katello itself: push repositories, users, hosts and grants through "
+            "the Katello-compatible API, and read them.",
+            "permissions": [
+                "katello_gateway.push_katello",
+                "katello_gateway.view_katellorepository",
+                "katello_gateway.view_foremanuser",
+                "katello_gateway.view_consumerhost",
+            ],
+        },
+    }
+
+
+class ForemanUserFilter(BaseFilterSet):
+    granted_repository = CharFilter(
+        field_name="repositories__name",
+        help_text="Users who may pull the repository of this name.",
+    )
+
+    class Meta:
+        model = ForemanUser
+        fields = {"login": NAME_FILTER_OPTIONS}
+
+
+class ForemanUserViewSet(
+    NamedModelViewSet,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    _DestroyBehindPushesMixin,
+):
+    """Foreman logins known here; deleting one deletes its Pulp user and its grants."""
+
+    endpoint_name = "katello_gateway/users"
+    queryset = ForemanUser.objects.select_related("user").order_by("login")
+    serializer_class = ForemanUserSerializer
+    filterset_class = ForemanUserFilter
+    DEFAULT_ACCESS_POLICY = _access_policy("katello_gateway.view_foremanuser")
+
+
+class ConsumerHostFilter(BaseFilterSet):
+    granted_repository = CharFilter(
+        field_name="repositories__name",
+        help_text="Hosts that may pull the repository of this name.",
+    )
+
+    class Meta:
+        model = ConsumerHost
+        fields = {"uuid": ["exact", "in"]}
+
+
+class ConsumerHostViewSet(
+    NamedModelViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, _DestroyBehindPushesMixin
+):
+    """Content hosts pushed by Katello; deleting one revokes its grants until the next sync."""
+
+    endpoint_name = "katello_gateway/hosts"
+    queryset = ConsumerHost.objects.order_by("uuid")
+    serializer_class = ConsumerHostSerializer
+    filterset_class = ConsumerHostFilter
+    DEFAULT_ACCESS_POLICY = _access_policy("katello_gateway.view_consumerhost")
