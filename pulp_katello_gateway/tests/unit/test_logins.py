@@ -1,0 +1,446 @@
+"""logins.py: credentials -> Identity, with the Foreman login cache and the failed-login throttle.
+
+Foreman is the Katello stand-in, served over HTTP from this process; its request counter tells
+whether Foreman was asked. Cache ages are set by moving ``verified_at`` back, never by waiting.
+"""
+
+import base64
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import RequestFactory, override_settings
+from django.utils import timezone
+from rest_framework.exceptions import AuthenticationFailed, Throttled
+from rest_framework.request import Request
+
+from devtools.katello_standin import KatelloStandin
+from pulp_katello_gateway.app import logins
+from pulp_katello_gateway.app.access import ANONYMOUS
+from pulp_katello_gateway.app.models import (
+    CachedLogin,
+    ForemanUser,
+    KatelloRepository,
+    LoginThrottle,
+    UserRepositoryGrant,
+)
+
+pytestmark = pytest.mark.django_db
+
+TTL, MAX_STALE = 600, 3600
+ADDRESS_LIMIT, LOGIN_LIMIT, WINDOW = 3, 5, 300
+PASSWORD, PAT = "alice-password-1", "alice-personal-access-token"
+KATELLO = {
+    "repositories": {
+        "kat/a": {"auth_required": True},
+        "kat/b": {"auth_required": True},
+        "kat/pub": {"auth_required": False},
+    },
+    "users": {
+        "alice": {"password": PASSWORD, "pat": PAT, "repositories": ["kat/a"]},
+        "bob": {"password": "bob-password-1", "repositories": ["kat/b"]},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def standin():
+    with KatelloStandin() as katello:
+        yield katello
+
+
+@pytest.fixture
+def foreman(standin):
+    """The stand-in in a known state, configured as Foreman; settings small enough to reach."""
+    standin.set_fault(None)
+    standin.load(KATELLO)
+    standin.reset_counters()
+    for name, spec in KATELLO["repositories"].items():
+        KatelloRepository.objects.create(name=name, auth_required=spec["auth_required"])
+    with override_settings(
+        KATELLO_GATEWAY_FOREMAN_URL=standin.url,
+        KATELLO_GATEWAY_LOGIN_CACHE_TTL=TTL,
+        KATELLO_GATEWAY_LOGIN_MAX_STALE=MAX_STALE,
+        KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES=ADDRESS_LIMIT,
+        KATELLO_GATEWAY_THROTTLE_LOGIN_FAILURES=LOGIN_LIMIT,
+        KATELLO_GATEWAY_THROTTLE_WINDOW=WINDOW,
+        KATELLO_GATEWAY_FOREMAN_CONNECT_TIMEOUT=2,
+        KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT=2,
+    ):
+        yield standin
+    standin.set_fault(None)
+
+
+def request(address="192.0.2.10", authorization=None):
+    extra = {"REMOTE_ADDR": address}
+    if authorization is not None:
+        extra["HTTP_AUTHORIZATION"] = authorization
+    return RequestFactory().get("/token/", **extra)
+
+
+def login(login_name, secret, address="192.0.2.10"):
+    return logins.identify(request(address), login_name, secret)
+
+
+def age(login_name, seconds):
+    """Pretend every cached login of ``login_name`` was last verified ``seconds`` ago."""
+    CachedLogin.objects.filter(foreman_user__login=login_name).update(
+        verified_at=timezone.now() - timedelta(seconds=seconds)
+    )
+
+
+def grants(login_name):
+    return set(
+        UserRepositoryGrant.objects.filter(foreman_user__login=login_name).values_list(
+            "repository__name", flat=True
+        )
+    )
+
+
+# -- the cache -------------------------------------------------------------------------------
+
+
+def test_first_login_asks_foreman_then_caches_and_refreshes_grants(foreman):
+    identity = login("alice", PASSWORD)
+
+    alice = ForemanUser.objects.get(login="alice")
+    assert identity.foreman_user_id == alice.pk
+    assert identity.user.username == "foreman:alice"
+    assert not identity.user.has_usable_password()
+    assert foreman.request_counts() == {"/v2/token": 1, "/v2/_catalog": 1}
+    # Katello's catalog lists kat/a and the public kat/pub; only the protected one is a grant.
+    assert grants("alice") == {"kat/a"}
+    assert CachedLogin.objects.filter(foreman_user=alice).count() == 1
+
+
+def test_cache_hit_does_not_ask_foreman(foreman):
+    first = login("alice", PASSWORD)
+    foreman.reset_counters()
+
+    for _ in range(5):
+        assert login("alice", PASSWORD) == first
+    assert foreman.request_count() == 0
+
+
+def test_entry_is_trusted_for_the_ttl_then_verified_again(foreman):
+    login("alice", PASSWORD)
+    foreman.reset_counters()
+
+    age("alice", TTL - 5)
+    login("alice", PASSWORD)
+    assert foreman.request_count() == 0
+
+    age("alice", TTL + 5)
+    login("alice", PASSWORD)
+    assert foreman.request_counts() == {"/v2/token": 1, "/v2/_catalog": 1}
+    entry = CachedLogin.objects.get(foreman_user__login="alice")  # updated, not duplicated
+    assert timezone.now() - entry.verified_at < timedelta(seconds=60)
+
+    foreman.reset_counters()
+    login("alice", PASSWORD)
+    assert foreman.request_count() == 0
+
+
+def test_ttl_zero_asks_foreman_every_time(foreman):
+    with override_settings(KATELLO_GATEWAY_LOGIN_CACHE_TTL=0):
+        login("alice", PASSWORD)
+        login("alice", PASSWORD)
+    assert foreman.request_count("/v2/token") == 2
+
+
+def test_expired_entry_is_honoured_while_foreman_is_down_until_max_stale(foreman):
+    login("alice", PASSWORD)
+    age("alice", TTL + MAX_STALE - 60)
+    foreman.set_fault("down")
+
+    assert login("alice", PASSWORD).foreman_user_id is not None
+
+    age("alice", TTL + MAX_STALE + 60)
+    with pytest.raises(logins.ForemanUnreachable) as raised:
+        login("alice", PASSWORD)
+    assert raised.value.status_code == 503
+    assert "Cannot verify the login now" in str(raised.value.detail)
+
+
+def test_unknown_login_while_foreman_is_down_is_503_not_401(foreman):
+    foreman.set_fault("down")
+    with pytest.raises(logins.ForemanUnreachable) as raised:
+        login("alice", PASSWORD)
+    assert raised.value.status_code == 503
+    assert "Foreman cannot be reached" in str(raised.value.detail)
+    assert not ForemanUser.objects.exists()
+    assert not LoginThrottle.objects.exists()  # Foreman being down is nobody's failed login
+
+
+@pytest.mark.parametrize(
+    "mode,options",
+    [
+        ("error", {"status": 500}),
+        ("error", {"status": 502}),
+        ("error", {"status": 403}),
+        ("garbage", {"kind": "html"}),
+        ("garbage", {"kind": "truncated"}),
+        ("garbage", {"kind": "no_token"}),
+        ("garbage", {"kind": "redirect"}),
+        ("garbage", {"kind": "reset"}),
+    ],
+)
+def test_foreman_without_a_usable_answer_is_503(foreman, mode, options):
+    foreman.set_fault(mode, **options)
+    with pytest.raises(logins.ForemanUnreachable):
+        login("alice", PASSWORD)
+    assert not CachedLogin.objects.exists()
+    assert not LoginThrottle.objects.exists()
+
+
+def test_catalog_failure_keeps_the_login_and_the_old_grants(foreman):
+    login("alice", PASSWORD)
+    foreman.set_user_repositories("alice", ["kat/b"])
+    foreman.set_fault("error", paths=["/v2/_catalog"], status=500)
+    age("alice", TTL + 5)
+
+    assert login("alice", PASSWORD).foreman_user_id is not None
+    assert grants("alice") == {"kat/a"}
+
+    foreman.set_fault(None)
+    age("alice", TTL + 5)
+    login("alice", PASSWORD)
+    assert grants("alice") == {"kat/b"}  # the next verified login refreshes them
+
+
+@pytest.mark.parametrize("change", ["password changed", "token revoked"])
+def test_changed_credentials_stop_working_after_the_ttl(foreman, change):
+    secret = PASSWORD if change == "password changed" else PAT
+    login("alice", secret)
+    if change == "password changed":
+        foreman.set_password("alice", "alice-password-2")
+    else:
+        foreman.revoke_pat("alice", PAT)
+
+    age("alice", TTL - 5)  # still inside the TTL: the cache answers, Foreman is not asked
+    assert login("alice", secret).foreman_user_id is not None
+
+    age("alice", TTL + 5)
+    with pytest.raises(AuthenticationFailed):
+        login("alice", secret)
+    assert not CachedLogin.objects.exists()  # dropped at once, not kept for max-stale
+    foreman.set_fault("down")
+    with pytest.raises(logins.ForemanUnreachable):  # so it is not honoured while Foreman is down
+        login("alice", secret)
+
+
+def test_new_password_works_right_after_a_change(foreman):
+    login("alice", PASSWORD)
+    foreman.set_password("alice", "alice-password-2")
+    assert login("alice", "alice-password-2").foreman_user_id is not None
+
+
+def test_wrong_password_never_matches_a_cached_entry(foreman):
+    login("alice", PASSWORD)
+    foreman.reset_counters()
+
+    wrong_ones = ("", PASSWORD[:-1], PASSWORD + "x", PASSWORD.upper(), "bob-password-1")
+    with override_settings(
+        KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES=len(wrong_ones) + 1,
+        KATELLO_GATEWAY_THROTTLE_LOGIN_FAILURES=len(wrong_ones) + 1,
+    ):
+        for wrong in wrong_ones:
+            with pytest.raises(AuthenticationFailed):
+                login("alice", wrong)
+        assert foreman.request_count("/v2/token") == len(wrong_ones)  # each went to Foreman
+
+        # The right entry survives the failures and still answers without Foreman.
+        foreman.reset_counters()
+        login("alice", PASSWORD)
+        assert foreman.request_count() == 0
+
+        foreman.set_fault("down")  # and a wrong password is never accepted from the cache
+        with pytest.raises(logins.ForemanUnreachable):
+            login("alice", PASSWORD + "x")
+
+
+def test_password_and_token_are_cached_separately(foreman):
+    login("alice", PASSWORD)
+    login("alice", PAT)
+    assert CachedLogin.objects.filter(foreman_user__login="alice").count() == 2
+    foreman.reset_counters()
+    login("alice", PASSWORD)
+    login("alice", PAT)
+    assert foreman.request_count() == 0
+
+
+def test_secrets_are_never_stored_in_plain_text(foreman):
+    login("alice", PASSWORD)
+    login("alice", PAT)
+    login("bob", "bob-password-1")
+    with pytest.raises(AuthenticationFailed):
+        login("bob", PASSWORD)  # leaves a throttle row keyed on bob and the address
+
+    secrets = [PASSWORD, PAT, "bob-password-1"]
+    plain_hashes = [
+        getattr(hashlib, name)(secret.encode()).hexdigest()
+        for secret in secrets
+        for name in ("md5", "sha1", "sha256")
+    ]
+    rows = list(CachedLogin.objects.values()) + list(LoginThrottle.objects.values())
+    stored = " ".join(str(value) for row in rows for value in row.values())
+    for value in secrets + plain_hashes + [base64.b64encode(s.encode()).decode() for s in secrets]:
+        assert value not in stored
+    for clear in ("bob", "192.0.2.10"):
+        assert clear not in " ".join(row.key for row in LoginThrottle.objects.all())
+
+    entries = list(CachedLogin.objects.all())
+    assert len({entry.salt for entry in entries}) == len(entries) == 3
+    assert all(len(entry.digest) == 64 for entry in entries)
+
+
+def test_same_secret_of_two_users_gives_different_digests(foreman):
+    foreman.set_password("bob", PASSWORD)
+    login("alice", PASSWORD)
+    login("bob", PASSWORD)
+    digests = set(CachedLogin.objects.values_list("digest", flat=True))
+    assert len(digests) == 2
+
+
+def test_entries_older_than_ttl_plus_max_stale_are_purged_at_the_next_login(foreman):
+    login("alice", PAT)
+    age("alice", TTL + MAX_STALE + 60)
+    login("alice", PASSWORD)  # a verified login of the same user
+    assert CachedLogin.objects.filter(foreman_user__login="alice").count() == 1
+    foreman.set_fault("down")
+    with pytest.raises(logins.ForemanUnreachable):
+        login("alice", PAT)
+
+
+# -- the throttle ----------------------------------------------------------------------------
+
+
+def fail(login_name, address="192.0.2.10", times=1):
+    for _ in range(times):
+        with pytest.raises(AuthenticationFailed):
+            login(login_name, "wrong-password", address)
+
+
+def test_repeated_failures_from_one_address_are_throttled_without_asking_foreman(foreman):
+    fail("alice", times=ADDRESS_LIMIT)
+    assert foreman.request_count("/v2/token") == ADDRESS_LIMIT
+
+    for secret in ("wrong-password", PASSWORD):  # the right password too: no oracle
+        with pytest.raises(Throttled) as raised:
+            login("alice", secret)
+        assert 0 < raised.value.wait <= WINDOW
+    assert foreman.request_count("/v2/token") == ADDRESS_LIMIT
+
+    # Other logins from the same address, and this login from elsewhere, are unaffected.
+    assert login("bob", "bob-password-1").foreman_user_id is not None
+    assert login("alice", PASSWORD, address="198.51.100.7").foreman_user_id is not None
+
+
+def test_failures_of_one_login_are_counted_across_addresses(foreman):
+    addresses = [f"198.51.100.{n}" for n in range(1, LOGIN_LIMIT + 2)]
+    for address in addresses[:LOGIN_LIMIT]:
+        fail("alice", address)
+    foreman.reset_counters()
+
+    with pytest.raises(Throttled):
+        login("alice", PASSWORD, address=addresses[-1])  # a fresh address, the right password
+    assert foreman.request_count() == 0
+    assert login("bob", "bob-password-1", address=addresses[-1]).foreman_user_id is not None
+
+
+def test_throttle_ends_with_its_window(foreman):
+    fail("alice", times=ADDRESS_LIMIT)
+    with pytest.raises(Throttled):
+        login("alice", PASSWORD)
+
+    LoginThrottle.objects.update(window_start=timezone.now() - timedelta(seconds=WINDOW + 1))
+    fail("alice")  # allowed again, and counted in a new window
+    assert sorted(LoginThrottle.objects.values_list("failures", flat=True)) == [1, 1]
+    assert login("alice", PASSWORD).foreman_user_id is not None
+
+
+def test_success_clears_the_address_counter_but_not_the_login_counter(foreman):
+    fail("alice", times=ADDRESS_LIMIT - 1)
+    login("alice", PASSWORD)
+    assert list(LoginThrottle.objects.values_list("kind", "failures")) == [
+        (LoginThrottle.LOGIN, ADDRESS_LIMIT - 1)
+    ]
+    fail("alice", times=ADDRESS_LIMIT - 1)  # a fresh address budget
+    login("alice", PASSWORD)
+
+
+def test_cached_logins_are_throttled_too(foreman):
+    """A throttled login gets 429 even with cached credentials: otherwise the cache would
+    answer a brute-force attacker whether each guess is right."""
+    login("alice", PASSWORD)
+    fail("alice", times=ADDRESS_LIMIT)
+    foreman.reset_counters()
+    with pytest.raises(Throttled):
+        login("alice", PASSWORD)
+    assert foreman.request_count() == 0
+
+
+# -- who is asking ---------------------------------------------------------------------------
+
+
+def test_empty_login_is_refused_without_asking_foreman(foreman):
+    """Katello would answer an anonymous token, which must not turn into a 503."""
+    with pytest.raises(AuthenticationFailed):
+        login("", PASSWORD)
+    assert foreman.request_count() == 0
+
+
+def test_without_foreman_url_only_local_users_log_in(foreman):
+    with override_settings(KATELLO_GATEWAY_FOREMAN_URL=None):
+        with pytest.raises(AuthenticationFailed):
+            login("alice", PASSWORD)
+    assert foreman.request_count() == 0
+
+
+def test_local_pulp_user_logs_in_the_pulp_way(foreman):
+    local = get_user_model().objects.create_user("carol", password="carol-local-password")
+    identity = login("carol", "carol-local-password")
+    assert identity.user == local and identity.foreman_user_id is None
+    assert foreman.request_count() == 0
+    # A wrong local password is a Foreman login attempt (Foreman does not know carol: 401).
+    with pytest.raises(AuthenticationFailed):
+        login("carol", "wrong")
+    assert foreman.request_count("/v2/token") == 1
+
+
+def test_foreman_user_shadow_cannot_log_in_as_a_local_user(foreman):
+    login("alice", PASSWORD)
+    foreman.reset_counters()
+    with pytest.raises(AuthenticationFailed):
+        login("foreman:alice", "")  # the Django user of a Foreman user has no password
+    assert not ForemanUser.objects.filter(login="foreman:alice").exists()
+
+
+@pytest.mark.parametrize(
+    "header,expected",
+    [
+        (None, None),
+        ("Bearer abc", None),
+        ("Basic Og==", None),  # empty user and password: anonymous
+        ("Basic " + base64.b64encode(b"alice:pa:ss").decode(), ("alice", "pa:ss")),
+        ("basic " + base64.b64encode(b"alice:").decode(), ("alice", "")),
+        ("Basic " + base64.b64encode("jos\u00e9:p\u00e4ss".encode()).decode(),
+         ("jos\u00e9", "p\u00e4ss")),
+    ],
+)
+def test_basic_credentials(header, expected):
+    assert logins.basic_credentials(request(authorization=header)) == expected
+
+
+@pytest.mark.parametrize(
+    "header", ["Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode(), "Basic /w=="]
+)
+def test_malformed_basic_credentials_are_refused(header):
+    with pytest.raises(AuthenticationFailed):
+        logins.basic_credentials(request(authorization=header))
+
+
+def test_no_credentials_is_anonymous_without_asking_foreman(foreman):
+    assert logins.identify_request(Request(request()), None) == ANONYMOUS
+    assert foreman.request_count() == 0
