@@ -129,6 +129,11 @@ def _is_local_user(login):
 
 def identify(request, login, secret):
     """The Identity for Basic-style credentials; raises a DRF exception when there is none."""
+    if not login:
+        # Katello treats a request without account as anonymous and answers an "unauthenticated"
+        # token, which would read as "Foreman unavailable" (503): refuse it here instead.
+        audit.info("login user=- source=%s kind=- result=denied", _source(request))
+        raise AuthenticationFailed("Invalid username/password.")
     if _is_local_user(login):
         user = authenticate(request, username=login, password=secret)
         if user is not None and user.is_active:
