@@ -1,3 +1,5 @@
+from collections.abc import Mapping
+
 from drf_spectacular.utils import extend_schema
 from pulp_container.app.authorization import AuthorizationService
 from rest_framework import status
@@ -82,20 +84,33 @@ class TokenView(APIView):
     @extend_schema(exclude=True)
     def post(self, request):
         data = request.data
+        if not isinstance(data, Mapping):
+            return _oauth_error("invalid_request", "Send an OAuth2 form (or a JSON object).")
         grant_type = data.get("grant_type")
         if grant_type != "password":
-            return Response(
-                {
-                    "error": "unsupported_grant_type",
-                    "error_description": "Only grant_type=password is supported; "
-                    "use GET for anonymous tokens.",
-                },
-                status=status.HTTP_400_BAD_REQUEST,
+            return _oauth_error(
+                "unsupported_grant_type",
+                "Only grant_type=password is supported; use GET for anonymous tokens.",
             )
-        login, secret, scope = (str(data.get(key, "")) for key in ("username", "password", "scope"))
-        credentials = (login, secret) if login or secret else None
-        token, granted = self._issue(request, credentials, data.get("service"), scope.split())
+        fields = {key: data.get(key, "") for key in ("username", "password", "scope", "service")}
+        if not all(isinstance(value, str) for value in fields.values()):
+            return _oauth_error("invalid_request", "Form fields must be strings.")
+        if not fields["username"]:
+            return _oauth_error("invalid_request", "grant_type=password needs a username.")
+        token, granted = self._issue(
+            request,
+            (fields["username"], fields["password"]),
+            fields["service"],
+            fields["scope"].split(),
+        )
         token["scope"] = " ".join(
             f"{a['type']}:{a['name']}:{','.join(a['actions'])}" for a in granted if a["actions"]
         )
         return Response(token)
+
+
+def _oauth_error(error, description):
+    """An RFC 6749 §5.2 error answer (400); containerd falls back to GET on it."""
+    return Response(
+        {"error": error, "error_description": description}, status=status.HTTP_400_BAD_REQUEST
+    )

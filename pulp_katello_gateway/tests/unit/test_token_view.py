@@ -1,0 +1,236 @@
+"""The token endpoint as a client sees it, through Django's full request path (middleware,
+URL override, DRF): status codes, bodies, headers, and JWTs pulp_container can verify."""
+
+import base64
+from datetime import datetime
+from urllib.parse import urlencode
+
+import jwt
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from devtools.katello_standin import KatelloStandin
+from pulp_katello_gateway.app.models import KatelloRepository
+
+pytestmark = pytest.mark.django_db
+
+SERVICE = "registry.example.com:8443"
+PASSWORD = "alice-password-1"
+
+
+@pytest.fixture(scope="module")
+def standin():
+    with KatelloStandin() as katello:
+        yield katello
+
+
+@pytest.fixture
+def foreman(standin):
+    standin.set_fault(None)
+    standin.load(
+        {
+            "repositories": {
+                "kat/a": {"auth_required": True},
+                "kat/b": {"auth_required": True},
+                "kat/pub": {"auth_required": False},
+            },
+            "users": {"alice": {"password": PASSWORD, "repositories": ["kat/a"]}},
+        }
+    )
+    standin.reset_counters()
+    KatelloRepository.objects.create(name="kat/a", auth_required=True)
+    KatelloRepository.objects.create(name="kat/b", auth_required=True)
+    KatelloRepository.objects.create(name="kat/pub", auth_required=False)
+    with override_settings(
+        KATELLO_GATEWAY_FOREMAN_URL=standin.url,
+        KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES=2,
+        KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT=2,
+    ):
+        yield standin
+    standin.set_fault(None)
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def get_token(client, *scopes, auth=None, service=SERVICE):
+    query = {"scope": list(scopes)}
+    if service is not None:
+        query["service"] = service
+    headers = {"HTTP_AUTHORIZATION": auth} if auth else {}
+    return client.get("/token/", query, **headers)
+
+
+def claims(token):
+    """Verified exactly as pulp_container's TokenAuthentication does it."""
+    with open(settings.PUBLIC_KEY_PATH, "rb") as key:
+        return jwt.decode(
+            token,
+            key.read(),
+            algorithms=[settings.TOKEN_SIGNATURE_ALGORITHM],
+            issuer=settings.TOKEN_SERVER,
+            audience=SERVICE,
+        )
+
+
+def test_anonymous_token_has_the_registry_token_fields(client, foreman):
+    response = get_token(client, "repository:kat/pub:pull", "repository:kat/a:pull")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"token", "access_token", "expires_in", "issued_at"}
+    assert body["token"] == body["access_token"]
+    assert isinstance(body["expires_in"], int) and body["expires_in"] >= 60
+    datetime.fromisoformat(body["issued_at"].replace("Z", "+00:00"))
+    decoded = claims(body["token"])
+    assert decoded["sub"] == ""
+    assert decoded["access"] == [
+        {"type": "repository", "name": "kat/pub", "actions": ["pull"]},
+        {"type": "repository", "name": "kat/a", "actions": []},
+    ]
+    assert decoded["exp"] - decoded["iat"] == body["expires_in"]
+    assert jwt.get_unverified_header(body["token"])["kid"].count(":") == 11
+    assert foreman.request_count() == 0
+
+
+def test_foreman_user_gets_requested_intersected_with_allowed(client, foreman):
+    response = get_token(
+        client,
+        "repository:kat/a:pull,push",
+        "repository:kat/b:pull",
+        "repository:registry.example.com:8443/kat/a:pull",
+        auth=basic("alice", PASSWORD),
+    )
+    assert response.status_code == 200  # a partial grant is not an error
+    decoded = claims(response.json()["token"])
+    assert decoded["sub"] == "foreman:alice"
+    assert decoded["access"] == [
+        {"type": "repository", "name": "kat/a", "actions": ["pull"]},
+        {"type": "repository", "name": "kat/b", "actions": []},
+        {"type": "repository", "name": "registry.example.com:8443/kat/a", "actions": []},
+    ]
+
+
+def test_login_token_without_scope_has_empty_access(client, foreman):
+    response = get_token(client, auth=basic("alice", PASSWORD))
+    assert response.status_code == 200
+    assert claims(response.json()["token"])["access"] == []
+
+
+def test_missing_service_is_400(client, foreman):
+    response = get_token(client, "repository:kat/pub:pull", service=None)
+    assert response.status_code == 400
+    assert response.json() == {"detail": "No service name provided."}
+
+
+INVALID, MALFORMED = "Invalid username/password.", "Malformed Basic credentials."
+
+
+@pytest.mark.parametrize(
+    "auth,detail",
+    [
+        (basic("alice", "wrong"), INVALID),
+        (basic("nobody", PASSWORD), INVALID),
+        (basic("", PASSWORD), INVALID),  # Katello would call this anonymous: not a 503
+        ("Basic %%%", MALFORMED),
+    ],
+)
+def test_bad_credentials_are_401_with_a_basic_challenge(client, foreman, auth, detail):
+    response = get_token(client, auth=auth)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Basic ")
+    assert response.json() == {"detail": detail}
+
+
+def test_throttled_login_is_429_with_retry_after(client, foreman):
+    for _ in range(2):
+        assert get_token(client, auth=basic("alice", "wrong")).status_code == 401
+    asked = foreman.request_count()
+
+    response = get_token(client, auth=basic("alice", PASSWORD))
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= settings.KATELLO_GATEWAY_THROTTLE_WINDOW
+    assert foreman.request_count() == asked
+
+
+def test_foreman_down_is_503_with_a_message(client, foreman):
+    foreman.set_fault("down")
+    response = get_token(client, "repository:kat/a:pull", auth=basic("alice", PASSWORD))
+    assert response.status_code == 503
+    assert response.json() == {
+        "detail": "Cannot verify the login now: Foreman cannot be reached. Try again later."
+    }
+    # Anonymous tokens never need Foreman.
+    assert get_token(client, "repository:kat/pub:pull").status_code == 200
+
+
+# -- OAuth2 POST -----------------------------------------------------------------------------
+
+
+def post_token(client, data, content_type=None):
+    if content_type:
+        return client.post("/token/", data, content_type=content_type)
+    return client.post("/token/", data)  # multipart form, like a browser
+
+
+def form(**fields):
+    return {"service": SERVICE, "client_id": "containerd-client", **fields}
+
+
+@pytest.mark.parametrize("encoding", ["urlencoded", "json"])
+def test_oauth2_password_grant(client, foreman, encoding):
+    data = form(
+        grant_type="password",
+        username="alice",
+        password=PASSWORD,
+        scope="repository:kat/a:pull repository:kat/b:pull",
+    )
+    if encoding == "urlencoded":
+        response = post_token(client, urlencode(data), "application/x-www-form-urlencoded")
+    else:
+        response = post_token(client, data, "application/json")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["access_token"] == body["token"]
+    assert body["scope"] == "repository:kat/a:pull"  # granted scopes only, space-separated
+    assert body["expires_in"] >= 60 and body["issued_at"]
+    assert claims(body["access_token"])["sub"] == "foreman:alice"
+
+
+@pytest.mark.parametrize(
+    "data,error",
+    [
+        (form(grant_type="refresh_token", refresh_token="opaque"), "unsupported_grant_type"),
+        (form(grant_type="authorization_code", code="x"), "unsupported_grant_type"),
+        (form(username="alice", password=PASSWORD), "unsupported_grant_type"),
+        (form(grant_type="password", password=PASSWORD), "invalid_request"),
+    ],
+)
+def test_oauth2_other_requests_are_clear_400s(client, foreman, data, error):
+    response = post_token(client, data)
+    assert response.status_code == 400
+    assert response.json()["error"] == error
+    assert response.json()["error_description"]
+
+
+@pytest.mark.parametrize("body", ["[1, 2]", '"password"', "3"])
+def test_oauth2_body_that_is_not_an_object_is_400_not_500(client, foreman, body):
+    response = post_token(client, body, "application/json")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_oauth2_fields_must_be_strings(client, foreman):
+    data = form(grant_type="password", username="alice", password=PASSWORD, scope=["a", "b"])
+    response = post_token(client, data, "application/json")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_oauth2_wrong_password_is_401_and_missing_service_400(client, foreman):
+    response = post_token(client, form(grant_type="password", username="alice", password="no"))
+    assert response.status_code == 401
+    data = form(grant_type="password", username="alice", password=PASSWORD)
+    del data["service"]
+    assert post_token(client, data).status_code == 400
