@@ -30,4 +30,7 @@ urlpatterns = [
         path(PUSH_ROOT + endpoint, view.as_view(), name=f"katello-gateway-{endpoint}"),
         path(PUSH_ROOT + endpoint + "/", view.as_view()),
     )
+] + [
+    path(PUSH_ROOT + "users/<str:login>/cached_logins", views.CachedLoginsView.as_view()),
+    path(PUSH_ROOT + "users/<str:login>/cached_logins/", views.CachedLoginsView.as_view()),
 ]

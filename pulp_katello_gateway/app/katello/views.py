@@ -13,6 +13,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ..logins import forget_logins
 from ..models import ForemanUser
 from . import apply
 from .parsers import BoundedJSONParser, RackFormParser
@@ -95,3 +96,15 @@ class HostRepositoryMappingView(KatelloPushView):
 class UpdateHostRepositoriesView(KatelloPushView):
     def put(self, request, **kwargs):
         return self.write(request, HostGrantsSerializer, apply.update_host_grants)
+
+
+class CachedLoginsView(KatelloPushView):
+    def delete(self, request, login, **kwargs):
+        """Forget every cached login of ``login`` at once, so its next token asks Foreman.
+
+        For revoking a password or personal access token before the cache TTL runs out.
+        Idempotent: an unknown login drops nothing.
+        """
+        dropped = forget_logins(login)
+        log.info("Katello dropped %d cached logins of %s", dropped, login)
+        return Response({"login": login, "dropped": dropped})
