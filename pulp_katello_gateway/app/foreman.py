@@ -8,10 +8,12 @@ could not give an answer: down, slow, 5xx, or an answer that makes no sense).
 
 import logging
 import threading
+from contextlib import contextmanager
 from urllib.parse import urljoin
 
 import requests
 from django.conf import settings
+from django.db import connection
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -29,6 +31,30 @@ class ForemanRejected(Exception):
 
 
 _local = threading.local()
+# Advisory-lock group of the Foreman call slots (``locks.py`` of the push API uses 0x4B47).
+_SLOT_GROUP = 0x4B48
+
+
+@contextmanager
+def _call_slot():
+    """Hold one of ``KATELLO_GATEWAY_FOREMAN_MAX_CONCURRENT`` slots while calling Foreman.
+
+    The slots are PostgreSQL session advisory locks, shared by every API process and node. A
+    hanging Foreman can then tie up at most that many API workers; further cache misses fail
+    at once with 503 while cached logins and everything else keep being served.
+    """
+    with connection.cursor() as cursor:
+        for slot in range(settings.KATELLO_GATEWAY_FOREMAN_MAX_CONCURRENT):
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_SLOT_GROUP, slot])
+            if cursor.fetchone()[0]:
+                break
+        else:
+            raise ForemanUnavailable("Foreman is busy answering other logins")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_SLOT_GROUP, slot])
 
 
 def _session():
@@ -60,17 +86,19 @@ def _get(endpoint, *, params=None, auth=None, headers=None):
         settings.KATELLO_GATEWAY_FOREMAN_CONNECT_TIMEOUT,
         settings.KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT,
     )
+    url = _url(endpoint)
     try:
-        response = _session().get(
-            _url(endpoint),
-            params=params,
-            auth=auth,
-            headers=headers,
-            timeout=timeout,
-            allow_redirects=False,
-            # Per request: a session-level value would lose to REQUESTS_CA_BUNDLE.
-            verify=settings.KATELLO_GATEWAY_FOREMAN_CA_FILE or True,
-        )
+        with _call_slot():
+            response = _session().get(
+                url,
+                params=params,
+                auth=auth,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                # Per request: a session-level value would lose to REQUESTS_CA_BUNDLE.
+                verify=settings.KATELLO_GATEWAY_FOREMAN_CA_FILE or True,
+            )
     except requests.Timeout:
         raise ForemanUnavailable("Foreman did not answer in time") from None
     except requests.RequestException as exc:

@@ -14,6 +14,10 @@ KATELLO_GATEWAY_FOREMAN_CLIENT_KEY = None
 # Seconds to wait for a TCP/TLS connection to Foreman, and for its answer.
 KATELLO_GATEWAY_FOREMAN_CONNECT_TIMEOUT = 5.0
 KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT = 10.0
+# Foreman calls in flight at once across all API processes (a login cache miss makes one or
+# two). Keep it below the total number of API workers so that a hanging Foreman never ties them
+# all up; cache misses beyond it are answered 503 at once.
+KATELLO_GATEWAY_FOREMAN_MAX_CONCURRENT = 4
 # Seconds a Foreman-verified login is served from cache without asking Foreman again.
 KATELLO_GATEWAY_LOGIN_CACHE_TTL = 600
 # Seconds past that TTL during which a cached login is still honoured while Foreman is unreachable.
