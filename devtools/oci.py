@@ -27,10 +27,11 @@ def _layer(text):
     return tar_bytes, gzip.compress(tar_bytes, compresslevel=9, mtime=0)
 
 
-def build_image(layout, tag="latest", text="hello from pulp_katello_gateway\n"):
+def build_image(layout, tag="latest", text="hello from pulp_katello_gateway\n", labels=None):
     """Write an OCI layout at ``layout`` with one image tagged ``tag``; returns its digest.
 
-    The same ``text`` always yields the same manifest digest, so tests can compare digests.
+    The same ``text`` and ``labels`` always yield the same manifest digest, so tests can compare
+    digests. ``labels`` become the image config's labels (e.g. ``org.flatpak.ref``).
     """
     layout = Path(layout)
     layout.mkdir(parents=True, exist_ok=True)
@@ -41,7 +42,7 @@ def build_image(layout, tag="latest", text="hello from pulp_katello_gateway\n"):
         "created": "1970-01-01T00:00:00Z",
         "architecture": "amd64",
         "os": "linux",
-        "config": {"Cmd": ["/hello.txt"]},
+        "config": {"Cmd": ["/hello.txt"], **({"Labels": labels} if labels else {})},
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
         "history": [{"created": "1970-01-01T00:00:00Z", "created_by": "devtools.oci"}],
     }

@@ -150,9 +150,18 @@ class PulpStack:
         )
         log.close()
 
-    def start_api(self, name="api", port=None):
-        """Start a pulpcore-api; a second one on another port makes a second API node."""
+    def start_api(self, name="api", port=None, *, tls=True, env=None):
+        """Start a pulpcore-api; a second one on another port makes a second API node.
+
+        ``tls=False`` serves plain HTTP, for a node behind a TLS-terminating proxy; ``env`` adds
+        environment variables (``PULP_*`` settings) for this node only.
+        """
         port = port or self.api_port
+        extra_env = dict(env or {})
+        if tls:
+            extra_env["GUNICORN_CMD_ARGS"] = (
+                f"--certfile={self.tls / 'server.crt'} --keyfile={self.tls / 'server.key'}"
+            )
         self._spawn(
             name,
             [
@@ -164,11 +173,7 @@ class PulpStack:
                 "--access-logfile", str(self.logs / f"{name}-access.log"),
                 "--access-logformat", ACCESS_LOG_FORMAT,
             ],
-            {
-                "GUNICORN_CMD_ARGS": (
-                    f"--certfile={self.tls / 'server.crt'} --keyfile={self.tls / 'server.key'}"
-                )
-            },
+            extra_env,
         )
         return port
 

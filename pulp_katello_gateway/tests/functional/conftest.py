@@ -9,6 +9,8 @@ from django.conf import settings
 
 from devtools.clients import Skopeo
 from devtools.katello_standin import KatelloStandin
+from devtools.net import free_port, wait_until
+from devtools.nginx import Nginx
 from devtools.oci import build_image
 from devtools.pg import Database
 from devtools.pki import CertificateAuthority
@@ -68,6 +70,46 @@ def pulp(work_dir, katello, consumer_ca):
     stack.start()
     yield stack
     stack.stop()
+
+
+@pytest.fixture(scope="session")
+def nginx(pulp, work_dir, consumer_ca):
+    """The capsule's web server: nginx (TLS, optional consumer certificates, the shipped snippet)
+    in front of a second, plain-HTTP API node that believes the certificate header only from
+    nginx's source address (127.0.0.2), not from clients on 127.0.0.1.
+    """
+    api_port, port = free_port(), free_port()
+    pulp.start_api(
+        "api-behind-nginx",
+        api_port,
+        tls=False,
+        env={
+            "PULP_TOKEN_SERVER": f"https://127.0.0.1:{port}/token/",
+            "PULP_KATELLO_GATEWAY_TRUSTED_PROXIES": '["127.0.0.2"]',
+        },
+    )
+    proxy = Nginx(
+        work_dir / "nginx",
+        port=port,
+        upstream=f"127.0.0.1:{api_port}",
+        server_cert=pulp.tls / "server.crt",
+        server_key=pulp.tls / "server.key",
+        client_ca=consumer_ca.cert_path,
+    )
+    proxy.start()
+    session = pulp.session(auth=None)
+    wait_until(lambda: _challenges(session, f"{proxy.url}/v2/"), 90, what="Pulp behind nginx")
+    yield proxy
+    proxy.stop()
+    pulp.stop_process("api-behind-nginx")
+
+
+def _challenges(session, url):
+    """Pulp answers the registry ping with 401 (nginx says 502 while Pulp is still starting)."""
+    try:
+        return session.get(url, timeout=5).status_code == 401
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="session")

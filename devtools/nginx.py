@@ -1,0 +1,130 @@
+"""nginx in front of a plain-HTTP pulpcore-api, configured with the plugin's shipped snippet.
+
+This is the capsule's web server in miniature: it terminates TLS, asks for an optional client
+certificate verified against Katello's consumer CA, and includes
+``pulp_katello_gateway/app/webserver_snippets/nginx.conf`` unchanged inside its ``server``
+block. It connects to Pulp from ``source_address`` (another loopback address), so Pulp can be
+told to trust the certificate header from nginx only, and not from clients on 127.0.0.1.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+from devtools.net import free_port, wait_for_port
+
+SNIPPET = (
+    Path(__file__).resolve().parent.parent
+    / "pulp_katello_gateway" / "app" / "webserver_snippets" / "nginx.conf"
+)
+CONFIG = """\
+daemon off;
+worker_processes 1;
+pid {state}/nginx.pid;
+error_log {state}/error.log info;
+{user}
+events {{ worker_connections 256; }}
+
+http {{
+    access_log {state}/access.log;
+    client_body_temp_path {state}/tmp/body;
+    proxy_temp_path {state}/tmp/proxy;
+    fastcgi_temp_path {state}/tmp/fastcgi;
+    uwsgi_temp_path {state}/tmp/uwsgi;
+    scgi_temp_path {state}/tmp/scgi;
+
+    upstream pulp-api {{
+        server {upstream};
+    }}
+
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        ssl_certificate {server_cert};
+        ssl_certificate_key {server_key};
+        ssl_client_certificate {client_ca};
+        ssl_verify_client optional;
+        proxy_bind {source_address};
+
+        include {snippet};
+    }}
+}}
+"""
+
+
+def nginx_binary():
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+class Nginx:
+    """One nginx process serving ``https://127.0.0.1:<port>`` in front of ``upstream``."""
+
+    def __init__(self, state_dir, *, upstream, server_cert, server_key, client_ca,
+                 source_address="127.0.0.2", port=None):
+        self.state = Path(state_dir).resolve()
+        self.port = port or free_port()
+        self.upstream = upstream
+        self.server_cert, self.server_key = server_cert, server_key
+        self.client_ca = client_ca
+        self.source_address = source_address
+        self.process = None
+
+    @property
+    def url(self):
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def registry(self):
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def upstream_url(self):
+        """Pulp itself, bypassing nginx."""
+        return f"http://{self.upstream}"
+
+    @property
+    def config_path(self):
+        return self.state / "nginx.conf"
+
+    def write_config(self):
+        (self.state / "tmp").mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(
+            CONFIG.format(
+                state=self.state,
+                user="user root;" if os.geteuid() == 0 else "",
+                upstream=self.upstream,
+                port=self.port,
+                server_cert=self.server_cert,
+                server_key=self.server_key,
+                client_ca=self.client_ca,
+                source_address=self.source_address,
+                snippet=SNIPPET,
+            )
+        )
+        return self.config_path
+
+    def start(self, timeout=20):
+        self.write_config()
+        subprocess.run(
+            [nginx_binary(), "-t", "-q", "-p", str(self.state), "-c", str(self.config_path)],
+            check=True, capture_output=True,
+        )
+        log = open(self.state / "nginx.out", "ab")
+        self.process = subprocess.Popen(
+            [nginx_binary(), "-p", str(self.state), "-c", str(self.config_path)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        log.close()
+        wait_for_port("127.0.0.1", self.port, timeout)
+        return self
+
+    def stop(self, timeout=10):
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGQUIT)  # graceful: master and its worker
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
