@@ -1,13 +1,14 @@
 """Session fixtures: a real Pulp stack with this plugin, the Katello stand-in, real clients."""
 
 import os
+import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
-from devtools.clients import Skopeo
+from devtools.clients import ClientError, Skopeo
 from devtools.katello_standin import KatelloStandin
 from devtools.net import free_port, wait_until
 from devtools.nginx import Nginx
@@ -127,3 +128,75 @@ def skopeo(pulp, tmp_path):
 @pytest.fixture
 def unique_repo():
     return f"test/{uuid.uuid4().hex[:12]}"
+
+
+# -- podman and Katello pushes (token and login tests) ----------------------------------------
+
+
+class Podman:
+    """podman as root against the stack: its own vfs storage, auth file and the stack's CA.
+
+    Methods return the finished process; ``check=True`` raises ``ClientError`` on failure.
+    """
+
+    def __init__(self, storage, auth_file, certs_dir):
+        self.base = [
+            "podman", "--root", str(storage / "root"), "--runroot", str(storage / "runroot"),
+            "--storage-driver", "vfs", "--events-backend", "none",
+        ]
+        self.env = dict(os.environ, REGISTRY_AUTH_FILE=str(auth_file))
+        self.certs_dir = str(certs_dir)
+
+    def run(self, *args, stdin=None, check=True):
+        result = subprocess.run(
+            [*self.base, *args], input=stdin, capture_output=True, text=True, timeout=120,
+            env=self.env,
+        )
+        if check and result.returncode != 0:
+            raise ClientError(result)
+        return result
+
+    def login(self, registry, username, password, check=True):
+        return self.run(
+            "login", "--cert-dir", self.certs_dir, "-u", username, "--password-stdin", registry,
+            stdin=password, check=check,
+        )
+
+    def pull(self, ref, check=True):
+        return self.run("pull", "--quiet", "--cert-dir", self.certs_dir, ref, check=check)
+
+    def push(self, src, dest, check=True):
+        return self.run("push", "--quiet", "--cert-dir", self.certs_dir, src, dest, check=check)
+
+    def image_digest(self, ref):
+        return self.run("image", "inspect", "--format", "{{.Digest}}", ref).stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def podman_storage(work_dir):
+    """One vfs image store for the session (creating one costs more than a pull)."""
+    path = work_dir / "podman"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def podman(pulp, podman_storage, tmp_path):
+    """podman with a fresh auth file (no stored logins) for each test."""
+    return Podman(podman_storage, tmp_path / "podman-auth.json", pulp.certs_dir)
+
+
+@pytest.fixture(scope="session")
+def push_katello(pulp, katello):
+    """Run Katello's capsule-sync push of the stand-in's state; every step must succeed."""
+
+    def push():
+        steps = katello.push(
+            f"{pulp.api_url}/pulp/api/v3/container_gateway/",
+            auth=pulp.admin_auth,
+            verify=str(pulp.ca_file),
+        )
+        assert [step for step in steps if step.status != 200] == []
+        return steps
+
+    return push
