@@ -1,0 +1,112 @@
+"""Registered hosts pull with their consumer certificate, through nginx and the shipped snippet.
+
+nginx verifies the client certificate against Katello's CA and passes it to Pulp in a header,
+which Pulp believes only from nginx's address and verifies again. Anything else (another CA, a
+header forged by a client) leaves the client anonymous.
+"""
+
+import uuid
+from urllib.parse import quote
+
+import jwt
+import pytest
+
+from devtools.clients import Skopeo
+from devtools.pki import CertificateAuthority
+from pulp_katello_gateway.tests.functional.listing_clients import host_cert_dir, session, token
+
+
+@pytest.fixture(scope="module")
+def hosts(pulp, katello, nginx, consumer_ca, oci_image, tmp_path_factory):
+    """A host granted ``granted``; ``secret`` is private and granted to nobody."""
+    workdir = tmp_path_factory.mktemp("hosts")
+    prefix = f"hosts-{uuid.uuid4().hex[:8]}"
+    layout, digest = oci_image
+    admin = Skopeo(pulp.certs_dir, workdir)
+    for short in ("granted", "secret", "late"):
+        admin.copy(
+            f"oci:{layout}:latest",
+            f"docker://{pulp.registry}/{prefix}/{short}:latest",
+            dest_creds=pulp.admin_auth,
+        )
+        katello.add_repository(f"{prefix}/{short}", auth_required=True)
+    host_uuid = str(uuid.uuid4())
+    katello.add_host(host_uuid, repositories=[f"{prefix}/granted"])
+    katello.push(
+        f"{pulp.api_url}/pulp/api/v3/container_gateway/",
+        auth=pulp.admin_auth,
+        verify=str(pulp.ca_file),
+    )
+    return {
+        "prefix": prefix,
+        "digest": digest,
+        "uuid": host_uuid,
+        "certs": host_cert_dir(workdir / "certs", pulp.ca_file, consumer_ca, host_uuid),
+        "workdir": workdir,
+    }
+
+
+def _pull(nginx, cert_dir, repository, destination):
+    return Skopeo(cert_dir, destination.parent).copy(
+        f"docker://{nginx.registry}/{repository}:latest", f"oci:{destination}:latest", check=False
+    )
+
+
+def _pull_access(http, base_url, repository):
+    """The actions a token from ``base_url`` grants ``http``'s client on ``repository``."""
+    claims = jwt.decode(
+        token(http, base_url, f"repository:{repository}:pull"),
+        options={"verify_signature": False},
+    )
+    return claims["access"][0]["actions"]
+
+
+def test_host_pulls_its_repository_with_its_certificate(nginx, hosts, tmp_path):
+    result = _pull(nginx, hosts["certs"], f"{hosts['prefix']}/granted", tmp_path / "granted")
+    assert result.returncode == 0, result.stderr
+    assert hosts["digest"] in (tmp_path / "granted" / "index.json").read_text()
+
+
+def test_host_cannot_pull_what_it_is_not_granted(nginx, hosts, tmp_path):
+    result = _pull(nginx, hosts["certs"], f"{hosts['prefix']}/secret", tmp_path / "secret")
+    assert result.returncode != 0
+
+
+def test_certificate_from_another_ca_is_refused(pulp, nginx, hosts, tmp_path):
+    other_ca = CertificateAuthority(tmp_path / "other-ca", common_name="Not Katello")
+    certs = host_cert_dir(tmp_path / "certs", pulp.ca_file, other_ca, hosts["uuid"])
+    result = _pull(nginx, certs, f"{hosts['prefix']}/granted", tmp_path / "granted")
+    assert result.returncode != 0
+
+
+def test_certificate_header_sent_straight_to_pulp_is_ignored(pulp, nginx, hosts):
+    """A client that can reach Pulp itself forges the header with a real host's certificate."""
+    repository = f"{hosts['prefix']}/granted"
+    through_nginx = session(pulp.ca_file, cert_dir=hosts["certs"])
+    assert _pull_access(through_nginx, nginx.url, repository) == ["pull"]
+
+    forged = session(pulp.ca_file)
+    forged.headers["X-RHSM-SSL-Client-Cert"] = quote((hosts["certs"] / "client.cert").read_text())
+    assert _pull_access(forged, nginx.upstream_url, repository) == []
+
+
+def test_certificate_header_sent_through_nginx_is_replaced(pulp, nginx, hosts):
+    forged = session(pulp.ca_file)  # no client certificate on the TLS connection
+    forged.headers["X-RHSM-SSL-Client-Cert"] = quote((hosts["certs"] / "client.cert").read_text())
+    assert _pull_access(forged, nginx.url, f"{hosts['prefix']}/granted") == []
+
+
+def test_unknown_host_is_looked_up_once_and_remembered(
+    pulp, katello, nginx, consumer_ca, hosts, tmp_path
+):
+    """A host registered after the last capsule sync: Pulp asks Katello once, then knows it."""
+    newcomer = str(uuid.uuid4())
+    katello.add_host(newcomer, repositories=[f"{hosts['prefix']}/late"])
+    certs = host_cert_dir(tmp_path / "certs", pulp.ca_file, consumer_ca, newcomer)
+    katello.reset_counters()
+    for attempt in ("first", "second"):
+        result = _pull(nginx, certs, f"{hosts['prefix']}/late", tmp_path / attempt)
+        assert result.returncode == 0, result.stderr
+    lookups = [r for r in katello.requests if r["path"] == "/v2/_catalog"]
+    assert len(lookups) == 1
+    assert "HostUUID" in lookups[0]["headers"]
