@@ -144,6 +144,8 @@ class Podman:
             "podman", "--root", str(storage / "root"), "--runroot", str(storage / "runroot"),
             "--storage-driver", "vfs", "--events-backend", "none",
         ]
+        if not auth_file.exists():
+            auth_file.write_text('{"auths": {}}')  # podman refuses to pull without the file
         self.env = dict(os.environ, REGISTRY_AUTH_FILE=str(auth_file))
         self.certs_dir = str(certs_dir)
 
