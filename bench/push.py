@@ -3,12 +3,13 @@
     PULP_SETTINGS=… DJANGO_SETTINGS_MODULE=pulpcore.app.settings python -m bench.push
 
 Works in its own database, ``bench_<configured name>`` (created and migrated on first use, kept
-for reruns). The bodies are built here in Katello's form encoding (what RestClient sends), then
-each push runs in a fresh Python process that, like a pulpcore-api worker, holds the raw body
-and passes it through Django's WSGI handler: middleware, authentication (Basic, a user with the
+for reruns). The bodies are built in Katello's form encoding (what RestClient sends), then each
+push runs in a fresh Python process that, like a pulpcore-api worker, holds the raw body and
+passes it through Django's WSGI handler: middleware, authentication (Basic, a user with the
 ``katello_gateway.katello`` role), the Rack form parser, validation and the diff write. Reported
 per push: wall time of the request and the peak RSS of that process (ru_maxrss), next to the
-RSS the same process had before the request.
+RSS it had before the request. Linux carries ru_maxrss over from the parent at fork, so this
+orchestrating process stays small: preparing and building run in child processes too.
 """
 
 import argparse
@@ -75,7 +76,7 @@ def user_mapping_body(users, repositories, per_user, shift=0):
 
 
 def _prepare(users):
-    """Set up the bench database; returns its name."""
+    """Set up the bench database and print its name."""
     import django
 
     django.setup()
@@ -106,7 +107,18 @@ def _prepare(users):
     User.objects.filter(username=BENCH_USER).delete()
     katello = User.objects.create_user(BENCH_USER, password=BENCH_PASSWORD)
     assign_role("katello_gateway.katello", katello)
-    return name
+    print(json.dumps({"database": name}))
+
+
+def _build(workdir, repositories, users, per_user):
+    """Write the bodies of the scenarios into ``workdir``."""
+    bodies = {
+        "repositories": repository_list_body(repositories),
+        "mapping": user_mapping_body(users, repositories, per_user),
+        "mapping-changed": user_mapping_body(users, repositories, per_user, shift=10),
+    }
+    for name, body in bodies.items():
+        (Path(workdir) / f"{name}.body").write_bytes(body)
 
 
 def _counts():
@@ -181,21 +193,26 @@ def _child(endpoint, body_file):
     )
 
 
-def _run(database, label, endpoint, body, workdir):
-    path = Path(workdir) / f"{endpoint}.body"
-    path.write_bytes(body)
-    env = dict(os.environ, PULP_DATABASES__default__NAME=database)
+def _python(*args, env=None):
+    """Run ``python -m bench.push *args``; returns the JSON its last output line holds."""
     completed = subprocess.run(
-        [sys.executable, "-m", "bench.push", "--child", endpoint, str(path)],
+        [sys.executable, "-m", "bench.push", *args],
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
     if completed.returncode != 0:
-        raise SystemExit(f"{label}: child failed\n{completed.stderr[-3000:]}")
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
-    result.update(label=label, body_mb=len(body) / 1e6)
+        raise SystemExit(f"bench.push {' '.join(args)} failed\n{completed.stderr[-3000:]}")
+    lines = completed.stdout.strip().splitlines()
+    return json.loads(lines[-1]) if lines else None
+
+
+def _run(database, label, endpoint, path):
+    result = _python(
+        "--child", endpoint, str(path), env=dict(os.environ, PULP_DATABASES__default__NAME=database)
+    )
+    result.update(label=label, body_mb=path.stat().st_size / 1e6)
     if not result["status"].startswith("200"):
         raise SystemExit(f"{label}: {result['status']} {result['content']}")
     return result
@@ -206,30 +223,34 @@ def main():
     parser.add_argument("--repositories", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=1_000)
     parser.add_argument("--per-user", type=int, default=1_000)
-    parser.add_argument(
-        "--child", nargs=2, metavar=("ENDPOINT", "BODY_FILE"), help=argparse.SUPPRESS
-    )
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--build", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return _child(*args.child)
+    if args.prepare:
+        return _prepare(args.users)
+    if args.build:
+        return _build(args.build, args.repositories, args.users, args.per_user)
 
-    database = _prepare(args.users)
+    sizes = ["--repositories", str(args.repositories), "--users", str(args.users),
+             "--per-user", str(args.per_user)]
+    database = _python("--prepare", *sizes)["database"]
     print(f"database {database}: {args.repositories} repositories, {args.users} Foreman users, "
-          f"{args.users * args.per_user} user->repository pairs")
-    repositories = repository_list_body(args.repositories)
-    mapping = user_mapping_body(args.users, args.repositories, args.per_user)
-    changed = user_mapping_body(args.users, args.repositories, args.per_user, shift=10)
+          f"{args.users * args.per_user} user->repository pairs", flush=True)
     scenarios = [
-        ("repository_list, all new", "repository_list", repositories),
-        ("user_repository_mapping, all new", "user_repository_mapping", mapping),
-        ("user_repository_mapping, unchanged", "user_repository_mapping", mapping),
-        ("user_repository_mapping, 1% replaced", "user_repository_mapping", changed),
-        ("repository_list, unchanged", "repository_list", repositories),
+        ("repository_list, all new", "repository_list", "repositories"),
+        ("user_repository_mapping, all new", "user_repository_mapping", "mapping"),
+        ("user_repository_mapping, unchanged", "user_repository_mapping", "mapping"),
+        ("user_repository_mapping, 1% replaced", "user_repository_mapping", "mapping-changed"),
+        ("repository_list, unchanged", "repository_list", "repositories"),
     ]
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-push-") as workdir:
+        _python("--build", workdir, *sizes)
         for label, endpoint, body in scenarios:
-            results.append(_run(database, label, endpoint, body, workdir))
+            results.append(_run(database, label, endpoint, Path(workdir) / f"{body}.body"))
             r = results[-1]
             print(f"  {label:40s} {r['body_mb']:7.1f} MB {r['seconds']:7.2f} s "
                   f"peak RSS {r['peak_rss_mib']:6.0f} MiB (before {r['rss_before_mib']:4.0f}) "

@@ -63,12 +63,24 @@ _HOST_GRANTS = _Grants(HostRepositoryGrant._meta.db_table, "host_id", _HOSTS, "u
 
 
 @contextmanager
-def _push():
-    """One transaction holding the push lock, with a cursor."""
+def _push(whole_tables=False):
+    """One transaction holding the push lock, with a cursor.
+
+    With ``whole_tables`` (full replaces) nested loops are off while it lasts: statistics lag
+    right after a big push, and a planner that believes a table is empty may pick a nested loop
+    over a million rows on each side (observed: a push that never finished). Hash and merge
+    joins cost the same whatever the estimates.
+    """
     with transaction.atomic():
         lock_for_push()
         with connection.cursor() as cursor:
+            if whole_tables:
+                cursor.execute("SELECT current_setting('enable_nestloop')")
+                (previous,) = cursor.fetchone()
+                cursor.execute("SELECT set_config('enable_nestloop', 'off', true)")
             yield cursor
+            if whole_tables:  # on an exception the rollback restores it
+                cursor.execute("SELECT set_config('enable_nestloop', %s, true)", [previous])
 
 
 @contextmanager
@@ -97,7 +109,7 @@ def replace_repositories(repositories):
     new_id = KatelloRepository._meta.pk.get_default
     rows = ((name, flag, new_id()) for name, flag in repositories.items())
     columns = (("name", "text"), ("auth_required", "boolean"), ("pulp_id", "uuid"))
-    with _push() as cursor, _staged(cursor, "kg_pushed_repository", columns, rows):
+    with _push(whole_tables=True) as cursor, _staged(cursor, "kg_pushed_repository", columns, rows):
         gone = (
             f"SELECT r.pulp_id FROM {_REPOSITORIES} r WHERE NOT EXISTS"
             " (SELECT FROM kg_pushed_repository p WHERE p.name = r.name)"
@@ -126,7 +138,7 @@ def replace_repositories(repositories):
 
 def replace_hosts(uuids):
     """Make the hosts exactly ``uuids``; removed hosts take their grants with them."""
-    with _push() as cursor, _staged_hosts(cursor, uuids):
+    with _push(whole_tables=True) as cursor, _staged_hosts(cursor, uuids):
         gone = (
             f"SELECT h.pulp_id FROM {_HOSTS} h WHERE NOT EXISTS"
             " (SELECT FROM kg_pushed_host p WHERE p.uuid = h.uuid)"
@@ -140,13 +152,13 @@ def replace_hosts(uuids):
 
 def replace_user_grants(grants):
     """Make all user grants exactly ``grants`` ({login: [repository name, …]})."""
-    with _push() as cursor:
+    with _push(whole_tables=True) as cursor:
         return _replace_grants(cursor, _USER_GRANTS, grants, everyone=True)
 
 
 def replace_host_grants(grants):
     """Make all host grants exactly ``grants`` ({uuid: [repository name, …]})."""
-    with _push() as cursor:
+    with _push(whole_tables=True) as cursor:
         return _replace_grants(cursor, _HOST_GRANTS, grants, everyone=True)
 
 

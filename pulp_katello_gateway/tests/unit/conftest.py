@@ -1,0 +1,61 @@
+"""Fixtures shared by the unit tests: API clients for each kind of caller, push helpers."""
+
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+from pulpcore.plugin.util import assign_role
+from rest_framework.test import APIClient
+
+from pulp_katello_gateway.app.urls import PUSH_ROOT
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def push_url(endpoint):
+    """Where Katello's ``/container_gateway/<endpoint>`` lands in Pulp."""
+    return f"/{PUSH_ROOT}{endpoint}"
+
+
+def put_form(client, endpoint, body):
+    """PUT ``body`` (bytes or str) as Katello does: a Rack-style form."""
+    return client.put(push_url(endpoint), data=body, content_type=FORM)
+
+
+def put_json(client, endpoint, payload):
+    return client.put(push_url(endpoint), data=json.dumps(payload), content_type="application/json")
+
+
+def _client(user=None):
+    client = APIClient(SERVER_NAME="localhost")  # an ALLOWED_HOSTS name
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def anonymous_client():
+    return _client()
+
+
+@pytest.fixture
+def plain_client(db):
+    return _client(get_user_model().objects.create_user("plain", password=None))
+
+
+@pytest.fixture
+def katello_user(db):
+    """A Pulp user holding the plugin's locked role, as Katello's service account would."""
+    user = get_user_model().objects.create_user("katello", password="katello-secret")
+    assign_role("katello_gateway.katello", user)
+    return user
+
+
+@pytest.fixture
+def katello_client(katello_user):
+    return _client(katello_user)
+
+
+@pytest.fixture
+def admin_client(db):
+    return _client(get_user_model().objects.create_superuser("root", password=None))

@@ -1,0 +1,214 @@
+"""The Rack form decoder: Katello's exact bodies, Rack's corner cases, and a round-trip property.
+
+The property encodes with ``devtools.rack.encode`` (an independent port of RestClient's
+encoder) and decodes with ours, so the two ends Katello and the gateway use must agree.
+"""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from devtools.rack import encode
+from pulp_katello_gateway.app.katello.forms import DEPTH_LIMIT, FormDecodeError, parse_nested_query
+from pulp_katello_gateway.app.katello.serializers import (
+    HostGrantsSerializer,
+    HostListSerializer,
+    RepositoryListSerializer,
+    UserGrantsSerializer,
+)
+
+
+def parse(body):
+    return parse_nested_query(body.encode() if isinstance(body, str) else body)
+
+
+# Katello's wire examples (reference §2.3) and what Rack makes of them.
+def test_repository_list():
+    body = (
+        "repositories[][repository]=org-prod-busybox&repositories[][auth_required]=true"
+        "&repositories[][repository]=id%2F1%2F2%2Fcontainer-push-repo"
+        "&repositories[][auth_required]=false"
+    )
+    assert parse(body) == {
+        "repositories": [
+            {"repository": "org-prod-busybox", "auth_required": "true"},
+            {"repository": "id/1/2/container-push-repo", "auth_required": "false"},
+        ]
+    }
+
+
+def test_empty_list_is_a_bare_key_meaning_nil():
+    assert parse("repositories") == {"repositories": None}
+
+
+def test_user_mapping_merges_every_login_into_the_last_hash():
+    body = (
+        "users[][admin][][repository]=org-prod-busybox&users[][admin][][auth_required]=true"
+        "&users[][bob][][repository]=org-prod-web&users[][bob][][auth_required]=true"
+        "&users[][carol]"
+    )
+    assert parse(body) == {
+        "users": [
+            {
+                "admin": [{"repository": "org-prod-busybox", "auth_required": "true"}],
+                "bob": [{"repository": "org-prod-web", "auth_required": "true"}],
+                "carol": None,
+            }
+        ]
+    }
+
+
+def test_hosts():
+    assert parse("hosts[][uuid]=2f1c&hosts[][uuid]=9a0b") == {
+        "hosts": [{"uuid": "2f1c"}, {"uuid": "9a0b"}]
+    }
+
+
+def test_host_mapping():
+    body = "hosts[][2f1c][][repository]=org-prod-busybox&hosts[][2f1c][][auth_required]=true"
+    assert parse(body) == {
+        "hosts": [{"2f1c": [{"repository": "org-prod-busybox", "auth_required": "true"}]}]
+    }
+
+
+# Rack's own rules.
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("a=1&a=2", {"a": "2"}),
+        ("a[]=1&a[]=2", {"a": ["1", "2"]}),
+        ("a[]", {"a": [None]}),
+        ("a=", {"a": ""}),
+        ("q=a+b%20c%2Bd%40e", {"q": "a b c+d@e"}),
+        ("%61%5B%5D=x", {"a": ["x"]}),  # escaped brackets still nest
+        ("a[b][c]=1&a[b][d]=2", {"a": {"b": {"c": "1", "d": "2"}}}),
+        ("a[][b]=1&a[][c]=2&a[][b]=3", {"a": [{"b": "1", "c": "2"}, {"b": "3"}]}),
+        (
+            "a[][b][c]=1&a[][b][d]=2&a[][b][c]=3",
+            {"a": [{"b": {"c": "1", "d": "2"}}, {"b": {"c": "3"}}]},
+        ),
+        ("a[][]=1&a[][]=2", {"a": [["1"], ["2"]]}),
+        ("a[=1", {"a[": "1"}),
+        ("[a]=1", {"[a]": "1"}),
+        ("a]=1", {"a]": "1"}),
+        ("a[b]c=1", {"a": {"b": {"c": "1"}}}),  # Rack 3: text after "]" nests once more
+        ("=x&&b=1&", {"b": "1"}),
+        ("a=%E2%9C%93", {"a": "\u2713"}),
+        ("a=\xe2\x9c\x93", {"a": "\u2713"}),
+    ],
+)
+def test_rack_rules(body, expected):
+    assert parse(body.encode("latin-1")) == expected
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b"a=%zz", "Invalid %-encoding"),
+        (b"a=%4", "Invalid %-encoding"),
+        (b"a%=1", "Invalid %-encoding"),
+        (b"a=%ff", "not UTF-8"),
+        (b"a=\xff", "not UTF-8"),
+        (b"a[]=1&a[b]=2", "Expected a hash"),
+        (b"a[b]=1&a[]=2", "Expected an array"),
+        (b"a[b]=1&a[b][c]=2", "Expected a hash"),
+        (b"a=1&a[]=2", "Expected an array"),
+        (b"a" + b"[b]" * DEPTH_LIMIT + b"=1", "nested too deeply"),
+    ],
+)
+def test_malformed_bodies_are_refused(body, message):
+    with pytest.raises(FormDecodeError, match=message):
+        parse(body)
+
+
+def test_just_within_the_depth_limit():
+    assert parse(b"a" + b"[b]" * (DEPTH_LIMIT - 1) + b"=1")
+
+
+def test_many_fields_beyond_djangos_limits():
+    """200 000 fields and ~8 MB: Django's QueryDict would stop at 1000 fields / 2.5 MB."""
+    body = "&".join(
+        f"repositories[][repository]=repo-{i:06d}&repositories[][auth_required]=true"
+        for i in range(100_000)
+    )
+    repositories = parse(body)["repositories"]
+    assert len(repositories) == 100_000
+    assert repositories[-1] == {"repository": "repo-099999", "auth_required": "true"}
+
+
+def test_identical_values_share_one_string():
+    """Memory at a million pairs depends on it."""
+    first, second = parse("a[]=some-repository&a[]=some-repository")["a"]
+    assert first is second
+
+
+# Round trip: RestClient's encoding (devtools.rack) decoded by us gives the logical payload back,
+# in the shape Rack produces: an empty list arrives as nil, and logins of a mapping all land in
+# one hash.
+text = st.text(st.characters(codec="utf-8"), max_size=12)
+key = st.text(
+    st.characters(codec="utf-8", exclude_characters="[]"), min_size=1, max_size=12
+)
+flag = st.sampled_from(["true", "false"])
+entries = st.lists(st.fixed_dictionaries({"repository": text, "auth_required": flag}), max_size=4)
+
+
+def _nil_if_empty(items):
+    return items or None
+
+
+repository_lists = entries.map(lambda items: {"repositories": _nil_if_empty(items)})
+mappings = st.dictionaries(key, entries.map(_nil_if_empty), max_size=4).map(
+    lambda by_login: {"users": [by_login] if by_login else None}
+)
+host_lists = st.lists(st.fixed_dictionaries({"uuid": text}), max_size=4).map(
+    lambda items: {"hosts": _nil_if_empty(items)}
+)
+
+
+@settings(max_examples=300)
+@given(st.one_of(repository_lists, mappings, host_lists))
+def test_restclient_encoding_round_trips(payload):
+    assert parse(encode(payload)) == payload
+
+
+# Form and JSON are two spellings of one payload: after validation they must agree.
+names = st.text(
+    st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"], exclude_characters="[]"),
+    min_size=1,
+    max_size=20,
+).filter(str.strip)
+katello_entries = st.lists(names, unique=True, max_size=5).flatmap(
+    lambda repos: st.tuples(*(st.booleans() for _ in repos)).map(
+        lambda flags: [
+            {"repository": r, "auth_required": f} for r, f in zip(repos, flags, strict=True)
+        ]
+    )
+)
+katello_payloads = st.one_of(
+    katello_entries.map(lambda items: (RepositoryListSerializer, {"repositories": items})),
+    st.dictionaries(names, katello_entries, max_size=4).map(
+        lambda by_login: (UserGrantsSerializer, {"users": [{k: v} for k, v in by_login.items()]})
+    ),
+    st.lists(names, unique=True, max_size=5).map(
+        lambda uuids: (HostListSerializer, {"hosts": [{"uuid": u} for u in uuids]})
+    ),
+    st.dictionaries(names, katello_entries, max_size=4).map(
+        lambda by_uuid: (HostGrantsSerializer, {"hosts": [{k: v} for k, v in by_uuid.items()]})
+    ),
+)
+
+
+def _validated(serializer_class, data):
+    serializer = serializer_class(data=data)
+    assert serializer.is_valid(), serializer.errors
+    return serializer.validated_data
+
+
+@settings(max_examples=300)
+@given(katello_payloads)
+def test_form_and_json_validate_alike(case):
+    serializer_class, payload = case
+    from_form = _validated(serializer_class, parse(encode(payload)))
+    assert from_form == _validated(serializer_class, payload)
+
