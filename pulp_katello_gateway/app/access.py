@@ -12,6 +12,7 @@ re-implements a rule. Katello's rules, for repositories Katello pushed to us:
   local users keep them too (the distribution's ``private`` flag mirrors ``auth_required``).
 """
 
+import re
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser
@@ -27,6 +28,7 @@ from pulp_katello_gateway.app.models import (
 )
 
 PULL, PUSH = "pull", "push"
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ def _has_grant(identity, repository):
 
 def permitted_actions(identity, name, requested):
     """The subset of ``requested`` actions ``identity`` may perform on repository ``name``."""
+    if _CONTROL_CHARACTERS.search(name):
+        return set()  # no repository is named so (and PostgreSQL cannot even compare a NUL)
     repository = KatelloRepository.objects.filter(name=name).first()
     if identity.from_katello:
         if repository is None or PULL not in requested:

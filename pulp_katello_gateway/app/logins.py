@@ -26,7 +26,13 @@ from rest_framework.settings import api_settings
 from pulp_katello_gateway.app import certificates, foreman
 from pulp_katello_gateway.app.access import ANONYMOUS, Identity
 from pulp_katello_gateway.app.katello.apply import update_host_grants, update_user_grants
-from pulp_katello_gateway.app.models import CachedLogin, ConsumerHost, ForemanUser, LoginThrottle
+from pulp_katello_gateway.app.models import (
+    CachedLogin,
+    ConsumerHost,
+    ForemanUser,
+    LoginThrottle,
+    name_problem,
+)
 
 audit = logging.getLogger("pulp_katello_gateway.audit")
 
@@ -129,9 +135,10 @@ def _is_local_user(login):
 
 def identify(request, login, secret):
     """The Identity for Basic-style credentials; raises a DRF exception when there is none."""
-    if not login:
-        # Katello treats a request without account as anonymous and answers an "unauthenticated"
-        # token, which would read as "Foreman unavailable" (503): refuse it here instead.
+    if name_problem(login):
+        # No user has such a login (blank, control characters, too long for Foreman users). A
+        # blank one would also get Katello's anonymous answer, which reads as "Foreman
+        # unavailable" (503); a NUL would not even reach PostgreSQL.
         audit.info("login user=- source=%s kind=- result=denied", _source(request))
         raise AuthenticationFailed("Invalid username/password.")
     if _is_local_user(login):

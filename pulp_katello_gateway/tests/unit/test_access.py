@@ -209,3 +209,12 @@ def test_repository_becoming_public_opens_it_and_removal_closes_it(world):
     KatelloRepository.objects.filter(name=GRANTED).delete()
     assert permitted_actions(alice, GRANTED, PULL) == NOTHING
     assert permitted_actions(world["host with grant"], GRANTED, PULL) == NOTHING
+
+
+@pytest.mark.parametrize("name", ["kat/gran\x00ted", "kat/granted\n", "\x7f"])
+def test_names_with_control_characters_get_nothing(world, name):
+    for identity in world.values():
+        assert permitted_actions(identity, name, {"pull", "push"}) == NOTHING
+    assert token_access(world["local superuser"], [f"repository:{name}:pull"]) == [
+        {"type": "repository", "name": name, "actions": []}
+    ]

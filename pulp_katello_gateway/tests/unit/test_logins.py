@@ -384,11 +384,14 @@ def test_cached_logins_are_throttled_too(foreman):
 # -- who is asking ---------------------------------------------------------------------------
 
 
-def test_empty_login_is_refused_without_asking_foreman(foreman):
-    """Katello would answer an anonymous token, which must not turn into a 503."""
+@pytest.mark.parametrize("name", ["", "   ", "ali\x00ce", "ali\nce", "a" * 256])
+def test_impossible_login_is_refused_without_asking_foreman(foreman, name):
+    """No user is named so. Katello would answer an empty one with an anonymous token, which
+    must not turn into a 503, and PostgreSQL refuses to compare a NUL (500)."""
     with pytest.raises(AuthenticationFailed):
-        login("", PASSWORD)
+        login(name, PASSWORD)
     assert foreman.request_count() == 0
+    assert not LoginThrottle.objects.exists()
 
 
 def test_without_foreman_url_only_local_users_log_in(foreman):

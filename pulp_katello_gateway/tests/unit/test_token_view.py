@@ -133,6 +133,7 @@ INVALID, MALFORMED = "Invalid username/password.", "Malformed Basic credentials.
         (basic("alice", "wrong"), INVALID),
         (basic("nobody", PASSWORD), INVALID),
         (basic("", PASSWORD), INVALID),  # Katello would call this anonymous: not a 503
+        (basic("ali\x00ce", PASSWORD), INVALID),  # PostgreSQL cannot compare it: not a 500
         ("Basic %%%", MALFORMED),
     ],
 )
@@ -234,3 +235,12 @@ def test_oauth2_wrong_password_is_401_and_missing_service_400(client, foreman):
     data = form(grant_type="password", username="alice", password=PASSWORD)
     del data["service"]
     assert post_token(client, data).status_code == 400
+
+
+def test_scope_with_a_nul_is_refused_not_a_500(client, foreman):
+    response = get_token(client, "repository:kat/\x00pub:pull", "repository:kat/pub:pull")
+    assert response.status_code == 200
+    assert claims(response.json()["token"])["access"] == [
+        {"type": "repository", "name": "kat/\x00pub", "actions": []},
+        {"type": "repository", "name": "kat/pub", "actions": ["pull"]},
+    ]
