@@ -62,7 +62,7 @@ class KatelloRepositoryViewSet(
     """Container repositories Katello serves here (pushed by Katello; read-only)."""
 
     endpoint_name = "katello_gateway/repositories"
-    queryset = KatelloRepository.objects.order_by("name")
+    queryset = KatelloRepository.objects.all()
     serializer_class = KatelloRepositorySerializer
     filterset_class = KatelloRepositoryFilter
     DEFAULT_ACCESS_POLICY = _access_policy("katello_gateway.view_katellorepository")
@@ -101,7 +101,7 @@ class ForemanUserViewSet(
     """Foreman logins known here; deleting one deletes its Pulp user and its grants."""
 
     endpoint_name = "katello_gateway/users"
-    queryset = ForemanUser.objects.select_related("user").order_by("login")
+    queryset = ForemanUser.objects.select_related("user")
     serializer_class = ForemanUserSerializer
     filterset_class = ForemanUserFilter
     DEFAULT_ACCESS_POLICY = _access_policy("katello_gateway.view_foremanuser")
@@ -124,7 +124,7 @@ class ConsumerHostViewSet(
     """Content hosts pushed by Katello; deleting one revokes its grants until the next sync."""
 
     endpoint_name = "katello_gateway/hosts"
-    queryset = ConsumerHost.objects.order_by("uuid")
+    queryset = ConsumerHost.objects.all()
     serializer_class = ConsumerHostSerializer
     filterset_class = ConsumerHostFilter
     DEFAULT_ACCESS_POLICY = _access_policy("katello_gateway.view_consumerhost")

@@ -54,10 +54,11 @@ def enforce_private(sender, instance, raw=False, **kwargs):
     )
     if auth_required is not None:
         instance.private = auth_required
-    transaction.on_commit(partial(_recheck, instance.pk))
+    # pulp_id, not pk: a new distribution's own pk (its parent link) is set only by the save.
+    transaction.on_commit(partial(_recheck, instance.pulp_id))
 
 
-def _recheck(pk):
+def _recheck(pulp_id):
     with transaction.atomic():
         wait_for_pushes()
-        sync_private(ContainerDistribution.objects.filter(pk=pk))
+        sync_private(ContainerDistribution.objects.filter(pulp_id=pulp_id))

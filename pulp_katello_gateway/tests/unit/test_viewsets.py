@@ -1,0 +1,126 @@
+"""The Pulp-native API under /pulp/api/v3/katello_gateway/: reads, filters, admin writes."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from pulp_katello_gateway.app.katello import apply
+from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, HostRepositoryGrant
+
+pytestmark = pytest.mark.django_db
+
+API = "/pulp/api/v3/katello_gateway/"
+
+
+@pytest.fixture
+def data():
+    for login in ("alice", "bob"):
+        ForemanUser.objects.create_for_login(login)
+    apply.replace_repositories({"org/a": True, "org/b": True, "org/open": False})
+    apply.replace_user_grants({"alice": ["org/a", "org/b"], "bob": ["org/b"]})
+    apply.replace_hosts(["h1", "h2"])
+    apply.replace_host_grants({"h1": ["org/a"]})
+
+
+def names(response, field):
+    """The ``field`` values of a list response, as a set (order is pulpcore's: newest first)."""
+    assert response.status_code == 200, response.content
+    return {item[field] for item in response.json()["results"]}
+
+
+def test_repositories_and_their_filters(katello_client, data):
+    get = katello_client.get
+    assert names(get(API + "repositories/"), "name") == {"org/a", "org/b", "org/open"}
+    assert names(get(API + "repositories/?granted_to_user=alice"), "name") == {"org/a", "org/b"}
+    assert names(get(API + "repositories/?granted_to_host=h1"), "name") == {"org/a"}
+    assert names(get(API + "repositories/?auth_required=false"), "name") == {"org/open"}
+    assert names(get(API + "repositories/?name__startswith=org/o"), "name") == {"org/open"}
+    ordered = get(API + "repositories/?ordering=-name").json()["results"]
+    assert [item["name"] for item in ordered] == ["org/open", "org/b", "org/a"]
+
+
+def test_repository_detail(katello_client, data):
+    first = katello_client.get(API + "repositories/?name=org/a").json()["results"][0]
+    assert first["pulp_href"].startswith(API + "repositories/")
+    assert first["prn"].startswith("prn:katello_gateway.katellorepository:")
+    detail = katello_client.get(first["pulp_href"]).json()
+    assert (detail["name"], detail["auth_required"]) == ("org/a", True)
+
+
+def test_users_and_hosts_with_filters(katello_client, data):
+    get = katello_client.get
+    assert names(get(API + "users/"), "login") == {"alice", "bob"}
+    assert names(get(API + "users/?granted_repository=org/b"), "login") == {"alice", "bob"}
+    assert names(get(API + "users/?login=bob"), "username") == {"foreman:bob"}
+    assert names(get(API + "hosts/"), "uuid") == {"h1", "h2"}
+    assert names(get(API + "hosts/?granted_repository=org/a"), "uuid") == {"h1"}
+    user = get(API + "users/?login=bob").json()["results"][0]["user"]
+    assert user == f"/pulp/api/v3/users/{ForemanUser.objects.get(login='bob').user_id}/"
+
+
+@pytest.mark.parametrize("endpoint", ["repositories/", "users/", "hosts/"])
+def test_reading_needs_the_role(anonymous_client, plain_client, katello_client, endpoint):
+    assert anonymous_client.get(API + endpoint).status_code == 401
+    assert plain_client.get(API + endpoint).status_code == 403
+    assert katello_client.get(API + endpoint).status_code == 200
+
+
+def test_repositories_are_read_only(admin_client, data):
+    href = admin_client.get(API + "repositories/").json()["results"][0]["pulp_href"]
+    assert admin_client.post(API + "repositories/", {"name": "x"}).status_code == 405
+    assert admin_client.delete(href).status_code == 405
+
+
+def test_admin_adds_a_foreman_user_ahead_of_its_first_login(admin_client, katello_client):
+    response = admin_client.post(API + "users/", {"login": "carol"}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["username"] == "foreman:carol"
+    assert not get_user_model().objects.get(username="foreman:carol").has_usable_password()
+    assert katello_client.get("/pulp/api/v3/container_gateway/users").json() == {"users": ["carol"]}
+
+
+@pytest.mark.parametrize(
+    "login, message",
+    [("", "may not be blank"), ("  ", "may not be blank"), ("a\tb", "control characters")],
+)
+def test_bad_logins_are_refused(admin_client, login, message):
+    response = admin_client.post(API + "users/", {"login": login}, format="json")
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_duplicate_login_is_refused(admin_client, data):
+    response = admin_client.post(API + "users/", {"login": "alice"}, format="json")
+    assert response.status_code == 400
+    assert ForemanUser.objects.filter(login="alice").count() == 1
+
+
+def test_deleting_a_user_deletes_its_pulp_user_and_grants(admin_client, data):
+    href = admin_client.get(API + "users/?login=alice").json()["results"][0]["pulp_href"]
+    assert admin_client.delete(href).status_code == 204
+    assert not get_user_model().objects.filter(username="foreman:alice").exists()
+    assert names(admin_client.get(API + "repositories/?granted_to_user=alice"), "name") == set()
+    assert names(admin_client.get(API + "repositories/?granted_to_user=bob"), "name") == {"org/b"}
+
+
+def test_deleting_a_host_revokes_its_grants(admin_client, data):
+    href = admin_client.get(API + "hosts/?uuid=h1").json()["results"][0]["pulp_href"]
+    assert admin_client.delete(href).status_code == 204
+    assert not ConsumerHost.objects.filter(uuid="h1").exists()
+    assert not HostRepositoryGrant.objects.exists()
+
+
+def test_the_role_cannot_write(katello_client, data):
+    assert katello_client.post(API + "users/", {"login": "x"}, format="json").status_code == 403
+    href = katello_client.get(API + "hosts/").json()["results"][0]["pulp_href"]
+    assert katello_client.delete(href).status_code == 403
+    assert ConsumerHost.objects.count() == 2
+
+
+def test_openapi_lists_the_native_api_but_not_the_push_api(admin_client):
+    paths = admin_client.get("/pulp/api/v3/docs/api.json").json()["paths"]
+    assert {
+        "/pulp/api/v3/katello_gateway/repositories/",
+        "/pulp/api/v3/katello_gateway/users/",
+        "/pulp/api/v3/katello_gateway/hosts/",
+    } <= set(paths)
+    assert not [path for path in paths if "container_gateway" in path]
