@@ -49,6 +49,14 @@ def _page_size(value, default):
     return max(0, min(number, _max_page_size()))
 
 
+def _text(params, name):
+    """A query parameter (default ""); NUL, which PostgreSQL text cannot hold, is a 400."""
+    value = params.get(name, "")
+    if "\x00" in value:
+        raise ParseError(f"{name} may not contain NUL characters.")
+    return value
+
+
 def _registry_error(code, message):
     return {"errors": [{"code": code, "message": message, "detail": {}}]}
 
@@ -86,16 +94,16 @@ class CatalogView(ContainerRegistryApiMixin, APIView):
         limit = _page_size(request.query_params.get("n"), api_settings.PAGE_SIZE)
         names = access.visible_repositories(
             token_identity(request.user, request.auth),
-            after=request.query_params.get("last", ""),
+            after=_text(request.query_params, "last"),
             limit=limit + 1,  # one more tells whether there is a next page
         )
+        more, names = len(names) > limit, names[:limit]
         headers = {}
-        if limit and len(names) > limit:
-            names = names[:limit]
+        if more and names:
             # Relative, so it stays right behind any reverse proxy; clients resolve it.
             query = urlencode({"n": limit, "last": names[-1]})
             headers["Link"] = f'<{request.path}?{query}>; rel="next"'
-        return Response({"repositories": names[:limit]}, headers=headers)
+        return Response({"repositories": names}, headers=headers)
 
 
 class SearchView(BasicChallengeMixin, APIView):
@@ -108,7 +116,7 @@ class SearchView(BasicChallengeMixin, APIView):
     def get(self, request):
         if request.headers.get("Docker-Distribution-API-Version", "").strip() == "registry/2.0":
             return HttpResponse("not found", status=404, content_type="text/plain")
-        query = request.query_params.get("q", "")
+        query = _text(request.query_params, "q")
         limit = _page_size(request.query_params.get("n"), SEARCH_PAGE_SIZE)
         identity = _caller(request)
         names = access.visible_repositories(identity, contains=query, limit=limit) if limit else []
@@ -142,6 +150,8 @@ class IndexQuery:
             "architecture": query.architectures,
         }
         for key, values in params.lists():
+            if any("\x00" in value for value in values):
+                raise ParseError(f"{key} may not contain NUL characters.")
             if key in plain:
                 plain[key].extend(values)
             elif key.startswith("label:") and key.endswith(":exists"):

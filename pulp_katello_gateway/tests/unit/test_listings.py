@@ -185,6 +185,12 @@ def test_catalog_page_size_edge_cases(client, world, n, status, count):
         assert len(response.json()["repositories"]) == count
 
 
+def test_nul_in_parameters_is_a_client_error(client, world):
+    assert _catalog(client, world["admin"], "?last=a%00b").status_code == 400
+    assert client.get("/v1/search?q=a%00b").status_code == 400
+    assert client.get("/index/dynamic?label:org.flatpak.ref:exists=1&tag=%00").status_code == 400
+
+
 def _basic(login, password):
     return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()
 
