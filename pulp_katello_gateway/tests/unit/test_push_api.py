@@ -5,7 +5,10 @@ import base64
 import pytest
 from django.conf import settings
 from django.test import override_settings
+from pulpcore.app.authentication import BasicAuthentication, PulpRemoteUserAuthentication
+from rest_framework.authentication import SessionAuthentication
 
+from pulp_katello_gateway.app.katello.views import KatelloPushView
 from pulp_katello_gateway.app.models import (
     ConsumerHost,
     ForemanUser,
@@ -14,7 +17,7 @@ from pulp_katello_gateway.app.models import (
     UserRepositoryGrant,
 )
 
-from .conftest import push_url, put_form, put_json
+from .conftest import FORM, push_url, put_form, put_json
 
 pytestmark = pytest.mark.django_db
 
@@ -363,3 +366,26 @@ def test_katello_role_with_basic_credentials(anonymous_client, katello_user):
     credentials = base64.b64encode(b"katello:katello-secret").decode()
     anonymous_client.credentials(HTTP_AUTHORIZATION=f"Basic {credentials}")
     assert put_form(anonymous_client, "repository_list", "repositories").status_code == 200
+
+
+def test_remote_user_set_by_the_web_server(anonymous_client, katello_user, monkeypatch, settings):
+    """The set-up docs/push-api.md describes for Foreman's client certificate."""
+    settings.AUTHENTICATION_BACKENDS = [
+        *settings.AUTHENTICATION_BACKENDS,
+        "pulpcore.app.authentication.PulpNoCreateRemoteUserBackend",
+    ]
+    monkeypatch.setattr(PulpRemoteUserAuthentication, "header", "HTTP_REMOTE_USER")
+    monkeypatch.setattr(
+        KatelloPushView,
+        "authentication_classes",
+        [BasicAuthentication, SessionAuthentication, PulpRemoteUserAuthentication],
+    )
+
+    def put_as(remote_user):
+        return anonymous_client.put(
+            push_url("repository_list"), "repositories", content_type=FORM,
+            HTTP_REMOTE_USER=remote_user,
+        )
+
+    assert put_as("katello").status_code == 200
+    assert put_as("stranger").status_code == 401
