@@ -46,15 +46,15 @@ class KatelloPushView(APIView):
         ],
     }
 
-    def write(self, request, serializer_class, write):
-        """Validate the body with ``serializer_class``, pass its one field to ``write``."""
+    def push(self, request, serializer_class, replace):
+        """Validate the body with ``serializer_class``, hand its one field to ``replace``."""
         started = time.monotonic()
         serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         (payload,) = serializer.validated_data.values()
-        changes = write(payload)
+        changes = replace(payload)
         log.info(
-            "Katello push %s by %s: %d entries, %d added, %d removed, %d updated, %.2f s",
+            "Katello push %s by %s: %d listed, %d added, %d removed, %d updated, %.2f s",
             request.path,
             request.user.get_username(),
             len(payload),
@@ -75,27 +75,27 @@ class UsersView(KatelloPushView):
 
 class RepositoryListView(KatelloPushView):
     def put(self, request, **kwargs):
-        return self.write(request, RepositoryListSerializer, apply.replace_repositories)
+        return self.push(request, RepositoryListSerializer, apply.replace_repositories)
 
 
 class UserRepositoryMappingView(KatelloPushView):
     def put(self, request, **kwargs):
-        return self.write(request, UserGrantsSerializer, apply.replace_user_grants)
+        return self.push(request, UserGrantsSerializer, apply.replace_user_grants)
 
 
 class UpdateHostsView(KatelloPushView):
     def put(self, request, **kwargs):
-        return self.write(request, HostListSerializer, apply.replace_hosts)
+        return self.push(request, HostListSerializer, apply.replace_hosts)
 
 
 class HostRepositoryMappingView(KatelloPushView):
     def put(self, request, **kwargs):
-        return self.write(request, HostGrantsSerializer, apply.replace_host_grants)
+        return self.push(request, HostGrantsSerializer, apply.replace_host_grants)
 
 
 class UpdateHostRepositoriesView(KatelloPushView):
     def put(self, request, **kwargs):
-        return self.write(request, HostGrantsSerializer, apply.update_host_grants)
+        return self.push(request, HostGrantsSerializer, apply.update_host_grants)
 
 
 class CachedLoginsView(KatelloPushView):
