@@ -112,6 +112,20 @@ def test_foreman_user_gets_requested_intersected_with_allowed(client, foreman):
     ]
 
 
+def test_cached_login_costs_a_few_queries_and_no_foreman_call(
+    client, foreman, django_assert_max_num_queries
+):
+    """The hot path (every podman command of a logged-in user): domain, throttle, local-user
+    check, Foreman user, its cached logins, then the repository and the grant. No Foreman."""
+    assert get_token(client, auth=basic("alice", PASSWORD)).status_code == 200  # the login
+    foreman.reset_counters()
+    with django_assert_max_num_queries(7):
+        response = get_token(client, "repository:kat/a:pull", auth=basic("alice", PASSWORD))
+    assert response.status_code == 200
+    assert claims(response.json()["token"])["access"][0]["actions"] == ["pull"]
+    assert foreman.request_count() == 0
+
+
 def test_login_token_without_scope_has_empty_access(client, foreman):
     response = get_token(client, auth=basic("alice", PASSWORD))
     assert response.status_code == 200
