@@ -22,6 +22,7 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 
+UNIX_SOCKET = "unix"
 # What Apache and nginx put in the header when the client sent no certificate.
 _ABSENT = {"", "(null)", "null", "-"}
 
@@ -42,11 +43,20 @@ def _networks(entries):
 
 
 def _from_trusted_proxy(request):
+    """Whether the request came from a configured web server.
+
+    The entry ``"unix"`` trusts requests over pulpcore-api's Unix socket (gunicorn reports no
+    client address there), which only local processes allowed to open it can send.
+    """
+    trusted = tuple(settings.KATELLO_GATEWAY_TRUSTED_PROXIES or ())
+    remote = request.META.get("REMOTE_ADDR", "")
+    if not remote:
+        return UNIX_SOCKET in trusted
     try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+        address = ipaddress.ip_address(remote)
     except ValueError:
         return False
-    networks = _networks(tuple(settings.KATELLO_GATEWAY_TRUSTED_PROXIES or ()))
+    networks = _networks(tuple(entry for entry in trusted if entry != UNIX_SOCKET))
     return any(address in network for network in networks)
 
 

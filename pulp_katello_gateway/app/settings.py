@@ -34,9 +34,10 @@ KATELLO_GATEWAY_PUSH_MAX_BYTES = 256 * 1024 * 1024
 
 # Registered hosts pull with their subscription-manager consumer certificate: the web server
 # passes the client certificate (PEM) in this header, accepted only from these proxy addresses
-# (IPs or CIDR networks) and verified against this CA bundle. No CA file: hosts are not identified.
+# (IPs, CIDR networks, or "unix" for pulpcore-api's Unix socket) and verified against this CA
+# bundle. No CA file: hosts are not identified.
 KATELLO_GATEWAY_CLIENT_CERT_HEADER = "X-RHSM-SSL-Client-Cert"
-KATELLO_GATEWAY_TRUSTED_PROXIES = ["127.0.0.1", "::1"]
+KATELLO_GATEWAY_TRUSTED_PROXIES = ["127.0.0.1", "::1", "unix"]
 KATELLO_GATEWAY_CONSUMER_CA_FILE = None
 
 # Every request resolves through the plugin's URLconf first, so its registry views (token

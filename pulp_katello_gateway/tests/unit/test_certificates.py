@@ -76,3 +76,14 @@ def test_trusted_proxies_accept_networks(trust_katello_ca):
 def test_without_consumer_ca_no_host_is_identified(pki):
     with override_settings(KATELLO_GATEWAY_CONSUMER_CA_FILE=None):
         assert consumer_uuid(_request(pki[1]["good"])) is None
+
+
+def test_unix_socket_requests_are_trusted_only_when_configured(trust_katello_ca):
+    request = _request(trust_katello_ca["good"], address="")
+    assert consumer_uuid(request) == CONSUMER
+    with override_settings(KATELLO_GATEWAY_TRUSTED_PROXIES=["127.0.0.1"]):
+        assert consumer_uuid(request) is None
+
+
+def test_apache_certificate_with_newlines_as_spaces_is_accepted(trust_katello_ca):
+    assert consumer_uuid(_request(trust_katello_ca["good"].replace("\n", " "))) == CONSUMER
