@@ -9,10 +9,8 @@ whatever an admin set.
 
 from functools import partial
 
-from django.conf import settings
 from django.db import transaction
 from pulp_container.app.models import ContainerDistribution
-from pulpcore.plugin.cache import SyncContentCache
 
 from ..models import KatelloRepository
 from .locks import wait_for_pushes
@@ -21,8 +19,8 @@ from .locks import wait_for_pushes
 def sync_private(distributions=None):
     """Set ``private`` from ``auth_required`` on ``distributions`` (default all); returns changes.
 
-    Bulk UPDATEs, so no save() hooks or signals run; the Flatpak index cache, which lists only
-    public distributions, is invalidated here instead.
+    Bulk UPDATEs, so no save() hooks or signals run (the plugin serves the Flatpak index itself,
+    uncached, so no cache needs invalidating).
     """
     if distributions is None:
         distributions = ContainerDistribution.objects.all()
@@ -32,8 +30,6 @@ def sync_private(distributions=None):
         changed += (
             distributions.filter(base_path__in=names).exclude(private=flag).update(private=flag)
         )
-    if changed and settings.CACHE_ENABLED:
-        transaction.on_commit(partial(SyncContentCache().delete, base_key="/index/static"))
     return changed
 
 

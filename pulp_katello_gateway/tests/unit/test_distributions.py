@@ -1,7 +1,6 @@
 """ContainerDistribution.private follows auth_required for Katello repositories, and only them."""
 
 import pytest
-from django.test import override_settings
 from pulp_container.app.models import ContainerDistribution
 
 from pulp_katello_gateway.app.katello import apply, distributions
@@ -87,22 +86,3 @@ def test_no_change_means_no_write():
     distribution("org/a", private=True)
     apply.replace_repositories({"org/a": True})
     assert distributions.sync_private() == 0
-
-
-@override_settings(CACHE_ENABLED=True)
-def test_flatpak_index_cache_is_invalidated_when_flags_change(
-    monkeypatch, django_capture_on_commit_callbacks
-):
-    deleted = []
-    monkeypatch.setattr(
-        distributions.SyncContentCache, "delete", lambda self, **kwargs: deleted.append(kwargs)
-    )
-    monkeypatch.setattr(distributions.SyncContentCache, "__init__", lambda self: None)
-    distribution("org/a")
-    deleted.clear()  # pulp_container's own hook invalidates on create
-    with django_capture_on_commit_callbacks(execute=True):
-        apply.replace_repositories({"org/a": True})
-    assert deleted == [{"base_key": "/index/static"}]
-    with django_capture_on_commit_callbacks(execute=True):
-        apply.replace_repositories({"org/a": True})
-    assert deleted == [{"base_key": "/index/static"}]  # unchanged: no invalidation
