@@ -26,6 +26,7 @@ from rest_framework.settings import api_settings
 from pulp_katello_gateway.app import certificates, foreman
 from pulp_katello_gateway.app.access import ANONYMOUS, Identity
 from pulp_katello_gateway.app.katello.apply import update_host_grants, update_user_grants
+from pulp_katello_gateway.app.katello.locks import PushInProgress
 from pulp_katello_gateway.app.models import (
     CachedLogin,
     ConsumerHost,
@@ -197,8 +198,10 @@ def _foreman_login(request, login, secret, throttle_keys):
     _remember(foreman_user, secret, entry)
     LoginThrottle.clear(throttle_keys[1:])
     try:
-        update_user_grants({login: foreman.user_catalog(login, secret)})
-    except (foreman.ForemanUnavailable, foreman.ForemanRejected):
+        # Never wait behind a capsule-sync push (seconds for a million grants): the client's
+        # token request would time out, and the push brings Katello's list anyway.
+        update_user_grants({login: foreman.user_catalog(login, secret)}, wait=False)
+    except (foreman.ForemanUnavailable, foreman.ForemanRejected, PushInProgress):
         audit.warning("catalog of user=%s could not be refreshed; keeping its grants", login)
     audit.info("login user=%s source=%s cache=%s result=ok", login, source, cache)
     return Identity(user=foreman_user.user, foreman_user_id=foreman_user.pk)

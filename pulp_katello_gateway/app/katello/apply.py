@@ -63,7 +63,7 @@ _HOST_GRANTS = _Grants(HostRepositoryGrant._meta.db_table, "host_id", _HOSTS, "u
 
 
 @contextmanager
-def _push(whole_tables=False):
+def _push(whole_tables=False, wait=True):
     """One transaction holding the push lock, with a cursor.
 
     With ``whole_tables`` (full replaces) nested loops are off while it lasts: statistics lag
@@ -72,7 +72,7 @@ def _push(whole_tables=False):
     joins cost the same whatever the estimates.
     """
     with transaction.atomic():
-        lock_for_push()
+        lock_for_push(wait)
         with connection.cursor() as cursor:
             if whole_tables:
                 cursor.execute("SELECT current_setting('enable_nestloop')")
@@ -162,12 +162,13 @@ def replace_host_grants(grants):
         return _replace_grants(cursor, _HOST_GRANTS, grants, everyone=True)
 
 
-def update_user_grants(grants):
+def update_user_grants(grants, wait=True):
     """Replace the grants of the listed users only ({login: [repository name, …]}).
 
     For refreshing one user from Katello's catalog; unknown logins are ignored, not created.
+    ``wait=False`` raises ``locks.PushInProgress`` rather than wait for a running push.
     """
-    with _push() as cursor:
+    with _push(wait=wait) as cursor:
         return _replace_grants(cursor, _USER_GRANTS, grants, everyone=False)
 
 

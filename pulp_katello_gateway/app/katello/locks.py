@@ -10,10 +10,23 @@ from django.db import connection
 _GROUP, _KEY = 0x4B47, 1
 
 
-def lock_for_push():
-    """Take the lock exclusively until the current transaction ends (waits for others)."""
+class PushInProgress(Exception):
+    """Another writer holds the lock and the caller chose not to wait."""
+
+
+def lock_for_push(wait=True):
+    """Take the lock exclusively until the current transaction ends.
+
+    Waits for other writers, or with ``wait=False`` raises PushInProgress instead (for callers
+    on a client's request path, which must not sit behind a long capsule-sync push).
+    """
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_GROUP, _KEY])
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_GROUP, _KEY])
+            return
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [_GROUP, _KEY])
+        if not cursor.fetchone()[0]:
+            raise PushInProgress()
 
 
 def wait_for_pushes():

@@ -1,0 +1,59 @@
+"""A login never waits behind a running capsule-sync push (its token would time out)."""
+
+import psycopg
+import pytest
+from django.db import connection
+from django.test import RequestFactory, override_settings
+
+from devtools.katello_standin import KatelloStandin
+from pulp_katello_gateway.app import logins
+from pulp_katello_gateway.app.katello import apply, locks
+from pulp_katello_gateway.app.models import KatelloRepository, UserRepositoryGrant
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def foreman():
+    config = {
+        "repositories": {"kat/a": {"auth_required": True}, "kat/b": {"auth_required": True}},
+        "users": {"alice": {"password": "alice-pw", "repositories": ["kat/b"]}},
+    }
+    with KatelloStandin(config=config) as standin:
+        for name in config["repositories"]:
+            KatelloRepository.objects.create(name=name, auth_required=True)
+        with override_settings(KATELLO_GATEWAY_FOREMAN_URL=standin.url):
+            yield standin
+
+
+@pytest.fixture
+def push_running():
+    """Another process holds the push lock, as a long push does."""
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"],
+        dbname=db["NAME"], autocommit=True,
+    ) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [locks._GROUP, locks._KEY])
+        yield
+
+
+def _grants():
+    return set(UserRepositoryGrant.objects.values_list("repository__name", flat=True))
+
+
+def test_login_during_a_push_succeeds_and_keeps_the_grants_it_had(foreman, push_running):
+    identity = logins.identify(RequestFactory().get("/token/"), "alice", "alice-pw")
+    assert identity.foreman_user_id is not None
+    # Katello's catalog (kat/b) was not applied: the push holds the lock and brings it anyway.
+    assert _grants() == set()
+
+
+def test_login_without_a_push_refreshes_the_grants(foreman):
+    logins.identify(RequestFactory().get("/token/"), "alice", "alice-pw")
+    assert _grants() == {"kat/b"}
+
+
+def test_a_non_waiting_update_refuses_while_a_push_runs(push_running):
+    with pytest.raises(locks.PushInProgress):
+        apply.update_user_grants({"alice": ["kat/a"]}, wait=False)
