@@ -1,13 +1,19 @@
 """The only code that talks to Foreman/Katello: its registry token and catalog endpoints.
 
 One ``requests.Session`` per process with explicit timeouts; retries (through urllib3's
-``Retry``) only for failures to connect, which are safe to repeat. The caller learns one of three
-outcomes: verified, rejected (Foreman said the credentials are wrong) or unavailable (Foreman
-could not give an answer: down, slow, 5xx, or an answer that makes no sense).
+``Retry``) only for connections Foreman refused, which are quick and safe to repeat. The caller
+learns one of three outcomes: verified, rejected (Foreman said the credentials are wrong) or
+unavailable (Foreman could not give an answer: down, slow, 5xx, or an answer that makes no sense).
+
+A Foreman that does not answer in time (unreachable host, hanging login check) is not asked again
+by this process for ``BACKOFF_SECONDS``: meanwhile calls fail at once, so a cached login past its
+TTL is honoured at once and other logins get their 503 at once, instead of every token request
+waiting for the timeouts (registry clients give up after about 15 s).
 """
 
 import logging
 import threading
+import time
 from contextlib import contextmanager
 from urllib.parse import urljoin
 
@@ -15,6 +21,7 @@ import requests
 from django.conf import settings
 from django.db import connection
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
 
 log = logging.getLogger(__name__)
@@ -30,7 +37,44 @@ class ForemanRejected(Exception):
     """Foreman answered that the credentials are not valid."""
 
 
+BACKOFF_SECONDS = 30.0
+
 _local = threading.local()
+
+
+class _Backoff:
+    """Until when (monotonic clock) this process does not ask Foreman."""
+
+    def __init__(self):
+        self.until = 0.0
+
+    def check(self):
+        if time.monotonic() < self.until:
+            raise ForemanUnavailable("Foreman did not answer in time")
+
+    def trip(self):
+        self.until = time.monotonic() + BACKOFF_SECONDS
+        log.warning("Foreman did not answer in time; not asking it for %.0f s", BACKOFF_SECONDS)
+
+    def reset(self):
+        self.until = 0.0
+
+
+_backoff = _Backoff()
+
+
+class _RetryRefused(Retry):
+    """Retry a connection Foreman refused or cut, but not one that timed out: that would make the
+    client wait the whole connect timeout again, most likely for the same outcome."""
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None,
+                  _stacktrace=None):
+        # NewConnectionError (refused) subclasses ConnectTimeoutError: tell them apart.
+        if isinstance(error, ConnectTimeoutError) and not isinstance(error, NewConnectionError):
+            raise MaxRetryError(_pool, url, error) from error  # requests: ConnectTimeout
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
 # Advisory-lock group of the Foreman call slots (``locks.py`` of the push API uses 0x4B47).
 _SLOT_GROUP = 0x4B48
 
@@ -62,7 +106,11 @@ def _session():
     session = getattr(_local, "session", None)
     if session is None:
         session = requests.Session()
-        retry = Retry(total=2, connect=2, read=0, status=0, other=0, backoff_factor=0.1)
+        # read=False: a read timeout is raised as such (read=0 turned it into a "connection
+        # error" through MaxRetryError, hiding that Foreman was reached but did not answer).
+        retry = _RetryRefused(
+            total=2, connect=2, read=False, status=0, other=0, backoff_factor=0.1
+        )
         adapter = HTTPAdapter(max_retries=retry, pool_maxsize=4)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
@@ -87,6 +135,7 @@ def _get(endpoint, *, params=None, auth=None, headers=None):
         settings.KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT,
     )
     url = _url(endpoint)
+    _backoff.check()
     try:
         with _call_slot():
             response = _session().get(
@@ -99,7 +148,10 @@ def _get(endpoint, *, params=None, auth=None, headers=None):
                 # Per request: a session-level value would lose to REQUESTS_CA_BUNDLE.
                 verify=settings.KATELLO_GATEWAY_FOREMAN_CA_FILE or True,
             )
-    except requests.Timeout:
+    except requests.Timeout as exc:
+        # A login check that times out means Foreman is sick; a catalog may just be big.
+        if isinstance(exc, requests.ConnectTimeout) or endpoint == "token":
+            _backoff.trip()
         raise ForemanUnavailable("Foreman did not answer in time") from None
     except requests.RequestException as exc:
         log.warning("Foreman request to %s failed: %s", endpoint, type(exc).__name__)

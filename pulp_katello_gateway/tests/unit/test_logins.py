@@ -14,8 +14,10 @@ from django.test import RequestFactory, override_settings
 from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.request import Request
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from devtools.katello_standin import KatelloStandin
+from pulp_katello_gateway.app import foreman as foreman_client
 from pulp_katello_gateway.app import logins
 from pulp_katello_gateway.app.access import ANONYMOUS
 from pulp_katello_gateway.app.models import (
@@ -56,6 +58,7 @@ def foreman(standin):
     standin.set_fault(None)
     standin.load(KATELLO)
     standin.reset_counters()
+    foreman_client._backoff.reset()
     for name, spec in KATELLO["repositories"].items():
         KatelloRepository.objects.create(name=name, auth_required=spec["auth_required"])
     with override_settings(
@@ -70,6 +73,7 @@ def foreman(standin):
     ):
         yield standin
     standin.set_fault(None)
+    foreman_client._backoff.reset()
 
 
 def request(address="192.0.2.10", authorization=None):
@@ -192,6 +196,49 @@ def test_foreman_without_a_usable_answer_is_503(foreman, mode, options):
         login("alice", PASSWORD)
     assert not CachedLogin.objects.exists()
     assert not LoginThrottle.objects.exists()
+
+
+def test_foreman_not_answering_in_time_is_not_asked_again_for_a_while(foreman):
+    """One timed-out login check, then answers at once: a stale cached login is honoured and
+    other logins get 503, instead of each token request waiting for the timeout."""
+    login("alice", PASSWORD)
+    age("alice", TTL + 5)
+    with override_settings(KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT=0.3):
+        foreman.set_fault("hang")
+        foreman.reset_counters()
+        with pytest.raises(logins.ForemanUnreachable) as raised:
+            login("bob", "bob-password-1")
+        assert "did not answer in time" in str(raised.value.detail)
+        assert foreman.request_count() == 1
+
+        assert login("alice", PASSWORD).foreman_user_id is not None  # stale, not asked
+        with pytest.raises(logins.ForemanUnreachable):
+            login("bob", "bob-password-1")
+        assert foreman.request_count() == 1
+
+        foreman.set_fault(None)
+        with pytest.raises(logins.ForemanUnreachable):  # still backing off ...
+            login("bob", "bob-password-1")
+        foreman_client._backoff.reset()  # ... until BACKOFF_SECONDS have passed
+        assert login("bob", "bob-password-1").foreman_user_id is not None
+
+
+def test_slow_catalog_does_not_stop_other_logins(foreman):
+    """A big catalog may take long; only a slow login check means Foreman is unwell."""
+    with override_settings(KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT=0.3):
+        foreman.set_fault("slow", seconds=1, paths=["/v2/_catalog"])
+        assert login("alice", PASSWORD).foreman_user_id is not None  # grants not refreshed
+        assert login("bob", "bob-password-1").foreman_user_id is not None
+    assert foreman.request_count("/v2/token") == 2
+    assert grants("alice") == set()
+
+
+def test_refused_connections_are_retried_but_connect_timeouts_are_not():
+    retry = foreman_client._session().get_adapter("http://foreman.example/").max_retries
+    refused = NewConnectionError(None, "Connection refused")
+    assert retry.increment("GET", "/v2/token", error=refused).connect == retry.connect - 1
+    with pytest.raises(MaxRetryError):
+        retry.increment("GET", "/v2/token", error=ConnectTimeoutError("timed out"))
 
 
 def test_catalog_failure_keeps_the_login_and_the_old_grants(foreman):

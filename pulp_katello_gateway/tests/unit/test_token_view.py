@@ -11,6 +11,7 @@ from django.conf import settings
 from django.test import override_settings
 
 from devtools.katello_standin import KatelloStandin
+from pulp_katello_gateway.app import foreman as foreman_client
 from pulp_katello_gateway.app.models import KatelloRepository
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +29,7 @@ def standin():
 @pytest.fixture
 def foreman(standin):
     standin.set_fault(None)
+    foreman_client._backoff.reset()
     standin.load(
         {
             "repositories": {
@@ -49,6 +51,7 @@ def foreman(standin):
     ):
         yield standin
     standin.set_fault(None)
+    foreman_client._backoff.reset()
 
 
 def basic(user, password):
