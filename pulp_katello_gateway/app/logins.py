@@ -142,15 +142,9 @@ def identify(request, login, secret):
         # unavailable" (503); a NUL would not even reach PostgreSQL.
         audit.info("login user=- source=%s kind=- result=denied", _source(request))
         raise AuthenticationFailed("Invalid username/password.")
-    source = _source(request)
-    throttle_keys = [(LoginThrottle.LOGIN, login), (LoginThrottle.ADDRESS, f"{login}|{source}")]
-    # Before any password check, local ones included: answering a right guess 200 and a wrong
-    # one 429 would let brute force go on at full speed.
-    retry_after = LoginThrottle.retry_after(throttle_keys)
-    if retry_after:
-        audit.info("login user=%s source=%s cache=- result=throttled", login, source)
-        raise Throttled(wait=retry_after, detail="Too many failed logins; try again later.")
     if _is_local_user(login):
+        # Not throttled: Pulp's REST API checks these passwords unthrottled anyway, so a throttle
+        # here would protect nothing and only let anyone lock the Pulp admin out of the registry.
         user = authenticate(request, username=login, password=secret)
         if user is not None and user.is_active:
             audit.info("login user=%s source=%s kind=pulp result=ok", login, _source(request))
@@ -158,15 +152,21 @@ def identify(request, login, secret):
     if not settings.KATELLO_GATEWAY_FOREMAN_URL:
         audit.info("login user=%s source=%s kind=pulp result=denied", login, _source(request))
         raise AuthenticationFailed("Invalid username/password.")
-    return _foreman_login(request, login, secret, throttle_keys)
+    return _foreman_login(request, login, secret)
 
 
 def _source(request):
     return request.META.get("REMOTE_ADDR", "-")
 
 
-def _foreman_login(request, login, secret, throttle_keys):
+def _foreman_login(request, login, secret):
     source = _source(request)
+    throttle_keys = [(LoginThrottle.LOGIN, login), (LoginThrottle.ADDRESS, f"{login}|{source}")]
+    retry_after = LoginThrottle.retry_after(throttle_keys)
+    if retry_after:
+        audit.info("login user=%s source=%s cache=- result=throttled", login, source)
+        raise Throttled(wait=retry_after, detail="Too many failed logins; try again later.")
+
     now = timezone.now()
     ttl = timedelta(seconds=settings.KATELLO_GATEWAY_LOGIN_CACHE_TTL)
     stale = timedelta(seconds=settings.KATELLO_GATEWAY_LOGIN_MAX_STALE)
