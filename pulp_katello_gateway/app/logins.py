@@ -10,6 +10,7 @@ otherwise block Pulp's address).
 
 import base64
 import binascii
+import ipaddress
 import logging
 import secrets
 from datetime import timedelta
@@ -156,7 +157,21 @@ def identify(request, login, secret):
 
 
 def _source(request):
-    return request.META.get("REMOTE_ADDR", "-")
+    """The client's address, for the throttle and the audit log.
+
+    Behind the capsule's web server every request comes from the web server's address, so a
+    request from a trusted proxy (``KATELLO_GATEWAY_TRUSTED_PROXIES``) is attributed to the
+    address that proxy appended to ``X-Forwarded-For`` (the last one; earlier entries are the
+    client's own word). Otherwise the per-address throttle would be one budget for everybody.
+    """
+    remote = request.META.get("REMOTE_ADDR") or "-"
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if forwarded and certificates._from_trusted_proxy(request):
+        try:
+            return str(ipaddress.ip_address(forwarded.rsplit(",", 1)[-1].strip()))
+        except ValueError:
+            pass
+    return remote
 
 
 def _foreman_login(request, login, secret):

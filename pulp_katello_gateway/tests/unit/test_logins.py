@@ -76,15 +76,17 @@ def foreman(standin):
     foreman_client._backoff.reset()
 
 
-def request(address="192.0.2.10", authorization=None):
+def request(address="192.0.2.10", authorization=None, forwarded_for=None):
     extra = {"REMOTE_ADDR": address}
     if authorization is not None:
         extra["HTTP_AUTHORIZATION"] = authorization
+    if forwarded_for is not None:
+        extra["HTTP_X_FORWARDED_FOR"] = forwarded_for
     return RequestFactory().get("/token/", **extra)
 
 
-def login(login_name, secret, address="192.0.2.10"):
-    return logins.identify(request(address), login_name, secret)
+def login(login_name, secret, address="192.0.2.10", forwarded_for=None):
+    return logins.identify(request(address, forwarded_for=forwarded_for), login_name, secret)
 
 
 def age(login_name, seconds):
@@ -394,6 +396,33 @@ def test_failures_of_one_login_are_counted_across_addresses(foreman):
         login("alice", PASSWORD, address=addresses[-1])  # a fresh address, the right password
     assert foreman.request_count() == 0
     assert login("bob", "bob-password-1", address=addresses[-1]).foreman_user_id is not None
+
+
+@override_settings(KATELLO_GATEWAY_TRUSTED_PROXIES=["127.0.0.1"])
+def test_behind_the_web_server_each_client_has_its_own_address_budget(foreman):
+    """Through the proxy every request comes from 127.0.0.1; the proxy's X-Forwarded-For
+    entry (the last one) tells the clients apart, so one client's failures do not throttle
+    another's logins."""
+
+    def via_proxy(secret, client, spoofed=""):
+        return login("alice", secret, address="127.0.0.1", forwarded_for=f"{spoofed}{client}")
+
+    for _ in range(ADDRESS_LIMIT):
+        with pytest.raises(AuthenticationFailed):
+            via_proxy("wrong-password", "203.0.113.9")
+    with pytest.raises(Throttled):
+        via_proxy(PASSWORD, "203.0.113.9")
+    with pytest.raises(Throttled):  # what the client itself put first does not matter
+        via_proxy(PASSWORD, "203.0.113.9", spoofed="198.51.100.77, ")
+    assert via_proxy(PASSWORD, "198.51.100.20").foreman_user_id is not None
+
+
+def test_forwarded_for_is_ignored_from_untrusted_peers(foreman):
+    for client in ("203.0.113.1", "203.0.113.2", "203.0.113.3"):
+        with pytest.raises(AuthenticationFailed):
+            login("alice", "wrong-password", address="192.0.2.10", forwarded_for=client)
+    with pytest.raises(Throttled):  # all three counted against 192.0.2.10
+        login("alice", PASSWORD, address="192.0.2.10", forwarded_for="203.0.113.4")
 
 
 def test_throttle_ends_with_its_window(foreman):
