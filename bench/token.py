@@ -27,7 +27,8 @@ request is ``GET <endpoint>?service=<registry>&scope=repository:<repo>:pull`` (w
 - plugin, Foreman user, login not cached: the cache entry is aged past its TTL before each
   request (untimed SQL), so Foreman is asked (``/v2/token`` then ``/v2/_catalog`` and the grant
   refresh), i.e. what every token request cost before the cache. Foreman here is the stand-in on
-  loopback, which answers in well under a millisecond, so this is a lower bound; a real Foreman
+  loopback (with Nagle's algorithm off, see ``run``), which answers in about half a millisecond,
+  so this is a lower bound; a real Foreman
   checks the password and writes its registry PAT on each call (``--foreman-latency`` delays
   each stand-in answer by that many seconds to emulate it);
 - plugin and stock, local Pulp admin (Basic; Django's PBKDF2 password hash is checked on every
@@ -54,6 +55,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
+from devtools import katello_standin
 from devtools.clients import Skopeo
 from devtools.katello_standin import KatelloStandin
 from devtools.oci import build_image
@@ -164,6 +166,10 @@ def run(args):
         tmp = Path(tmp)
         tmp.chmod(0o755)  # the postgres user must reach the cluster directory inside
         database, cluster = _database(tmp)
+        # The stand-in writes headers and body in two segments; with Nagle's algorithm on a
+        # kept-alive connection each answer then waits ~40 ms for the client's delayed ACK,
+        # which is the stand-in's cost, not Foreman's or the plugin's.
+        katello_standin._Handler.disable_nagle_algorithm = True
         katello = KatelloStandin().start()
         stack = None
         try:
