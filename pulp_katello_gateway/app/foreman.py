@@ -6,23 +6,27 @@ learns one of three outcomes: verified, rejected (Foreman said the credentials a
 unavailable (Foreman could not give an answer: down, slow, 5xx, or an answer that makes no sense).
 
 A Foreman that does not answer in time (unreachable host, hanging login check) is not asked again
-by this process for ``BACKOFF_SECONDS``: meanwhile calls fail at once, so a cached login past its
-TTL is honoured at once and other logins get their 503 at once, instead of every token request
-waiting for the timeouts (registry clients give up after about 15 s).
+by any API process for ``KATELLO_GATEWAY_FOREMAN_BACKOFF`` seconds: meanwhile calls fail at once,
+so a cached login past its TTL is honoured at once and other logins get their 503 at once, instead
+of every token request waiting for the timeouts (registry clients give up after about 15 s).
 """
 
 import logging
 import threading
 import time
 from contextlib import contextmanager
+from datetime import timedelta
 from urllib.parse import urljoin
 
 import requests
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
+
+from pulp_katello_gateway.app.models import ForemanBackoff
 
 log = logging.getLogger(__name__)
 
@@ -37,27 +41,31 @@ class ForemanRejected(Exception):
     """Foreman answered that the credentials are not valid."""
 
 
-BACKOFF_SECONDS = 30.0
-
 _local = threading.local()
 
 
 class _Backoff:
-    """Until when (monotonic clock) this process does not ask Foreman."""
+    """After Foreman failed to answer in time, no API process asks it for a while.
 
-    def __init__(self):
-        self.until = 0.0
+    Shared through PostgreSQL (one row), so every process and node stops waiting on a hanging
+    Foreman as soon as one of them saw it: stale cached logins are honoured at once and other
+    logins get 503 at once instead of each tying up a worker for the whole timeout.
+    """
 
     def check(self):
-        if time.monotonic() < self.until:
+        if ForemanBackoff.objects.filter(pk=ForemanBackoff.SINGLETON, until__gt=timezone.now()):
             raise ForemanUnavailable("Foreman did not answer in time")
 
     def trip(self):
-        self.until = time.monotonic() + BACKOFF_SECONDS
-        log.warning("Foreman did not answer in time; not asking it for %.0f s", BACKOFF_SECONDS)
+        seconds = settings.KATELLO_GATEWAY_FOREMAN_BACKOFF
+        ForemanBackoff.objects.update_or_create(
+            pk=ForemanBackoff.SINGLETON,
+            defaults={"until": timezone.now() + timedelta(seconds=seconds)},
+        )
+        log.warning("Foreman did not answer in time; not asking it for %s s", seconds)
 
     def reset(self):
-        self.until = 0.0
+        ForemanBackoff.objects.filter(pk=ForemanBackoff.SINGLETON).delete()
 
 
 _backoff = _Backoff()
@@ -84,21 +92,29 @@ def _call_slot():
     """Hold one of ``KATELLO_GATEWAY_FOREMAN_MAX_CONCURRENT`` slots while calling Foreman.
 
     The slots are PostgreSQL session advisory locks, shared by every API process and node. A
-    hanging Foreman can then tie up at most that many API workers; further cache misses fail
-    at once with 503 while cached logins and everything else keep being served.
+    hanging Foreman can then tie up at most that many API workers; further cache misses wait
+    for a slot up to the connect timeout, then fail with 503, while cached logins and everything
+    else keep being served.
     """
-    with connection.cursor() as cursor:
-        for slot in range(settings.KATELLO_GATEWAY_FOREMAN_MAX_CONCURRENT):
-            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_SLOT_GROUP, slot])
-            if cursor.fetchone()[0]:
-                break
-        else:
-            raise ForemanUnavailable("Foreman is busy answering other logins")
+    slot = _take_slot(time.monotonic() + settings.KATELLO_GATEWAY_FOREMAN_CONNECT_TIMEOUT)
     try:
         yield
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_SLOT_GROUP, slot])
+
+
+def _take_slot(deadline):
+    """A free slot number, polling until ``deadline`` (a burst of healthy logins just queues)."""
+    with connection.cursor() as cursor:
+        while True:
+            for slot in range(settings.KATELLO_GATEWAY_FOREMAN_MAX_CONCURRENT):
+                cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_SLOT_GROUP, slot])
+                if cursor.fetchone()[0]:
+                    return slot
+            if time.monotonic() > deadline:
+                raise ForemanUnavailable("Foreman is busy answering other logins")
+            time.sleep(0.05)
 
 
 def _session():

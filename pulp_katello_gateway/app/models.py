@@ -265,3 +265,15 @@ class LoginThrottle(models.Model):
     @classmethod
     def clear(cls, keys):
         cls.objects.filter(key__in=cls._hashed(keys)).delete()
+
+
+class ForemanBackoff(models.Model):
+    """Until when no API process asks Foreman, after it failed to answer in time (one row)."""
+
+    SINGLETON = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON)
+    until = models.DateTimeField()
+
+    def __str__(self):
+        return f"Foreman not asked until {self.until}"

@@ -18,6 +18,8 @@ KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT = 10.0
 # two). Keep it below the total number of API workers so that a hanging Foreman never ties them
 # all up; cache misses beyond it are answered 503 at once.
 KATELLO_GATEWAY_FOREMAN_MAX_CONCURRENT = 4
+# Seconds during which no API process asks Foreman after it failed to answer in time.
+KATELLO_GATEWAY_FOREMAN_BACKOFF = 30
 # Seconds a Foreman-verified login is served from cache without asking Foreman again.
 KATELLO_GATEWAY_LOGIN_CACHE_TTL = 600
 # Seconds past that TTL during which a cached login is still honoured while Foreman is unreachable.

@@ -221,7 +221,7 @@ def test_foreman_not_answering_in_time_is_not_asked_again_for_a_while(foreman):
         foreman.set_fault(None)
         with pytest.raises(logins.ForemanUnreachable):  # still backing off ...
             login("bob", "bob-password-1")
-        foreman_client._backoff.reset()  # ... until BACKOFF_SECONDS have passed
+        foreman_client._backoff.reset()  # ... until KATELLO_GATEWAY_FOREMAN_BACKOFF has passed
         assert login("bob", "bob-password-1").foreman_user_id is not None
 
 
