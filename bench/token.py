@@ -55,7 +55,6 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-from devtools import katello_standin
 from devtools.clients import Skopeo
 from devtools.katello_standin import KatelloStandin
 from devtools.oci import build_image
@@ -166,10 +165,6 @@ def run(args):
         tmp = Path(tmp)
         tmp.chmod(0o755)  # the postgres user must reach the cluster directory inside
         database, cluster = _database(tmp)
-        # The stand-in writes headers and body in two segments; with Nagle's algorithm on a
-        # kept-alive connection each answer then waits ~40 ms for the client's delayed ACK,
-        # which is the stand-in's cost, not Foreman's or the plugin's.
-        katello_standin._Handler.disable_nagle_algorithm = True
         katello = KatelloStandin().start()
         stack = None
         try:

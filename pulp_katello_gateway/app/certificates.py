@@ -42,7 +42,7 @@ def _networks(entries):
     return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
 
 
-def _from_trusted_proxy(request):
+def from_trusted_proxy(request):
     """Whether the request came from a configured web server.
 
     The entry ``"unix"`` trusts requests over pulpcore-api's Unix socket (gunicorn reports no
@@ -84,7 +84,7 @@ def consumer_uuid(request):
     if value in _ABSENT:
         return None
     source = request.META.get("REMOTE_ADDR", "-")
-    if not _from_trusted_proxy(request):
+    if not from_trusted_proxy(request):
         log.warning("client certificate header from untrusted address %s ignored", source)
         return None
     try:

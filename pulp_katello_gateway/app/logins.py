@@ -166,7 +166,7 @@ def _source(request):
     """
     remote = request.META.get("REMOTE_ADDR") or "-"
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if forwarded and certificates._from_trusted_proxy(request):
+    if forwarded and certificates.from_trusted_proxy(request):
         try:
             return str(ipaddress.ip_address(forwarded.rsplit(",", 1)[-1].strip()))
         except ValueError:
