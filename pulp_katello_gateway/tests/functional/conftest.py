@@ -202,3 +202,126 @@ def push_katello(pulp, katello):
         return steps
 
     return push
+
+
+# -- resilience and security tests (test_faults, test_two_nodes, test_hostile_input, ...) --------
+
+
+@pytest.fixture(scope="session")
+def secret_registry():
+    """Every password, PAT and issued token the tests register, and every error body their
+    sessions saw; ``test_zz_secrets.py`` checks that none of them leaks anywhere."""
+    from pulp_katello_gateway.tests.functional.gateway_http import SecretRegistry
+
+    return SecretRegistry()
+
+
+@pytest.fixture(scope="session")
+def pulp_db(pulp):
+    """An autocommit connection to the stack's database, for checks and for ageing cache rows."""
+    with pulp.database.connect() as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def gateway(pulp, secret_registry):
+    """Registry requests against the stack's main API node."""
+    from pulp_katello_gateway.tests.functional.gateway_http import Registry
+
+    return Registry(pulp.api_url, pulp.ca_file, secret_registry)
+
+
+@pytest.fixture(scope="session")
+def gateway_world(pulp, katello, consumer_ca, oci_image, work_dir):
+    """Repositories with the tiny image, shared by the resilience and security tests.
+
+    ``granted`` (protected) is granted to the users of ``new_user``; ``private`` (protected) to
+    nobody; ``public`` needs no login; ``host`` (protected) is granted to the host ``host_uuid``
+    whose consumer certificate is in ``host_certs``. Katello's ACL is pushed. Tests that change
+    grants use repositories of their own.
+    """
+    prefix = f"gw{uuid.uuid4().hex[:8]}"
+    repos = {kind: f"{prefix}/{kind}" for kind in ("granted", "private", "public", "host")}
+    layout, digest = oci_image
+    skopeo = Skopeo(pulp.certs_dir, work_dir / prefix)
+    for kind, name in repos.items():
+        skopeo.copy(f"oci:{layout}:latest", f"docker://{pulp.registry}/{name}:latest",
+                    dest_creds=pulp.admin_auth)
+        katello.add_repository(name, auth_required=kind != "public")
+    host_uuid = str(uuid.uuid4())
+    katello.add_host(host_uuid, repositories=[repos["host"]])
+    katello.push(f"{pulp.api_url}/pulp/api/v3/container_gateway/", auth=pulp.admin_auth,
+                 verify=str(pulp.ca_file))
+    certs = work_dir / prefix / "host-certs"
+    certs.mkdir(parents=True, exist_ok=True)
+    consumer_ca.issue(host_uuid, certs / "client.cert", certs / "client.key")
+    return {
+        "prefix": prefix,
+        "repos": repos,
+        "digest": digest,
+        "layout": layout,
+        "host_uuid": host_uuid,
+        "host_cert": (str(certs / "client.cert"), str(certs / "client.key")),
+    }
+
+
+@pytest.fixture
+def new_user(katello, gateway_world, secret_registry):
+    """Make a fresh Foreman user (password and PAT) granted ``granted``; not logged in yet."""
+
+    def make(*, repositories=None, tag="u"):
+        login = f"{gateway_world['prefix']}-{tag}-{uuid.uuid4().hex[:8]}"
+        password, pat = f"pw-{uuid.uuid4().hex}", f"pat-{uuid.uuid4().hex}"
+        if repositories is None:
+            repositories = [gateway_world["repos"]["granted"]]
+        katello.add_user(login, password, pat=pat, repositories=repositories)
+        secret_registry.add(password, pat)
+        return {"login": login, "password": password, "pat": pat, "auth": (login, password),
+                "pat_auth": (login, pat)}
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def api_nodes(pulp):
+    """Start more pulpcore-api nodes on the stack's database: ``api_nodes.start(name, env=…)``
+    returns the node's base URL; nodes still running at the end of the session are stopped."""
+    nodes = ApiNodes(pulp)
+    yield nodes
+    nodes.stop_all()
+
+
+class ApiNodes:
+    def __init__(self, pulp):
+        self.pulp = pulp
+        self.stacks = {}
+
+    def start(self, name, *, env=None, workers=2, timeout=90):
+        port = free_port()
+        # A stack object of its own over the same state (settings, keys, TLS, logs, database),
+        # so that this node may run another number of workers.
+        node = PulpStack(self.pulp.state, self.pulp.database, api_port=port,
+                         api_workers=workers)
+        node.start_api(name, port, env=env)
+        self.stacks[name] = node
+        session = self.pulp.session(auth=None)
+
+        def ready():
+            if node.processes[name].poll() is not None:
+                raise RuntimeError(f"{name} exited: see {node.logs / (name + '.log')}")
+            try:
+                return session.get(f"{node.api_url}/pulp/api/v3/status/", timeout=5).ok
+            except OSError:
+                return False
+
+        wait_until(ready, timeout, interval=0.3, what=f"API node {name}")
+        return node.api_url
+
+    def stop(self, name):
+        node = self.stacks.pop(name, None)
+        if node is not None:
+            node.stop_process(name)
+
+    def stop_all(self):
+        for name in list(self.stacks):
+            self.stop(name)

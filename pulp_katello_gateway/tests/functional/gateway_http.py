@@ -1,0 +1,138 @@
+"""Plain-HTTP registry clients for the resilience and security tests, and the secrets they saw.
+
+Every session made here reports each answer to a ``SecretRegistry``: the final leak check
+(``test_zz_secrets.py``) looks for every registered secret in every error body seen, in the
+stack's logs and in a dump of its database.
+"""
+
+import threading
+from urllib.parse import quote
+
+import jwt
+import requests
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+class SecretRegistry:
+    """Secrets the tests use (passwords, PATs, issued JWTs) and the error bodies they saw."""
+
+    MIN_LENGTH = 8  # shorter strings would match by accident
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.secrets = set()
+        self.error_bodies = []
+
+    def add(self, *values):
+        with self._lock:
+            for value in values:
+                if isinstance(value, str) and len(value) >= self.MIN_LENGTH:
+                    self.secrets.add(value)
+
+    def observe(self, response, *args, **kwargs):
+        """A requests response hook: keep the body of every error answer."""
+        if response.status_code >= 400:
+            with self._lock:
+                self.error_bodies.append(
+                    (f"{response.request.method} {response.url} -> {response.status_code}",
+                     response.content)
+                )
+
+    def session(self, ca_file, *, auth=None, cert=None):
+        http = requests.Session()
+        http.trust_env = False
+        http.verify = str(ca_file)
+        http.auth = auth
+        http.cert = cert
+        http.hooks["response"].append(self.observe)
+        if auth:
+            self.add(auth[1])
+        return http
+
+    @staticmethod
+    def spellings(secret):
+        """The forms a leaked secret could take in a log line or a dump."""
+        return {secret, quote(secret, safe="")}
+
+    def leaks(self, text, where):
+        """``(where, secret prefix)`` for each registered secret found in ``text``."""
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        with self._lock:
+            secrets = list(self.secrets)
+        return [
+            (where, secret[:4] + "…")
+            for secret in secrets
+            if any(spelling in text for spelling in self.spellings(secret))
+        ]
+
+
+class Registry:
+    """Token and manifest requests against one API node (or nginx) at ``base_url``.
+
+    ``service`` is the registry host the tokens are for: pulp_container checks the token's
+    audience against the ``Host`` of the registry request, so a token meant for another node
+    names that node.
+    """
+
+    def __init__(self, base_url, ca_file, secrets, *, cert=None, token_issuer=None):
+        self.base_url = base_url.rstrip("/")
+        self.host = self.base_url.split("://", 1)[1]
+        self.ca_file = ca_file
+        self.secrets = secrets
+        self.cert = cert
+        self.token_issuer = token_issuer
+        self.local = threading.local()
+
+    @property
+    def http(self):
+        """One session per thread (requests sessions are not thread-safe)."""
+        http = getattr(self.local, "http", None)
+        if http is None:
+            http = self.local.http = self.secrets.session(self.ca_file, cert=self.cert)
+        return http
+
+    def token(self, *scopes, auth=None, service=None, account=True, timeout=60):
+        params = [("service", service or self.host)] + [("scope", scope) for scope in scopes]
+        if auth:
+            self.secrets.add(auth[1])
+            if account:
+                params.append(("account", auth[0]))
+        response = self.http.get(
+            f"{self.base_url}/token/", params=params, auth=auth, timeout=timeout
+        )
+        if response.status_code == 200:
+            self.secrets.add(response.json().get("token"))
+        return response
+
+    def ok_token(self, *scopes, auth=None, service=None):
+        response = self.token(*scopes, auth=auth, service=service)
+        assert response.status_code == 200, (response.status_code, response.text)
+        return response.json()["token"]
+
+    def manifest(self, repository, token, reference="latest"):
+        headers = {"Accept": OCI_MANIFEST}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.http.get(
+            f"{self.base_url}/v2/{repository}/manifests/{reference}", headers=headers, timeout=60
+        )
+
+    def pull(self, repository, auth=None):
+        """A token for pulling ``repository``, then its manifest: (token response, manifest
+        response or None when no token came)."""
+        token = self.token(f"repository:{repository}:pull", auth=auth)
+        if token.status_code != 200:
+            return token, None
+        return token, self.manifest(repository, token.json()["token"])
+
+    def access(self, token):
+        """The token's ``access`` claim as ``{name: actions}`` (signature not checked here)."""
+        claims = jwt.decode(token, options={"verify_signature": False})
+        return {entry["name"]: entry["actions"] for entry in claims["access"]}
+
+    def granted(self, repository, auth=None):
+        """The actions a fresh token grants on ``repository``."""
+        token = self.ok_token(f"repository:{repository}:pull", auth=auth)
+        return self.access(token).get(repository)
