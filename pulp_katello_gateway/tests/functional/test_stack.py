@@ -1,6 +1,10 @@
 """The stack itself: the plugin is installed and the registry works through token auth."""
 
+import subprocess
+
 import requests
+
+from devtools.stack import BIN
 
 
 def test_status_lists_plugin(pulp):
@@ -46,3 +50,25 @@ def test_wrong_admin_password_is_refused(pulp, skopeo, oci_image, unique_repo):
     )
     assert result.returncode != 0
     assert "401" in result.stderr or "unauthorized" in result.stderr.lower()
+
+
+def _manage(pulp, *args):
+    return subprocess.run(
+        [str(BIN / "pulpcore-manager"), *args],
+        env=pulp.env(), capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_plugin_migrations_are_applied_and_complete(pulp):
+    shown = _manage(pulp, "showmigrations", "katello_gateway")
+    assert shown.returncode == 0, shown.stderr
+    lines = [line.strip() for line in shown.stdout.splitlines()[1:] if line.strip()]
+    assert lines and all(line.startswith("[X]") for line in lines), shown.stdout
+    pending = _manage(pulp, "makemigrations", "katello_gateway", "--check", "--dry-run")
+    assert pending.returncode == 0, pending.stdout
+
+
+def test_system_checks_pass(pulp):
+    checked = _manage(pulp, "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "no issues" in checked.stdout
