@@ -21,6 +21,7 @@ from pulp_container.app.authorization import PermissionChecker
 from pulp_container.app.models import ContainerDistribution
 from pulp_container.app.registry_api import CatalogView
 
+from pulp_katello_gateway.app import metrics
 from pulp_katello_gateway.app.models import (
     HostRepositoryGrant,
     KatelloRepository,
@@ -71,18 +72,43 @@ def _has_grant(identity, repository):
 
 def permitted_actions(identity, name, requested):
     """The subset of ``requested`` actions ``identity`` may perform on repository ``name``."""
+    return _decide(identity, name, requested)[0]
+
+
+def explain(identity, name, requested=(PULL, PUSH)):
+    """``(actions, rule)``: what ``permitted_actions`` grants and the rule that decided it.
+
+    For operators asking why someone may or may not pull; the same code path as every token.
+    """
+    return _decide(identity, name, set(requested))
+
+
+def _decide(identity, name, requested):
     if _CONTROL_CHARACTERS.search(name):
-        return set()  # no repository is named so (and PostgreSQL cannot even compare a NUL)
+        # No repository is named so (and PostgreSQL cannot even compare a NUL).
+        return set(), "no repository can have this name (control characters)"
     repository = KatelloRepository.objects.filter(name=name).first()
     if identity.from_katello:
-        if repository is None or PULL not in requested:
-            return set()
-        if not repository.auth_required or _has_grant(identity, repository):
-            return {PULL}
-        return set()
+        if repository is None:
+            return set(), (
+                "unknown repository: Katello has not pushed it, and Foreman users and hosts "
+                "get nothing on repositories Katello does not know"
+            )
+        if PULL not in requested:
+            return set(), "Foreman users and hosts may only pull"
+        if not repository.auth_required:
+            return {PULL}, "public repository (auth_required false); Foreman users never push"
+        if _has_grant(identity, repository):
+            return {PULL}, "grant from Katello (pushed, or loaded from Foreman at login)"
+        return set(), "no grant: the repository requires authentication and has no grant"
     if repository is not None and identity.is_anonymous:
-        return {PULL} & set(requested) if not repository.auth_required else set()
-    return _pulp_container_actions(identity.user, name, requested)
+        if not repository.auth_required:
+            return {PULL} & set(requested), "public repository (auth_required false)"
+        return set(), "the repository requires authentication; anonymous clients get nothing"
+    return _pulp_container_actions(identity.user, name, requested), (
+        "pulp_container's own rules (RBAC roles, the distribution's private flag): "
+        + ("local Pulp user" if not identity.is_anonymous else "not a Katello repository")
+    )
 
 
 def _pulp_container_actions(user, name, requested):
@@ -123,6 +149,8 @@ def token_access(identity, scopes):
             granted = {"*"}  # every identity may list; the catalog shows only what it may pull
         else:
             granted = set()
+        if not granted.issuperset(actions):
+            metrics.refused_scope(identity, granted)
         access.append({"type": typ, "name": name, "actions": sorted(granted)})
     return access
 

@@ -26,6 +26,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
 
+from pulp_katello_gateway.app import metrics
 from pulp_katello_gateway.app.models import ForemanBackoff
 
 log = logging.getLogger(__name__)
@@ -146,12 +147,18 @@ def _url(endpoint):
 
 
 def _get(endpoint, *, params=None, auth=None, headers=None):
+    url = _url(endpoint)
+    _backoff.check()
+    return _call(endpoint, url, params=params, auth=auth, headers=headers)
+
+
+@metrics.timed_foreman_call(rejected=ForemanRejected)
+def _call(endpoint, url, *, params, auth, headers):
+    """One timed call to Foreman; configuration and backoff were checked before, untimed."""
     timeout = (
         settings.KATELLO_GATEWAY_FOREMAN_CONNECT_TIMEOUT,
         settings.KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT,
     )
-    url = _url(endpoint)
-    _backoff.check()
     try:
         with _call_slot():
             response = _session().get(

@@ -24,7 +24,7 @@ from rest_framework.authentication import BasicAuthentication
 from rest_framework.exceptions import APIException, AuthenticationFailed, Throttled
 from rest_framework.settings import api_settings
 
-from pulp_katello_gateway.app import certificates, foreman
+from pulp_katello_gateway.app import certificates, foreman, metrics
 from pulp_katello_gateway.app.access import ANONYMOUS, Identity
 from pulp_katello_gateway.app.katello.apply import update_host_grants, update_user_grants
 from pulp_katello_gateway.app.katello.locks import PushInProgress
@@ -119,10 +119,14 @@ def identify_host(request, uuid):
             names = foreman.host_catalog(uuid)
         except (foreman.ForemanUnavailable, foreman.ForemanRejected) as exc:
             audit.info("host uuid=%s source=%s result=unavailable", uuid, _source(request))
+            metrics.login("unavailable", "miss", "host")
             raise ForemanUnreachable(f"Cannot look the host up now: {exc}.") from None
         update_host_grants({uuid: names})
         host = ConsumerHost.objects.get(uuid=uuid)
         audit.info("host uuid=%s source=%s cache=miss result=ok", uuid, _source(request))
+        metrics.login("ok", "miss", "host")
+    else:
+        metrics.login("ok", "hit", "host")
     return Identity(host_id=host.pk)
 
 
@@ -142,6 +146,7 @@ def identify(request, login, secret):
         # blank one would also get Katello's anonymous answer, which reads as "Foreman
         # unavailable" (503); a NUL would not even reach PostgreSQL.
         audit.info("login user=- source=%s kind=- result=denied", _source(request))
+        metrics.login("denied", "-", "-")
         raise AuthenticationFailed("Invalid username/password.")
     if _is_local_user(login):
         # Not throttled: Pulp's REST API checks these passwords unthrottled anyway, so a throttle
@@ -149,9 +154,11 @@ def identify(request, login, secret):
         user = authenticate(request, username=login, password=secret)
         if user is not None and user.is_active:
             audit.info("login user=%s source=%s kind=pulp result=ok", login, _source(request))
+            metrics.login("ok", "-", "pulp")
             return Identity(user=user)
     if not settings.KATELLO_GATEWAY_FOREMAN_URL:
         audit.info("login user=%s source=%s kind=pulp result=denied", login, _source(request))
+        metrics.login("denied", "-", "pulp")
         raise AuthenticationFailed("Invalid username/password.")
     return _foreman_login(request, login, secret)
 
@@ -180,6 +187,7 @@ def _foreman_login(request, login, secret):
     retry_after = LoginThrottle.retry_after(throttle_keys)
     if retry_after:
         audit.info("login user=%s source=%s cache=- result=throttled", login, source)
+        metrics.login("throttled")
         raise Throttled(wait=retry_after, detail="Too many failed logins; try again later.")
 
     now = timezone.now()
@@ -189,6 +197,7 @@ def _foreman_login(request, login, secret):
     entry = _cached_entry(foreman_user, secret) if foreman_user else None
     if entry is not None and entry.verified_at + ttl > now:
         audit.info("login user=%s source=%s cache=hit result=ok", login, source)
+        metrics.login("ok", "hit")
         return Identity(user=foreman_user.user, foreman_user_id=foreman_user.pk)
 
     cache = "expired" if entry is not None else "miss"
@@ -199,12 +208,15 @@ def _foreman_login(request, login, secret):
             entry.delete()
         LoginThrottle.record_failure(throttle_keys)
         audit.info("login user=%s source=%s cache=%s result=denied", login, source, cache)
+        metrics.login("denied", cache)
         raise AuthenticationFailed("Invalid username/password.") from None
     except foreman.ForemanUnavailable as exc:
         if entry is not None and entry.verified_at + ttl + stale > now:
             audit.info("login user=%s source=%s cache=stale result=ok", login, source)
+            metrics.login("ok", "stale")
             return Identity(user=foreman_user.user, foreman_user_id=foreman_user.pk)
         audit.info("login user=%s source=%s cache=%s result=unavailable", login, source, cache)
+        metrics.login("unavailable", cache)
         raise ForemanUnreachable(
             f"Cannot verify the login now: {exc}. Try again later."
         ) from None
@@ -219,6 +231,7 @@ def _foreman_login(request, login, secret):
     except (foreman.ForemanUnavailable, foreman.ForemanRejected, PushInProgress):
         audit.warning("catalog of user=%s could not be refreshed; keeping its grants", login)
     audit.info("login user=%s source=%s cache=%s result=ok", login, source, cache)
+    metrics.login("ok", cache)
     return Identity(user=foreman_user.user, foreman_user_id=foreman_user.pk)
 
 

@@ -1,0 +1,117 @@
+"""OpenTelemetry metrics of the gateway, exported with pulpcore's own (no-ops when it is off).
+
+With ``OTEL_ENABLED`` pulpcore-api exports its metrics through ``init_otel_meter("pulp-api")``
+(one OTLP exporter per process, configured by the standard ``OTEL_EXPORTER_OTLP_*`` variables).
+The instruments here hang off that same meter, so they reach the same collector with no setting
+of their own. With telemetry off each function returns after one cached lookup.
+
+Attributes are small fixed sets (never logins, addresses or repository names), so the number of
+time series stays bounded.
+"""
+
+import functools
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.conf import settings
+
+PREFIX = "katello_gateway"
+
+
+@dataclass(frozen=True)
+class _Instruments:
+    logins: object
+    throttled: object
+    foreman_duration: object
+    refused_scopes: object
+
+    @classmethod
+    def on(cls, meter):
+        return cls(
+            logins=meter.create_counter(
+                f"{PREFIX}.logins",
+                description="Login decisions at the token endpoint, by result, cache and kind",
+            ),
+            throttled=meter.create_counter(
+                f"{PREFIX}.logins.throttled",
+                description="Foreman logins answered 429 without asking Foreman",
+            ),
+            foreman_duration=meter.create_histogram(
+                f"{PREFIX}.foreman.request_duration",
+                unit="ms",
+                description="Duration of calls to Foreman (including the wait for a call slot)",
+            ),
+            refused_scopes=meter.create_counter(
+                f"{PREFIX}.token.refused_scopes",
+                description="Token scopes granted fewer actions than requested",
+            ),
+        )
+
+
+@lru_cache(maxsize=1)
+def _instruments():
+    """The instruments on pulpcore-api's meter, or None when telemetry is off."""
+    if not settings.OTEL_ENABLED:
+        return None
+    from pulpcore.metrics import init_otel_meter
+
+    return _Instruments.on(init_otel_meter("pulp-api"))
+
+
+def login(result, cache="-", kind="foreman"):
+    """One login decision (the audit line's ``result``, ``cache`` and ``kind``)."""
+    instruments = _instruments()
+    if instruments is None:
+        return
+    instruments.logins.add(1, {"result": result, "cache": cache, "kind": kind})
+    if result == "throttled":
+        instruments.throttled.add(1)
+
+
+def refused_scope(identity, granted):
+    """A token scope that got fewer actions than it asked for (none, or only some)."""
+    instruments = _instruments()
+    if instruments is None:
+        return
+    if identity.host_id is not None:
+        kind = "host"
+    elif identity.foreman_user_id is not None:
+        kind = "foreman"
+    else:
+        kind = "anonymous" if identity.is_anonymous else "pulp"
+    instruments.refused_scopes.add(1, {"identity": kind, "granted": "some" if granted else "none"})
+
+
+def timed_foreman_call(rejected):
+    """Decorator recording the duration and outcome of ``function(endpoint, ...)``.
+
+    The outcome is ``ok``, ``rejected`` (the call raised ``rejected``: Foreman said the
+    credentials are wrong) or ``unavailable`` (any other error: down, timeout, 5xx, no free call
+    slot, an answer that makes no sense).
+    """
+
+    def decorate(function):
+        @functools.wraps(function)
+        def timed(endpoint, *args, **kwargs):
+            instruments = _instruments()
+            if instruments is None:
+                return function(endpoint, *args, **kwargs)
+            outcome = "unavailable"
+            started = time.perf_counter()
+            try:
+                result = function(endpoint, *args, **kwargs)
+                outcome = "ok"
+                return result
+            except rejected:
+                outcome = "rejected"
+                raise
+            finally:
+                instruments.foreman_duration.record(
+                    (time.perf_counter() - started) * 1000,
+                    {"endpoint": endpoint, "outcome": outcome},
+                )
+
+        return timed
+
+    return decorate
