@@ -248,3 +248,24 @@ def forget_logins(login):
     deleted, _ = CachedLogin.objects.filter(foreman_user__login=login).delete()
     return deleted
 
+
+def forget_all_logins():
+    """Drop every cached login (e.g. after a Foreman-wide password reset); returns how many."""
+    deleted, _ = CachedLogin.objects.all().delete()
+    return deleted
+
+
+def cached_login_ages():
+    """How many cached logins are ``fresh`` (served without asking Foreman), ``stale`` (past
+    the TTL, honoured only while Foreman is unreachable) and ``expired`` (never honoured again;
+    deleted at the user's next verified login)."""
+    now = timezone.now()
+    ttl = now - timedelta(seconds=settings.KATELLO_GATEWAY_LOGIN_CACHE_TTL)
+    stale = ttl - timedelta(seconds=settings.KATELLO_GATEWAY_LOGIN_MAX_STALE)
+    entries = CachedLogin.objects
+    return {
+        "fresh": entries.filter(verified_at__gt=ttl).count(),
+        "stale": entries.filter(verified_at__lte=ttl, verified_at__gt=stale).count(),
+        "expired": entries.filter(verified_at__lte=stale).count(),
+    }
+

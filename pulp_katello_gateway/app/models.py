@@ -243,6 +243,16 @@ class LoginThrottle(models.Model):
         return max(1, math.ceil(max(waits))) if waits else 0
 
     @classmethod
+    def throttled_counts(cls):
+        """{kind: number of keys answered 429 right now}, for operators."""
+        window = timedelta(seconds=settings.KATELLO_GATEWAY_THROTTLE_WINDOW)
+        rows = cls.objects.filter(window_start__gt=timezone.now() - window)
+        return {
+            kind: rows.filter(kind=kind, failures__gte=limit).count()
+            for kind, limit in cls._limits().items()
+        }
+
+    @classmethod
     def record_failure(cls, keys):
         """Count one failure for each key, starting a new window when the old one is over."""
         window = timedelta(seconds=settings.KATELLO_GATEWAY_THROTTLE_WINDOW)

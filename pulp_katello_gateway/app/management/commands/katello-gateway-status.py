@@ -1,0 +1,53 @@
+"""``katello-gateway-status``: what the gateway holds and how its logins stand, at a glance."""
+
+from django.conf import settings
+from django.core.management import BaseCommand
+from django.utils import timezone
+
+from pulp_katello_gateway.app import logins
+from pulp_katello_gateway.app.models import (
+    ConsumerHost,
+    ForemanBackoff,
+    ForemanUser,
+    HostRepositoryGrant,
+    KatelloRepository,
+    LoginThrottle,
+    UserRepositoryGrant,
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Show counts of Katello's repositories, Foreman users, hosts and grants, of cached "
+        "logins by age and of throttled logins, and whether Foreman is being backed off."
+    )
+
+    def handle(self, **options):
+        repositories = KatelloRepository.objects.count()
+        public = KatelloRepository.objects.filter(auth_required=False).count()
+        ages = logins.cached_login_ages()
+        throttled = LoginThrottle.throttled_counts()
+        backoff = ForemanBackoff.objects.filter(until__gt=timezone.now()).first()
+        ttl = settings.KATELLO_GATEWAY_LOGIN_CACHE_TTL
+        foreman = settings.KATELLO_GATEWAY_FOREMAN_URL or "not set: only local Pulp users log in"
+        if backoff:
+            until = backoff.until.isoformat(timespec="seconds")
+            foreman += f" (did not answer in time; not asked until {until})"
+        rows = [
+            ("Repositories", f"{repositories} ({public} public, {repositories - public} "
+                             "require authentication)"),
+            ("Foreman users", ForemanUser.objects.count()),
+            ("User grants", UserRepositoryGrant.objects.count()),
+            ("Hosts", ConsumerHost.objects.count()),
+            ("Host grants", HostRepositoryGrant.objects.count()),
+            ("Cached logins", f"{ages['fresh']} fresh (verified less than {ttl} s ago), "
+                              f"{ages['stale']} stale (used only while Foreman is unreachable), "
+                              f"{ages['expired']} expired"),
+            ("Throttled", f"{throttled[LoginThrottle.LOGIN]} logins, "
+                          f"{throttled[LoginThrottle.ADDRESS]} login+address pairs (answered "
+                          "429 until their window ends)"),
+            ("Foreman", foreman),
+        ]
+        width = max(len(label) for label, _ in rows) + 1
+        for label, value in rows:
+            self.stdout.write(f"{label + ':':<{width}} {value}")
