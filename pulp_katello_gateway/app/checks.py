@@ -1,9 +1,22 @@
-"""System checks that turn a misconfiguration into a clear message at start-up."""
+"""System checks that turn a misconfiguration into a clear message at start-up.
 
+``pulpcore-manager check`` runs E003 (the token endpoint override); ``check --deploy`` adds the
+settings checks below, each message naming the setting and what to do about it.
+"""
+
+import ipaddress
+import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings
 from django.core.checks import Error, Warning, register
+
+from pulp_katello_gateway.app.certificates import UNIX_SOCKET
 
 
 @register()
@@ -24,7 +37,7 @@ def token_endpoint_check(app_configs, **kwargs):
 
 @register(deploy=True)
 def foreman_settings_check(app_configs, **kwargs):
-    """Foreman logins need the Foreman URL; TLS files must be readable when given."""
+    """Foreman logins need a usable Foreman URL; TLS files must be readable PEM when given."""
     messages = []
     if not settings.KATELLO_GATEWAY_FOREMAN_URL:
         messages.append(
@@ -34,16 +47,30 @@ def foreman_settings_check(app_configs, **kwargs):
                 id="katello_gateway.W001",
             )
         )
+    else:
+        messages += _url_problems(
+            "KATELLO_GATEWAY_FOREMAN_URL", settings.KATELLO_GATEWAY_FOREMAN_URL,
+            invalid_id="katello_gateway.E008", plain_http_id="katello_gateway.W004",
+            why="Foreman users' passwords and tokens are sent to it",
+        )
     for name in (
         "KATELLO_GATEWAY_FOREMAN_CA_FILE",
         "KATELLO_GATEWAY_FOREMAN_CLIENT_CERT",
         "KATELLO_GATEWAY_FOREMAN_CLIENT_KEY",
+        "KATELLO_GATEWAY_CONSUMER_CA_FILE",
     ):
         value = getattr(settings, name)
-        if value and not Path(value).is_file():
+        if value and not _readable(value):
             messages.append(
                 Error(f"{name} names {value!r}, which is not a readable file.",
+                      hint="Fix the path or the file's permissions for the user Pulp runs as.",
                       id="katello_gateway.E001")
+            )
+        elif value and name.endswith("_CA_FILE") and not _has_certificates(value):
+            messages.append(
+                Error(f"{name} names {value!r}, which holds no PEM certificate.",
+                      hint="Point it at the CA bundle (PEM, -----BEGIN CERTIFICATE-----).",
+                      id="katello_gateway.E009")
             )
     if bool(settings.KATELLO_GATEWAY_FOREMAN_CLIENT_CERT) != bool(
         settings.KATELLO_GATEWAY_FOREMAN_CLIENT_KEY
@@ -54,4 +81,153 @@ def foreman_settings_check(app_configs, **kwargs):
                 id="katello_gateway.E002",
             )
         )
+    return messages
+
+
+def _readable(path):
+    return Path(path).is_file() and os.access(path, os.R_OK)
+
+
+def _has_certificates(path):
+    try:
+        return bool(x509.load_pem_x509_certificates(Path(path).read_bytes()))
+    except ValueError:
+        return False
+
+
+def _url_problems(name, value, *, invalid_id, plain_http_id, why):
+    parts = urlsplit(str(value))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return [Error(f"{name} is {value!r}, which is not an http(s) URL.",
+                      hint="Give the absolute URL, e.g. https://host.example.com/…",
+                      id=invalid_id)]
+    if parts.scheme == "http":
+        return [Warning(f"{name} is plain HTTP: {why} unencrypted.",
+                        hint="Use https:// outside a test setup.", id=plain_http_id)]
+    return []
+
+
+@register(deploy=True)
+def token_settings_check(app_configs, **kwargs):
+    """Registry tokens must be required, signed by a key pair that matches, from a reachable realm.
+
+    pulp_container's own check (pulp_container.E001) reports these settings when unset.
+    """
+    if str(getattr(settings, "TOKEN_AUTH_DISABLED", False)).lower() == "true":
+        return [Error(
+            "TOKEN_AUTH_DISABLED is true: the registry does not ask for tokens, so Katello's "
+            "access rules are not enforced and Foreman users cannot log in.",
+            hint="Set TOKEN_AUTH_DISABLED = False and configure TOKEN_SERVER and the token keys.",
+            id="katello_gateway.E004",
+        )]
+    messages = []
+    server = getattr(settings, "TOKEN_SERVER", None)
+    if server:
+        messages += _url_problems(
+            "TOKEN_SERVER", server, invalid_id="katello_gateway.E005",
+            plain_http_id="katello_gateway.W003", why="registry clients send passwords to it",
+        )
+        if not messages and not urlsplit(server).path.endswith("/token/"):
+            messages.append(Warning(
+                f"TOKEN_SERVER is {server!r}: clients are sent there for tokens, but this "
+                "plugin answers /token/.",
+                hint="Set it to https://<this Pulp as clients see it>/token/ unless your web "
+                "server maps that path to /token/.",
+                id="katello_gateway.W002",
+            ))
+    keys = {name: getattr(settings, name, None) for name in ("PRIVATE_KEY_PATH", "PUBLIC_KEY_PATH")}
+    unreadable = [name for name, path in keys.items() if path and not _readable(path)]
+    for name in unreadable:
+        messages.append(Error(
+            f"{name} names {keys[name]!r}, which is not a readable file: no token can be "
+            "issued or verified.",
+            hint="Fix the path or permissions; install.md shows how to create the key pair.",
+            id="katello_gateway.E006",
+        ))
+    algorithm = getattr(settings, "TOKEN_SIGNATURE_ALGORITHM", None)
+    if all(keys.values()) and not unreadable and algorithm:
+        messages += _key_pair_problems(keys, algorithm)
+    return messages
+
+
+def _key_pair_problems(keys, algorithm):
+    """Sign and verify a token the way pulp_container does: proves the pair and the algorithm."""
+    hint = ("Use a key pair of the algorithm's type (e.g. EC prime256v1 for ES256), with "
+            "PUBLIC_KEY_PATH derived from PRIVATE_KEY_PATH; install.md shows the commands.")
+    private = Path(keys["PRIVATE_KEY_PATH"]).read_bytes()
+    try:
+        token = jwt.encode({"check": True}, private, algorithm=algorithm)
+    except (jwt.PyJWTError, ValueError, TypeError, NotImplementedError):
+        return [Error(f"PRIVATE_KEY_PATH holds {_describe_key(private)}, which cannot sign "
+                      f"{algorithm} tokens (TOKEN_SIGNATURE_ALGORITHM).", hint=hint,
+                      id="katello_gateway.E007")]
+    try:
+        jwt.decode(token, Path(keys["PUBLIC_KEY_PATH"]).read_bytes(), algorithms=[algorithm])
+    except (jwt.PyJWTError, ValueError, TypeError):
+        return [Error("PUBLIC_KEY_PATH does not verify tokens signed with PRIVATE_KEY_PATH: "
+                      "registry clients would be refused every token.", hint=hint,
+                      id="katello_gateway.E007")]
+    return []
+
+
+def _describe_key(pem):
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        return "no unencrypted PEM private key"
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return f"an EC key on {key.curve.name}"
+    if isinstance(key, rsa.RSAPrivateKey):
+        return f"an RSA key of {key.key_size} bits"
+    return f"a {type(key).__name__.lstrip('_')}"
+
+
+# Numeric settings and the smallest value that makes sense.
+_MINIMUMS = {
+    "KATELLO_GATEWAY_FOREMAN_CONNECT_TIMEOUT": 0.1,
+    "KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT": 0.1,
+    "KATELLO_GATEWAY_FOREMAN_MAX_CONCURRENT": 1,
+    "KATELLO_GATEWAY_FOREMAN_BACKOFF": 0,
+    "KATELLO_GATEWAY_LOGIN_CACHE_TTL": 0,
+    "KATELLO_GATEWAY_LOGIN_MAX_STALE": 0,
+    "KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES": 1,
+    "KATELLO_GATEWAY_THROTTLE_LOGIN_FAILURES": 1,
+    "KATELLO_GATEWAY_THROTTLE_WINDOW": 1,
+    "KATELLO_GATEWAY_PUSH_MAX_BYTES": 1,
+}
+_INTEGERS = {"KATELLO_GATEWAY_FOREMAN_MAX_CONCURRENT", "KATELLO_GATEWAY_PUSH_MAX_BYTES"}
+
+
+@register(deploy=True)
+def limits_check(app_configs, **kwargs):
+    """Numbers the gateway computes with; a wrong one would fail requests, not start-up."""
+    messages = []
+    for name, minimum in _MINIMUMS.items():
+        value = getattr(settings, name)
+        kind = int if name in _INTEGERS else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kind) or value < minimum:
+            what = "an integer" if name in _INTEGERS else "a number"
+            messages.append(Error(
+                f"{name} is {value!r}; it must be {what} of at least {minimum}.",
+                hint="See docs/settings.md for what it does.", id="katello_gateway.E010",
+            ))
+    return messages
+
+
+@register(deploy=True)
+def hosts_settings_check(app_configs, **kwargs):
+    """Trusted proxies are parsed at each request; a typo would fail every host's request."""
+    messages = []
+    for entry in settings.KATELLO_GATEWAY_TRUSTED_PROXIES or ():
+        if entry == UNIX_SOCKET:
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except (TypeError, ValueError):
+            messages.append(Error(
+                f"KATELLO_GATEWAY_TRUSTED_PROXIES holds {entry!r}, which is neither an address, "
+                f"a network (CIDR) nor {UNIX_SOCKET!r}.",
+                hint="List the addresses of the web servers in front of pulpcore-api.",
+                id="katello_gateway.E011",
+            ))
     return messages

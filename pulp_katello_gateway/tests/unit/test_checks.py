@@ -1,0 +1,122 @@
+"""System checks: ``check`` (E003) and ``check --deploy`` (settings), one message per mistake."""
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from devtools.pki import CertificateAuthority, write_token_keys
+from pulp_katello_gateway.app import checks
+
+
+def ids(messages):
+    return sorted(message.id for message in messages)
+
+
+def test_the_test_settings_pass():
+    assert checks.token_settings_check(None) == []
+    assert checks.limits_check(None) == []
+    assert checks.hosts_settings_check(None) == []
+    with override_settings(KATELLO_GATEWAY_FOREMAN_URL="https://foreman.example.com"):
+        assert checks.foreman_settings_check(None) == []
+
+
+@pytest.mark.django_db  # pulp_container's own checks query the database
+def test_disabled_token_auth_is_an_error_of_check_deploy_only():
+    with override_settings(TOKEN_AUTH_DISABLED=True):
+        assert ids(checks.token_settings_check(None)) == ["katello_gateway.E004"]
+        call_command("check", "katello_gateway")  # start-up checks stay quiet
+        with pytest.raises(SystemCheckError, match="katello_gateway.E004"):
+            call_command("check", "katello_gateway", "--deploy")
+
+
+@pytest.mark.parametrize(
+    "server, expected",
+    [
+        ("https://capsule.example.com/token/", []),
+        ("http://capsule.example.com/token/", ["katello_gateway.W003"]),
+        ("https://capsule.example.com/v2/token", ["katello_gateway.W002"]),
+        ("capsule.example.com/token/", ["katello_gateway.E005"]),
+    ],
+)
+def test_token_server(server, expected):
+    with override_settings(TOKEN_SERVER=server):
+        assert ids(checks.token_settings_check(None)) == expected
+
+
+def test_token_keys_must_be_readable_and_a_pair_of_the_algorithm(tmp_path):
+    other_private, _ = write_token_keys(tmp_path / "other")
+    with override_settings(PRIVATE_KEY_PATH=str(tmp_path / "missing.pem")):
+        [message] = checks.token_settings_check(None)
+        assert message.id == "katello_gateway.E006" and "PRIVATE_KEY_PATH" in message.msg
+    with override_settings(PRIVATE_KEY_PATH=str(other_private)):
+        [message] = checks.token_settings_check(None)
+        assert message.id == "katello_gateway.E007"
+        assert "PUBLIC_KEY_PATH does not verify tokens signed with PRIVATE_KEY_PATH" in message.msg
+    with override_settings(TOKEN_SIGNATURE_ALGORITHM="RS256"):  # the keys are EC keys
+        [message] = checks.token_settings_check(None)
+        assert message.id == "katello_gateway.E007"
+        assert "holds an EC key on secp256r1, which cannot sign RS256 tokens" in message.msg
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        (None, ["katello_gateway.W001"]),
+        ("http://foreman.example.com", ["katello_gateway.W004"]),
+        ("foreman.example.com", ["katello_gateway.E008"]),
+    ],
+)
+def test_foreman_url(url, expected):
+    with override_settings(KATELLO_GATEWAY_FOREMAN_URL=url):
+        assert ids(checks.foreman_settings_check(None)) == expected
+
+
+def test_ca_files_must_be_readable_pem_certificates(tmp_path):
+    ca = CertificateAuthority(tmp_path / "ca", common_name="test CA")
+    not_pem = tmp_path / "not-a-ca.pem"
+    not_pem.write_text("hello")
+    url = "https://foreman.example.com"
+    with override_settings(KATELLO_GATEWAY_FOREMAN_URL=url,
+                           KATELLO_GATEWAY_FOREMAN_CA_FILE=str(ca.cert_path),
+                           KATELLO_GATEWAY_CONSUMER_CA_FILE=str(ca.cert_path)):
+        assert checks.foreman_settings_check(None) == []
+    with override_settings(KATELLO_GATEWAY_FOREMAN_URL=url,
+                           KATELLO_GATEWAY_FOREMAN_CA_FILE=str(not_pem),
+                           KATELLO_GATEWAY_CONSUMER_CA_FILE=str(tmp_path / "missing.pem")):
+        messages = checks.foreman_settings_check(None)
+    assert ids(messages) == ["katello_gateway.E001", "katello_gateway.E009"]
+    assert "KATELLO_GATEWAY_CONSUMER_CA_FILE" in messages[0].msg + messages[1].msg
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("KATELLO_GATEWAY_FOREMAN_MAX_CONCURRENT", 0),
+        ("KATELLO_GATEWAY_FOREMAN_MAX_CONCURRENT", "4"),
+        ("KATELLO_GATEWAY_FOREMAN_MAX_CONCURRENT", 2.5),
+        ("KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT", 0),
+        ("KATELLO_GATEWAY_LOGIN_CACHE_TTL", -1),
+        ("KATELLO_GATEWAY_THROTTLE_WINDOW", True),
+    ],
+)
+def test_numbers_out_of_range(name, value):
+    with override_settings(**{name: value}):
+        [message] = checks.limits_check(None)
+    assert message.id == "katello_gateway.E010" and name in message.msg
+
+
+def test_trusted_proxies_must_be_addresses_networks_or_unix():
+    good = ["127.0.0.1", "::1", "10.0.0.0/8", "unix"]
+    with override_settings(KATELLO_GATEWAY_TRUSTED_PROXIES=[*good, "proxy.example.com"]):
+        [message] = checks.hosts_settings_check(None)
+    assert message.id == "katello_gateway.E011" and "proxy.example.com" in message.msg
+
+
+@pytest.mark.django_db
+def test_deploy_checks_run_with_check_deploy():
+    assert settings.KATELLO_GATEWAY_FOREMAN_URL is None
+    with pytest.raises(SystemCheckError, match="katello_gateway.E010"):
+        with override_settings(KATELLO_GATEWAY_FOREMAN_MAX_CONCURRENT=0):
+            call_command("check", "katello_gateway", "--deploy")
