@@ -20,6 +20,7 @@ setup(
             "pytest-timeout>=2.3",
             "hypothesis>=6.100",
             "ruff>=0.6",
+            "matplotlib>=3.8",  # bench.report's plots
         ],
     },
     packages=find_packages(exclude=["devtools", "devtools.*", "bench", "bench.*"]),

@@ -1,4 +1,4 @@
-"""Run every benchmark in turn: ``python -m bench [name ...]`` (``make bench`` runs them all).
+"""Run benchmarks in turn: ``python -m bench [name ...]`` (``python -m bench.report`` reports).
 
 Each benchmark is a module of this package, also runnable alone (``python -m bench.<name> -h``),
 in its own process so one's settings and servers never leak into the next. Exits non-zero when
@@ -8,7 +8,7 @@ any of them failed, after trying all.
 import subprocess
 import sys
 
-BENCHMARKS = ("push", "catalog", "token")
+BENCHMARKS = ("push", "catalog", "token", "pulls")
 
 
 def main(argv):

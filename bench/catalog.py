@@ -10,7 +10,7 @@ Bearer JWT with ``registry:catalog:*`` goes through the view's token authenticat
 permission, the query and the rendering, in this process (no HTTP, the same for both). Reported:
 p50 of the first page of 100 names, of a page of 100 from the middle of the list (keyset:
 ``last=``), and of the full list (following ``Link`` with ``n=1000``, the largest page either
-implementation serves). Writes ``bench/results/catalog.json``.
+implementation serves). Writes ``bench/results/catalog.json`` (or ``--output``).
 """
 
 import argparse
@@ -226,8 +226,8 @@ def run(args):
                             args.page_repeat, args.full_repeat))
     print()
     print(_table(results))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps({
         "repositories": args.repositories,
         "grants": args.grants,
         "public_every": PUBLIC_EVERY,
@@ -235,7 +235,7 @@ def run(args):
         "full_repeat": args.full_repeat,
         "results": results,
     }, indent=2) + "\n")
-    print(f"\nwritten to {RESULTS}")
+    print(f"\nwritten to {args.output}")
 
 
 def _with_throwaway_database(argv):
@@ -267,6 +267,7 @@ def main(argv=None):
     parser.add_argument("--grants", type=int, default=GRANTS)
     parser.add_argument("--page-repeat", type=int, default=30)
     parser.add_argument("--full-repeat", type=int, default=3)
+    parser.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
     args = parser.parse_args(argv)
     if not os.environ.get("PULP_SETTINGS"):
         return _with_throwaway_database(argv)

@@ -223,6 +223,7 @@ def main():
     parser.add_argument("--repositories", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=1_000)
     parser.add_argument("--per-user", type=int, default=1_000)
+    parser.add_argument("--output", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--build", help=argparse.SUPPRESS)
@@ -258,6 +259,16 @@ def main():
     worst_time = max(r["seconds"] for r in results)
     worst_rss = max(r["peak_rss_mib"] for r in results)
     ok = worst_time <= LIMIT_SECONDS and worst_rss <= LIMIT_RSS_MIB
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps({
+            "repositories": args.repositories,
+            "users": args.users,
+            "per_user": args.per_user,
+            "pairs": args.users * args.per_user,
+            "limits": {"seconds": LIMIT_SECONDS, "peak_rss_mib": LIMIT_RSS_MIB},
+            "results": results,
+        }, indent=2) + "\n")
     print(f"slowest push {worst_time:.2f} s (limit {LIMIT_SECONDS} s), highest peak RSS "
           f"{worst_rss:.0f} MiB (limit {LIMIT_RSS_MIB} MiB): {'OK' if ok else 'OVER LIMIT'}")
     return 0 if ok else 1
