@@ -191,13 +191,20 @@ def _call(endpoint, url, *, params, auth, headers):
         raise ForemanUnavailable("Foreman answered with something that is not JSON") from None
 
 
+def _basic(login, secret):
+    """Basic credentials as UTF-8 bytes, as registry clients send them (requests would encode
+    text as Latin-1: a wrong password for every non-ASCII one, and an exception beyond Latin-1).
+    """
+    return login.encode(), secret.encode()
+
+
 def verify_login(login, secret):
     """Ask Foreman whether ``login``/``secret`` (password or personal access token) are valid.
 
     Katello answers a registry token for valid credentials, an ``unauthenticated`` token when it
     did not check them at all, and 401 for invalid ones. Returns nothing; raises otherwise.
     """
-    body = _get("token", params={"account": login}, auth=(login, secret))
+    body = _get("token", params={"account": login}, auth=_basic(login, secret))
     token = body.get("token") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token or token == UNAUTHENTICATED:
         raise ForemanUnavailable("Foreman answered without a registry token")
@@ -213,7 +220,7 @@ def _catalog(**kwargs):
 
 def user_catalog(login, secret):
     """Names of the repositories Katello lets this user read."""
-    return _catalog(params={"account": login}, auth=(login, secret))
+    return _catalog(params={"account": login}, auth=_basic(login, secret))
 
 
 def host_catalog(consumer_uuid):

@@ -9,7 +9,6 @@ otherwise block Pulp's address).
 """
 
 import base64
-import binascii
 import ipaddress
 import logging
 import secrets
@@ -37,6 +36,11 @@ from pulp_katello_gateway.app.models import (
 )
 
 audit = logging.getLogger("pulp_katello_gateway.audit")
+
+# Longer secrets are refused without asking Foreman: no Foreman password or personal access
+# token is that long, and Foreman's web server refuses such an Authorization header (400 or 431),
+# which would read as "Foreman unavailable" (503) instead of a wrong password.
+SECRET_MAX_LENGTH = 4096
 
 
 class ForemanUnreachable(APIException):
@@ -84,7 +88,7 @@ def basic_credentials(request):
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not even ASCII, or not UTF-8 once decoded
         raise AuthenticationFailed("Malformed Basic credentials.") from None
     login, sep, secret = decoded.partition(":")
     if not sep:
@@ -159,6 +163,10 @@ def identify(request, login, secret):
     if not settings.KATELLO_GATEWAY_FOREMAN_URL:
         audit.info("login user=%s source=%s kind=pulp result=denied", login, _source(request))
         metrics.login("denied", "-", "pulp")
+        raise AuthenticationFailed("Invalid username/password.")
+    if len(secret) > SECRET_MAX_LENGTH:
+        audit.info("login user=%s source=%s cache=- result=denied", login, _source(request))
+        metrics.login("denied")
         raise AuthenticationFailed("Invalid username/password.")
     return _foreman_login(request, login, secret)
 
@@ -245,6 +253,8 @@ def _foreman_user(login):
 
 def forget_logins(login):
     """Drop every cached login of ``login`` (revocation); returns how many were dropped."""
+    if name_problem(login):
+        return 0  # no Foreman user has such a login (and a NUL would not reach PostgreSQL)
     deleted, _ = CachedLogin.objects.filter(foreman_user__login=login).delete()
     return deleted
 

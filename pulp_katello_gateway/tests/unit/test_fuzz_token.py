@@ -1,0 +1,287 @@
+"""The token endpoint under hostile input: property tests through Django's full request path.
+
+Whatever a client sends (scopes with ports, ``::``, hundreds of scopes, unicode, injection
+strings, broken Basic headers, odd methods and bodies), the answer is never a 5xx, never echoes
+the password, and a refused request writes nothing but the failed-login counter. Foreman is the
+Katello stand-in. The cases the fuzzing found are pinned as plain tests at the end.
+"""
+
+import base64
+import json
+from urllib.parse import urlencode
+
+import pytest
+from django.test import override_settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from devtools.katello_standin import KatelloStandin
+from pulp_katello_gateway.app import foreman as foreman_client
+from pulp_katello_gateway.app.logins import SECRET_MAX_LENGTH
+from pulp_katello_gateway.app.models import (
+    CachedLogin,
+    ConsumerHost,
+    ForemanUser,
+    HostRepositoryGrant,
+    KatelloRepository,
+    UserRepositoryGrant,
+)
+from pulp_katello_gateway.app.registry.token import MAX_SCOPES
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "alice-password-1"
+MARK = "S3cr3t~"  # every fuzzed password starts with it, so a leak is recognisable
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@pytest.fixture(scope="module")
+def standin():
+    with KatelloStandin() as katello:
+        yield katello
+
+
+@pytest.fixture
+def foreman(standin):
+    standin.set_fault(None)
+    foreman_client._backoff.reset()
+    standin.load({
+        "repositories": {"kat/a": {"auth_required": True}, "kat/pub": {"auth_required": False}},
+        "users": {
+            "alice": {"password": PASSWORD, "repositories": ["kat/a"]},
+            "jürgen": {"password": "pässwörd-€-日本", "repositories": ["kat/a"]},
+        },
+    })
+    KatelloRepository.objects.create(name="kat/a", auth_required=True)
+    KatelloRepository.objects.create(name="kat/pub", auth_required=False)
+    with override_settings(
+        KATELLO_GATEWAY_FOREMAN_URL=standin.url,
+        KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT=5,
+        # Fuzzed logins fail a lot: the throttle (a 429) must not hide the other answers.
+        KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES=10**6,
+        KATELLO_GATEWAY_THROTTLE_LOGIN_FAILURES=10**6,
+    ):
+        yield standin
+    foreman_client._backoff.reset()
+
+
+def state():
+    """What a refused token request must not change (failed-login counters may change)."""
+    return (
+        set(KatelloRepository.objects.values_list("pk", "name", "auth_required")),
+        set(ForemanUser.objects.values_list("pk", "login")),
+        set(CachedLogin.objects.values_list("pk", "digest", "verified_at")),
+        set(UserRepositoryGrant.objects.values_list("foreman_user_id", "repository_id")),
+        set(ConsumerHost.objects.values_list("pk", "uuid")),
+        set(HostRepositoryGrant.objects.values_list("host_id", "repository_id")),
+    )
+
+
+def basic(login, password):
+    return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()
+
+
+# -- strategies ------------------------------------------------------------------------------
+
+HOSTILE = [
+    "", ":", "::", ":::", "repository", "repository:", "repository::", "repository::pull",
+    "repository:kat/a", "repository:kat/a:", "repository:kat/a:pull,push,delete,*",
+    "repository:localhost:5000/kat/a:pull", "repository:[::1]:5000/kat/a:pull",
+    "repository:kat/a:pull:pull", "registry:catalog:*", "registry:catalog:pull",
+    "repository(plugin):kat/a:pull", "repository:kat/%:pull", "repository:kat/_:pull",
+    "repository:kat/a';DROP TABLE katello_gateway_katellorepository;--:pull",
+    "repository:${jndi:ldap://x/a}:pull", "repository:../../etc/passwd:pull",
+    "repository:kat/a\x00:pull", "repository:kat/ä/日本/🐳:pull", "repository:\u202ekat/a:pull",
+    "repository:" + "a" * 5000 + ":pull",
+]
+text = st.text(st.characters(codec="utf-8"), max_size=40)
+names = st.one_of(st.sampled_from(["kat/a", "kat/pub", "kat/none", "localhost:5000/kat/a"]),
+                  text)
+actions = st.lists(st.sampled_from(["pull", "push", "delete", "*", "", "PULL"]), max_size=3)
+scopes = st.one_of(
+    st.sampled_from(HOSTILE),
+    st.builds(lambda t, n, a: f"{t}:{n}:{','.join(a)}",
+              st.sampled_from(["repository", "registry", "", "x"]), names, actions),
+    text,
+)
+scope_lists = st.one_of(st.lists(scopes, max_size=5),
+                        st.integers(MAX_SCOPES - 1, MAX_SCOPES + 2).map(
+                            lambda n: ["repository:kat/pub:pull"] * n))
+logins = st.one_of(st.sampled_from(["alice", "jürgen", "admin", "", " ", "a:b", "a" * 300]),
+                   text)
+passwords = st.one_of(st.just(PASSWORD), text.map(lambda t: MARK + t))
+latin1 = st.text(st.characters(codec="latin-1"), max_size=60)
+authorizations = st.one_of(
+    st.none(),
+    st.builds(basic, logins, passwords),
+    st.builds(lambda raw: "Basic " + base64.b64encode(raw).decode(), st.binary(max_size=40)),
+    latin1.map(lambda value: "Basic " + value),
+    latin1.map(lambda value: "Bearer " + value),
+    latin1,
+)
+
+
+def _password_in(authorization):
+    """The fuzzed password inside a Basic header, when there is one to look for."""
+    try:
+        decoded = base64.b64decode(authorization.split(" ", 1)[1], validate=True).decode()
+    except (AttributeError, IndexError, ValueError):
+        return None
+    secret = decoded.partition(":")[2]
+    return secret if secret.startswith(MARK) and len(secret) > len(MARK) + 3 else None
+
+
+def check(response, before, secret=None):
+    assert response.status_code < 500, response.content[:300]
+    if secret is not None:
+        assert secret.encode() not in response.content
+    if response.status_code >= 400:
+        assert state() == before
+
+
+# -- properties ------------------------------------------------------------------------------
+
+
+@FUZZ
+@given(service=st.one_of(st.none(), text), scopes=scope_lists, account=st.one_of(st.none(), text),
+       authorization=authorizations)
+def test_token_get_never_fails_and_refusals_write_nothing(
+    client, foreman, service, scopes, account, authorization
+):
+    query = [("scope", scope) for scope in scopes]
+    if service is not None:
+        query.append(("service", service))
+    if account is not None:
+        query.append(("account", account))
+    headers = {"HTTP_AUTHORIZATION": authorization} if authorization is not None else {}
+    before = state()
+    response = client.get("/token/?" + urlencode(query), **headers)
+    check(response, before, _password_in(authorization))
+
+
+fields = st.one_of(text, st.none(), st.integers(), st.booleans(), st.lists(text, max_size=2),
+                   st.dictionaries(text, text, max_size=2))
+
+
+@FUZZ
+@given(
+    grant_type=st.one_of(st.just("password"), fields),
+    username=st.one_of(logins, fields),
+    password=st.one_of(passwords, fields),
+    scope=st.one_of(scope_lists.map(" ".join), fields),
+    service=st.one_of(st.just("registry.example.com"), fields),
+    encoding=st.sampled_from(["form", "json", "json-with-surrogates"]),
+)
+def test_token_post_never_fails_and_refusals_write_nothing(
+    client, foreman, grant_type, username, password, scope, service, encoding
+):
+    data = {"grant_type": grant_type, "username": username, "password": password,
+            "scope": scope, "service": service}
+    data = {key: value for key, value in data.items() if value is not None}
+    if encoding == "form":
+        data = {k: v for k, v in data.items() if isinstance(v, str)}
+        response_of = lambda: client.post(  # noqa: E731
+            "/token/", urlencode(data), content_type="application/x-www-form-urlencoded")
+    else:
+        if encoding == "json-with-surrogates":  # JSON may carry lone surrogates, UTF-8 cannot
+            data = {key: f"{value}\ud800" if isinstance(value, str) and key != "grant_type"
+                    else value for key, value in data.items()}
+        body = json.dumps(data)
+        response_of = lambda: client.post(  # noqa: E731
+            "/token/", body, content_type="application/json")
+    before = state()
+    response = response_of()
+    secret = password if isinstance(password, str) and password.startswith(MARK) and len(
+        password) > len(MARK) + 3 else None
+    check(response, before, secret)
+
+
+@FUZZ
+@given(method=st.sampled_from(["put", "patch", "delete", "options", "head", "trace"]),
+       body=st.binary(max_size=200),
+       content_type=st.sampled_from(["application/json", "application/x-www-form-urlencoded",
+                                     "multipart/form-data; boundary=x", "text/plain", "",
+                                     "application/json; charset=utf-16"]))
+def test_other_methods_and_bodies_are_client_errors(client, foreman, method, body, content_type):
+    before = state()
+    response = client.generic(method.upper(), "/token/?service=x", body,
+                              content_type=content_type)
+    check(response, before)
+    if method not in ("options", "head"):
+        assert response.status_code == 405
+
+
+@FUZZ
+@given(body=st.binary(max_size=300),
+       content_type=st.sampled_from(["application/json", "application/x-www-form-urlencoded",
+                                     "multipart/form-data; boundary=x", "text/plain"]))
+def test_post_of_arbitrary_bytes_is_a_client_error(client, foreman, body, content_type):
+    before = state()
+    response = client.post("/token/", body, content_type=content_type)
+    check(response, before)
+    assert response.status_code in (400, 401, 415)
+
+
+# -- what the fuzzing found, pinned ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("login, password", [("jürgen", "pässwörd-€-日本")])
+def test_non_ascii_credentials_reach_foreman_as_utf8(client, foreman, login, password):
+    """requests encoded them as Latin-1: a wrong password for ä, a 500 for € or 日本."""
+    query = {"service": "r", "account": login, "scope": "repository:kat/a:pull"}
+    response = client.get("/token/", query, HTTP_AUTHORIZATION=basic(login, password))
+    assert response.status_code == 200
+    assert response.json()["token"]
+    post = client.post("/token/", {"grant_type": "password", "username": login,
+                                   "password": password, "service": "r"})
+    assert post.status_code == 200
+
+
+@pytest.mark.parametrize("authorization", [
+    "Basic ÿþ",  # gunicorn hands over non-ASCII header bytes as Latin-1 text
+    "Basic \u00e9\u00e9\u00e9\u00e9",
+    "Basic " + base64.b64encode(b"\xff\xfe:secret").decode(),
+])
+def test_non_ascii_or_non_utf8_basic_headers_are_401(client, foreman, authorization):
+    response = client.get("/token/", {"service": "r"}, HTTP_AUTHORIZATION=authorization)
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Malformed Basic credentials."}
+
+
+def test_overlong_secret_is_401_without_asking_foreman(client, foreman):
+    foreman.reset_counters()
+    for size in (SECRET_MAX_LENGTH + 1, 100_000):
+        response = client.post("/token/", {"grant_type": "password", "username": "alice",
+                                           "password": "x" * size, "service": "r"})
+        assert response.status_code == 401
+        assert response.json() == {"detail": "Invalid username/password."}
+    assert foreman.request_count() == 0
+
+
+@pytest.mark.parametrize("field", ["username", "password", "scope"])
+def test_lone_surrogates_in_json_are_400(client, foreman, field):
+    data = {"grant_type": "password", "username": "alice", "password": PASSWORD,
+            "scope": "repository:kat/a:pull", "service": "r"}
+    body = json.dumps(data).replace(f'"{field}": "', f'"{field}": "\\ud800', 1)
+    response = client.post("/token/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_too_many_scopes_are_refused_before_anything_else(client, foreman):
+    foreman.reset_counters()
+    scopes = [f"repository:kat/x{index}:pull" for index in range(MAX_SCOPES + 1)]
+    response = client.get("/token/", {"service": "r", "scope": scopes},
+                          HTTP_AUTHORIZATION=basic("alice", PASSWORD))
+    assert response.status_code == 400
+    assert "Too many scopes" in response.json()["detail"]
+    post = client.post("/token/", {"grant_type": "password", "username": "alice",
+                                   "password": PASSWORD, "service": "r",
+                                   "scope": " ".join(scopes)})
+    assert post.status_code == 400
+    assert foreman.request_count() == 0
+    assert client.get("/token/", {"service": "r", "scope": scopes[:MAX_SCOPES]}).status_code == 200
