@@ -28,6 +28,6 @@ demo: system-deps $(VENV)/.installed
 demo-stop:
 	$(PY) -m devtools.demo stop
 
-# Every benchmark next to stock pulp_container (about 15 min); writes docs/performance.md.
+# Every benchmark next to stock pulp_container (about 10 min); writes docs/performance.md.
 bench: system-deps $(VENV)/.installed
 	$(PY) -m bench.report
