@@ -22,6 +22,7 @@ from pulpcore.plugin.models import BaseModel
 
 NAME_MAX_LENGTH = 255
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATES = re.compile("[\ud800-\udfff]")  # JSON can carry them; UTF-8 (PostgreSQL) cannot
 
 # Django usernames of Foreman users. ":" and "#" are outside Django's username alphabet, so no
 # local Pulp user can be created with such a name through the API or createsuperuser, and a name
@@ -41,6 +42,8 @@ def name_problem(value):
         return f"may not be longer than {NAME_MAX_LENGTH} characters"
     if _CONTROL_CHARACTERS.search(value):
         return "may not contain control characters"
+    if _SURROGATES.search(value):
+        return "may not contain lone surrogates"
     return None
 
 

@@ -13,6 +13,7 @@ from pulpcore.plugin.viewsets import NAME_FILTER_OPTIONS, BaseFilterSet, NamedMo
 from rest_framework import mixins
 
 from .katello.locks import lock_for_push
+from .katello.parsers import PARSER_CLASSES
 from .models import ConsumerHost, ForemanUser, KatelloRepository
 from .serializers import (
     ConsumerHostSerializer,
@@ -84,6 +85,7 @@ class KatelloRepositoryViewSet(
     """Container repositories Katello serves here (pushed by Katello; read-only)."""
 
     endpoint_name = "katello_gateway/repositories"
+    parser_classes = PARSER_CLASSES
     queryset = KatelloRepository.objects.all()
     serializer_class = KatelloRepositorySerializer
     filterset_class = KatelloRepositoryFilter
@@ -123,6 +125,7 @@ class ForemanUserViewSet(
     """Foreman logins known here; deleting one deletes its Pulp user and its grants."""
 
     endpoint_name = "katello_gateway/users"
+    parser_classes = PARSER_CLASSES
     queryset = ForemanUser.objects.select_related("user")
     serializer_class = ForemanUserSerializer
     filterset_class = ForemanUserFilter
@@ -146,6 +149,7 @@ class ConsumerHostViewSet(
     """Content hosts pushed by Katello; deleting one revokes its grants until the next sync."""
 
     endpoint_name = "katello_gateway/hosts"
+    parser_classes = PARSER_CLASSES
     queryset = ConsumerHost.objects.all()
     serializer_class = ConsumerHostSerializer
     filterset_class = ConsumerHostFilter

@@ -8,7 +8,7 @@ KATELLO_GATEWAY_PUSH_MAX_BYTES instead.
 import json
 
 from django.conf import settings
-from rest_framework import status
+from rest_framework import parsers, status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import BaseParser
 
@@ -53,6 +53,21 @@ class RackFormParser(BaseParser):
 
 def _reject_constant(name):
     raise ValueError(f"{name} is not valid JSON")
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, where a body nested too deeply is a 400 like any other malformed body
+    (DRF lets the RecursionError through: a 500, on pulpcore's own endpoints too)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - nested too deeply.") from None
+
+
+# The plugin's other DRF views (token endpoint, native API) parse what DRF does by default.
+PARSER_CLASSES = [JSONParser, parsers.FormParser, parsers.MultiPartParser]
 
 
 class BoundedJSONParser(BaseParser):

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pulp_katello_gateway.app import access, logins
+from pulp_katello_gateway.app.katello.parsers import PARSER_CLASSES
 from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser
 
 # Private claim naming the host (its consumer uuid) a token was issued to. Hosts have no Django
@@ -63,6 +64,7 @@ class TokenView(APIView):
 
     authentication_classes = []
     permission_classes = []
+    parser_classes = PARSER_CLASSES
     schema = None
 
     def get_authenticate_header(self, request):

@@ -99,6 +99,7 @@ class Registry:
             self.secrets.add(auth[1])
             if account:
                 params.append(("account", auth[0]))
+            auth = (auth[0].encode(), auth[1].encode())  # UTF-8 like clients, not Latin-1
         response = self.http.get(
             f"{self.base_url}/token/", params=params, auth=auth, timeout=timeout
         )

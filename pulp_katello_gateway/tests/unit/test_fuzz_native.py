@@ -153,6 +153,14 @@ def test_good_regular_expression_still_filters(admin_client, data):
     assert [repo["name"] for repo in response.json()["results"]] == ["prod-a"]
 
 
+@pytest.mark.parametrize("body", ['{"login": "a\\ud800"}', "[" * 100_000, '{"login": ' * 50_000])
+def test_odd_json_bodies_are_400_not_500(admin_client, data, body):
+    before = state()
+    response = admin_client.post(f"{API}users/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert state() == before
+
+
 def test_dropping_cached_logins_of_an_impossible_login_drops_nothing(katello_client, data):
     response = katello_client.delete(push_url("users/a%00b/cached_logins/"))
     assert response.status_code == 200

@@ -97,7 +97,8 @@ def check(response, before):
 
 NASTY = ["", " ", "\x00", "a\x00b", "\t", "\x7f", "a" * 256, "a" * 255, "prod-a", "lib-pub",
          "admin", "h-1", "日本/🐳", "\u202e", "x'; DROP TABLE katello_gateway_katellorepository;--",
-         "a[b]", "]", "[", "%", "\\", "\\N", "\t\n\r", "\ud7ff", "true", "nil"]
+         "a[b]", "]", "[", "%", "\\", "\\N", "\t\n\r", "\ud7ff", "true", "nil", "a\ud800",
+         "\udfff"]  # lone surrogates: JSON carries them, UTF-8 (and PostgreSQL) cannot
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
     st.sampled_from(NASTY), st.text(max_size=20),
@@ -155,7 +156,7 @@ def form_body(payload):
     """Katello's encoding of ``payload`` when RestClient can encode it, else raw form pairs."""
     try:
         return encode(payload).encode()
-    except (TypeError, AttributeError):
+    except (TypeError, AttributeError, UnicodeEncodeError):
         return json.dumps(payload).encode()  # not a form at all
 
 
@@ -210,4 +211,23 @@ def test_other_methods_change_nothing(pushed, endpoint, method, body):
     assert response.status_code < 500
     if endpoint != "users" or method not in ("GET", "HEAD", "OPTIONS"):
         assert response.status_code == (200 if method == "OPTIONS" else 405)
+    assert state() == before
+
+
+# -- what the fuzzing found, pinned ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint, body", [
+    ("repository_list", '{"repositories": [{"repository": "a\\ud800", "auth_required": true}]}'),
+    ("update_hosts", '{"hosts": [{"uuid": "\\udfff"}]}'),
+    ("update_host_repositories", '{"hosts": [{"h\\ud800": []}]}'),
+    ("user_repository_mapping", '{"users": [{"admin": [{"repository": "\\ud800",'
+                                ' "auth_required": true}]}]}'),
+])
+def test_lone_surrogates_are_refused_whole(pushed, endpoint, body):
+    """JSON can carry them, PostgreSQL cannot store them: they were a 500 mid-write."""
+    before = state()
+    response = pushed.put(push_url(endpoint), data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert "may not contain lone surrogates" in response.content.decode()
     assert state() == before

@@ -272,6 +272,11 @@ def test_lone_surrogates_in_json_are_400(client, foreman, field):
     assert response.json()["error"] == "invalid_request"
 
 
+def test_json_nested_too_deeply_is_400(client, foreman):
+    response = client.post("/token/", "[" * 100_000, content_type="application/json")
+    assert response.status_code == 400
+
+
 def test_too_many_scopes_are_refused_before_anything_else(client, foreman):
     foreman.reset_counters()
     scopes = [f"repository:kat/x{index}:pull" for index in range(MAX_SCOPES + 1)]

@@ -1,0 +1,352 @@
+"""Hostile requests against the real stack (gunicorn, Django, the plugin, PostgreSQL).
+
+Raw HTTP over TLS, so that what no well-behaved client library would send (non-ASCII header
+bytes, lying Content-Length, broken escapes) arrives as sent. Every answer must be below 500,
+and after every refusal (4xx) the gateway's tables must be exactly as before: no partial write.
+The property tests in ``tests/unit/test_fuzz_*.py`` cover the same endpoints in depth, in
+process; here a bounded number of generated requests goes through the real server too.
+"""
+
+import base64
+import http.client
+import json
+import re
+import ssl
+import uuid
+from urllib.parse import quote, urlencode
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from devtools.clients import Skopeo
+from devtools.rack import encode
+from pulp_katello_gateway.app.logins import SECRET_MAX_LENGTH
+from pulp_katello_gateway.app.registry.token import MAX_SCOPES
+
+PUSH = "/pulp/api/v3/container_gateway/"
+NATIVE = "/pulp/api/v3/katello_gateway/"
+FORM = "application/x-www-form-urlencoded"
+SURROGATE = re.compile("[\ud800-\udfff]")
+REAL_HTTP = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+# What a refusal must leave untouched (failed-login counters and the Foreman backoff may move).
+TABLES = {
+    "katello_gateway_katellorepository": "pulp_id, name, auth_required",
+    "katello_gateway_foremanuser": "pulp_id, login, user_id",
+    "katello_gateway_userrepositorygrant": "id, foreman_user_id, repository_id",
+    "katello_gateway_consumerhost": "pulp_id, uuid",
+    "katello_gateway_hostrepositorygrant": "id, host_id, repository_id",
+    "katello_gateway_cachedlogin": "id, digest, verified_at",
+    "container_containerdistribution": "distribution_ptr_id, private",
+}
+
+
+def snapshot(pulp_db):
+    return {
+        table: sorted(map(tuple, pulp_db.execute(f"SELECT {columns} FROM {table}").fetchall()))
+        for table, columns in TABLES.items()
+    }
+
+
+def basic(login, secret):
+    if isinstance(login, str):
+        login, secret = login.encode(), secret.encode()
+    return "Basic " + base64.b64encode(login + b":" + secret).decode()
+
+
+class Raw:
+    """One request per connection, bytes as given."""
+
+    def __init__(self, pulp, secrets):
+        self.pulp = pulp
+        self.secrets = secrets
+        self.context = ssl.create_default_context(cafile=str(pulp.ca_file))
+        self.admin = basic(*pulp.admin_auth)
+
+    def __call__(self, method, path, headers=(), body=b"", declared_length=None):
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", self.pulp.api_port, context=self.context, timeout=120
+        )
+        try:
+            connection.putrequest(method, path, skip_accept_encoding=True)
+            for name, value in dict(headers).items():
+                connection.putheader(name, value)
+            if body or declared_length is not None:
+                connection.putheader("Content-Length", str(declared_length or len(body)))
+            connection.endheaders()
+            if body:
+                connection.send(body)
+            response = connection.getresponse()
+            content = response.read()
+        finally:
+            connection.close()
+        if response.status >= 400:
+            self.secrets.error_bodies.append((f"{method} {path[:80]} -> {response.status}",
+                                              content))
+        return response.status, content
+
+
+@pytest.fixture(scope="module")
+def raw(pulp, secret_registry):
+    return Raw(pulp, secret_registry)
+
+
+@pytest.fixture
+def unchanged(pulp_db):
+    """Call with an answer: a refusal must have left every table as it was before the test."""
+    before = snapshot(pulp_db)
+
+    def check(status, content=b""):
+        assert status < 500, content[:300]
+        if status >= 400:
+            assert snapshot(pulp_db) == before, f"a {status} changed the database"
+
+    return check
+
+
+# -- the token endpoint ----------------------------------------------------------------------
+
+
+def test_hostile_token_requests(raw, unchanged, new_user, gateway_world):
+    user = new_user()
+    granted = gateway_world["repos"]["granted"]
+    scope = quote(f"repository:{granted}:pull", safe="")
+    cases = [
+        # (request, expected status)
+        (("GET", "/token/?service=x&" + "&".join([f"scope={scope}"] * 1200)), 400),  # line limit
+        (("GET", "/token/?service=x&" + "&".join(["scope=repository:a:pull"] * (MAX_SCOPES + 1))),
+         400),
+        (("GET", "/token/?service=x&scope=%ff%fe&scope=%00&scope=%c3%28"), 200),
+        (("GET", "/token/?service=%ff%00&scope=repository:127.0.0.1:5000/" + scope), 200),
+        (("GET", "/token/?scope=" + scope), 400),  # no service
+        (("GET", "/token/?service=x", {"Authorization": b"Basic \xff\xfe"}), 401),
+        (("GET", "/token/?service=x", {"Authorization": "Basic %%%"}), 401),
+        (("GET", "/token/?service=x", {"Authorization": basic(b"\xff", b"\xfe")}), 401),
+        (("GET", "/token/?service=x", {"Authorization": "Basic " + "QUFB" * 2500}), 431),
+        (("GET", "/token/?service=x",
+          {"Authorization": basic(user["login"], "s" * (SECRET_MAX_LENGTH + 1))}), 401),
+        (("GET", "/token/?service=x", {"Authorization": basic("日本-" + user["login"], "€")}), 401),
+        (("GET", "/token/?service=x", {"Authorization": basic("a\x00b", "x")}), 401),
+        (("GET", "/token/?service=x", {"Authorization": "Bearer " + "x" * 5000}), 200),
+        (("GET", "/token/?service=x", {"X-Forwarded-For": "1.2.3.4, \x00"}), 400),
+        (("GET", "/token/?service=x", {"X-RHSM-SSL-Client-Cert": "-----BEGIN%%%"}), 200),
+        (("PUT", "/token/?service=x"), 405),
+        (("DELETE", "/token/?service=x"), 405),
+        (("PATCH", "/token/?service=x"), 405),
+        (("POST", "/token/", {"Content-Type": FORM},
+          b"grant_type=password&username=%ff&password=x&service=y"), 401),
+        (("POST", "/token/", {"Content-Type": FORM},
+          b"grant_type=password&username=a&service=y&password=" + b"x" * 3_000_000), 400),
+        (("POST", "/token/", {"Content-Type": FORM},
+          b"grant_type=password&username=a&service=y&password=" + b"x" * 100_000), 401),
+        (("POST", "/token/", {"Content-Type": FORM},
+          ("grant_type=password&service=y&username=" + quote(user["login"]) + "&password="
+           + quote(user["password"]) + "&scope=" + "+".join([scope] * (MAX_SCOPES + 1))
+           ).encode()), 400),
+        (("POST", "/token/", {"Content-Type": "application/json"},
+          b'{"grant_type": "password", "username": "\\ud800", "password": "x", "service": "y"}'),
+         400),
+        (("POST", "/token/", {"Content-Type": "application/json"},
+          b'{"grant_type": "password", "username": {"a": 1}}'), 400),
+        (("POST", "/token/", {"Content-Type": "application/json"}, b"[" * 100_000), 400),
+        (("POST", "/token/", {"Content-Type": "multipart/form-data; boundary=zz"},
+          b"--zz\r\nContent-Disposition: form-data; name=\"grant_type\"\r\n\r\npassword\r\n"
+          b"--zz--"), 400),
+        (("POST", "/token/", {"Content-Type": "application/xml"}, b"<x/>"), 415),
+    ]
+    answers = []
+    for request, expected in cases:
+        status, content = raw(*request)
+        unchanged(status, content)
+        answers.append((request[0], request[1][:70], status, expected))
+    assert [a for a in answers if a[2] != a[3]] == []
+
+
+def test_non_ascii_password_logs_in_with_real_clients(
+    katello, gateway, pulp, gateway_world, secret_registry, tmp_path
+):
+    """A Foreman password beyond ASCII reaches Foreman as the client sent it (UTF-8)."""
+    login = f"{gateway_world['prefix']}-jürgen-{uuid.uuid4().hex[:6]}"
+    password = f"pässwörd-€-日本-{uuid.uuid4().hex[:8]}"
+    katello.add_user(login, password, repositories=[gateway_world["repos"]["granted"]])
+    secret_registry.add(password)
+    token, manifest = gateway.pull(gateway_world["repos"]["granted"], (login, password))
+    assert (token.status_code, manifest.status_code) == (200, 200)
+    target = tmp_path / "pulled"
+    Skopeo(pulp.certs_dir, tmp_path).copy(
+        f"docker://{pulp.registry}/{gateway_world['repos']['granted']}:latest",
+        f"oci:{target}:latest", src_creds=(login, password),
+    )
+    assert gateway_world["digest"] in (target / "index.json").read_text()
+
+
+# -- the push API ----------------------------------------------------------------------------
+
+
+def test_hostile_pushes_are_refused_whole(raw, unchanged, gateway_world):
+    repos = gateway_world["repos"]
+    admin = {"Authorization": raw.admin}
+    # Valid entries that would change the world (open the protected repository) come first,
+    # the broken one last: a partial write would be visible.
+    opened = [{"repository": repos["granted"], "auth_required": False}]
+    cases = [
+        ("repository_list", FORM, encode({"repositories": [
+            *opened, {"repository": "", "auth_required": True}]}).encode(), 400),
+        ("repository_list", FORM, b"repositories[][repository]=%ff&"
+                                  b"repositories[][auth_required]=true", 400),
+        ("repository_list", FORM, b"repositories[][repository]=a&repositories[][repository][x]=1",
+         400),
+        ("repository_list", "application/json", json.dumps({"repositories": [
+            *opened, {"repository": "a\x00", "auth_required": True}]}).encode(), 400),
+        ("repository_list", "application/json", json.dumps({"repositories": [
+            *opened, *opened]}).encode(), 400),
+        ("repository_list", "application/json", json.dumps({"repositories": [
+            *opened, {"repository": "x" * 256, "auth_required": True}]}).encode(), 400),
+        ("repository_list", "application/json; charset=latin-1", b'{"repositories": [', 400),
+        ("repository_list", "application/json", b"\xff\xfe{\x00", 400),
+        ("repository_list", "application/json", b'{"repositories": NaN}', 400),
+        ("repository_list", FORM, b"%zz=1" + b"&a=b" * 1_000_000, 400),
+        ("repository_list", "text/plain", b"repositories", 415),
+        ("user_repository_mapping", "application/json", json.dumps({"users": [
+            {"nobody-" + uuid.uuid4().hex: opened},
+            {"someone": [{"repository": repos["granted"], "auth_required": "maybe"}]},
+        ]}).encode(), 400),
+        ("update_hosts", "application/json", json.dumps({"hosts": [
+            {"uuid": "fresh-" + uuid.uuid4().hex}, {"uuid": ["not", "a", "string"]}]}).encode(),
+         400),
+        ("update_hosts", FORM, b"hosts[][uuid]=a&hosts[][uuid]=a", 400),
+        ("host_repository_mapping", "application/json", json.dumps({"hosts": [
+            {gateway_world["host_uuid"]: []}, {"x": "not a list"}]}).encode(), 400),
+        ("update_host_repositories", "application/json", json.dumps({"hosts": [
+            {"new-" + uuid.uuid4().hex: opened}, {"\t": opened}, {"y": [1]}]}).encode(), 400),
+    ]
+    answers = []
+    for endpoint, content_type, body, expected in cases:
+        status, content = raw("PUT", f"{PUSH}{endpoint}/",
+                              {**admin, "Content-Type": content_type}, body)
+        unchanged(status, content)
+        answers.append((endpoint, body[:50], status, expected))
+    # A body announced as larger than KATELLO_GATEWAY_PUSH_MAX_BYTES is refused unread.
+    status, content = raw("PUT", f"{PUSH}repository_list/", {**admin, "Content-Type": FORM},
+                          b"repositories", declared_length=300 * 1024 * 1024)
+    unchanged(status, content)
+    answers.append(("repository_list", b"<300 MiB announced>", status, 413))
+    for method in ("POST", "PATCH", "DELETE"):
+        status, content = raw(method, f"{PUSH}repository_list/", admin)
+        unchanged(status, content)
+        answers.append((method, b"", status, 405))
+    status, content = raw("PUT", f"{PUSH}repository_list/", {"Content-Type": FORM},
+                          b"repositories")
+    unchanged(status, content)
+    answers.append(("no credentials", b"", status, 401))
+    assert [a for a in answers if a[2] != a[3]] == []
+
+
+def test_hostile_revocations_and_native_api_requests(raw, unchanged):
+    admin = {"Authorization": raw.admin}
+    cases = [
+        ("DELETE", f"{PUSH}users/%00/cached_logins/", 200),
+        ("DELETE", f"{PUSH}users/%ff/cached_logins/", 200),
+        ("DELETE", f"{PUSH}users/{'a' * 3000}/cached_logins/", 200),
+        ("DELETE", f"{PUSH}users/..%2f..%2fadmin/cached_logins/", 404),
+        ("GET", f"{NATIVE}users/?login__regex=(", 400),
+        ("GET", f"{NATIVE}repositories/?name__iregex=%5B%5B%5B", 400),
+        ("GET", f"{NATIVE}repositories/?name=%00", 400),
+        ("GET", f"{NATIVE}users/?login=%ff", 200),
+        ("GET", f"{NATIVE}hosts/?uuid__in=%00,a", 400),
+        ("GET", f"{NATIVE}users/%ff/", 404),
+        ("DELETE", f"{NATIVE}hosts/not-a-uuid/", 404),
+        ("DELETE", f"{NATIVE}repositories/00000000-0000-0000-0000-000000000000/", 405),
+        ("GET", "/v1/search?q=%ff&n=99999999999999999999", 200),
+        ("GET", "/v1/search?q=%00", 400),
+        ("GET", "/v2/_catalog?n=%ff", 401),
+        ("GET", "/v2/%ff/manifests/latest", 401),
+    ]
+    answers = []
+    for method, path, expected in cases:
+        status, content = raw(method, path, admin)
+        unchanged(status, content)
+        answers.append((method, path[:70], status, expected))
+    assert [a for a in answers if a[2] != a[3]] == []
+
+
+# -- generated requests through the real server --------------------------------------------
+
+scopes = st.one_of(
+    st.sampled_from(["repository:a:pull", "::", "repository:localhost:5000/a:pull,push",
+                     "registry:catalog:*", "repository:ä/日本:pull", "repository:';--:*"]),
+    st.text(max_size=30),
+)
+secrets_ = st.text(max_size=30).map(lambda text: "Fz~" + text)
+
+
+@REAL_HTTP
+@given(scope_list=st.lists(scopes, max_size=6), service=st.text(max_size=20),
+       login=st.one_of(st.none(), st.text(max_size=20)), secret=secrets_)
+def test_generated_token_requests(raw, pulp_db, secret_registry, scope_list, service, login,
+                                  secret):
+    before = snapshot(pulp_db)
+    secret_registry.add(secret)
+    headers = {"Authorization": basic(login, secret)} if login is not None else {}
+    query = urlencode([("service", service), *(("scope", scope) for scope in scope_list)])
+    status, content = raw("GET", f"/token/?{query}", headers)
+    assert status < 500, content[:300]
+    if len(secret) > 8:
+        assert secret.encode() not in content
+    if status >= 400:
+        assert snapshot(pulp_db) == before
+
+
+names = st.one_of(st.sampled_from(["", " ", "\x00", "x" * 256, "日本", "%", "\\N", "a+b&c=d"]),
+                  st.text(st.characters(exclude_characters="[]"), max_size=12))
+bad_entries = st.one_of(
+    st.fixed_dictionaries({"repository": st.sampled_from(["", " ", "\x00", "x" * 256]),
+                           "auth_required": st.booleans()}),
+    st.fixed_dictionaries({"repository": names, "auth_required": st.sampled_from(
+        ["maybe", "", "1", None])}),
+    st.fixed_dictionaries({"repository": names}),
+    st.lists(names, max_size=2),
+)
+entries = st.lists(st.fixed_dictionaries({"repository": names, "auth_required": st.booleans()}),
+                   max_size=3)
+
+
+def _unique(items):
+    """Entries with distinct repository names (a repeat would already make the body bad)."""
+    seen, kept = set(), []
+    for item in items:
+        if item["repository"] not in seen:
+            seen.add(item["repository"])
+            kept.append(item)
+    return kept
+
+
+@REAL_HTTP
+@given(endpoint=st.sampled_from(["repository_list", "user_repository_mapping",
+                                 "host_repository_mapping", "update_host_repositories"]),
+       good=entries.map(_unique), bad=bad_entries, as_json=st.booleans(),
+       principal=names.filter(str.strip))
+def test_generated_pushes_with_a_bad_entry_are_refused_whole(
+    raw, pulp_db, gateway_world, endpoint, good, bad, as_json, principal
+):
+    """Good entries (one opening a protected repository) followed by a bad one."""
+    good = [{"repository": gateway_world["repos"]["granted"], "auth_required": False},
+            *[e for e in good if e["repository"] != gateway_world["repos"]["granted"]]]
+    listed = [*good, bad]
+    payload = ({"repositories": listed} if endpoint == "repository_list" else
+               {"users" if endpoint.startswith("user") else "hosts": [{principal: listed}]})
+    if as_json:  # JSON may carry lone surrogates too
+        content_type, body = "application/json", json.dumps(payload).encode()
+    else:
+        assume(not SURROGATE.search(json.dumps(payload, ensure_ascii=False)))
+        content_type, body = FORM, encode(payload).encode()
+    before = snapshot(pulp_db)
+    status, content = raw("PUT", f"{PUSH}{endpoint}/",
+                          {"Authorization": raw.admin, "Content-Type": content_type}, body)
+    assert status == 400, (status, content[:300])
+    assert snapshot(pulp_db) == before
