@@ -19,6 +19,7 @@ setup(
             "pytest-django>=4.9,<5",
             "pytest-timeout>=2.3",
             "hypothesis>=6.100",
+            "schemathesis>=4.0,<5",
             "ruff>=0.6",
             "matplotlib>=3.8",  # bench.report's plots
         ],

@@ -16,8 +16,10 @@ import uuid
 from urllib.parse import quote, urlencode
 
 import pytest
+import schemathesis
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from schemathesis import GenerationMode
 
 from devtools.clients import Skopeo
 from devtools.rack import encode
@@ -350,3 +352,40 @@ def test_generated_pushes_with_a_bad_entry_are_refused_whole(
                           {"Authorization": raw.admin, "Content-Type": content_type}, body)
     assert status == 400, (status, content[:300])
     assert snapshot(pulp_db) == before
+
+
+# -- the Pulp-native API, generated from its OpenAPI schema (schemathesis) -------------------
+
+
+@pytest.fixture(scope="module")
+def native_api_schema(pulp):
+    """Pulp's OpenAPI schema, cut down to the plugin's endpoints."""
+    raw = pulp.session().get(f"{pulp.api_url}/pulp/api/v3/docs/api.json", timeout=300).json()
+    raw["paths"] = {path: item for path, item in raw["paths"].items()
+                    if path.startswith(NATIVE)}
+    assert len(raw["paths"]) == 3
+    return schemathesis.openapi.from_dict(raw)
+
+
+@pytest.mark.parametrize("mode", ["positive", "negative"])
+def test_native_api_from_its_schema(native_api_schema, pulp, pulp_db, mode):
+    """Every operation, with requests that follow the schema and requests that break it."""
+    admin = pulp.session()
+    operations = [result.ok() for result in native_api_schema.get_all_operations()]
+    assert {operation.method.upper() for operation in operations} == {"GET", "POST"}
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(data=st.data())
+    def run(data):
+        operation = data.draw(st.sampled_from(operations))
+        case = data.draw(operation.as_strategy(GenerationMode(mode)))
+        before = snapshot(pulp_db)
+        response = case.call(base_url=pulp.api_url, session=admin, verify=str(pulp.ca_file),
+                             timeout=60)
+        assert response.status_code < 500, (case.method, case.path, response.text[:300])
+        if response.status_code >= 400:
+            assert snapshot(pulp_db) == before
+        if case.method == "POST" and response.status_code == 201:  # a made-up user: remove it
+            assert admin.delete(pulp.api_url + response.json()["pulp_href"]).status_code == 204
+
+    run()
