@@ -143,7 +143,7 @@ def test_foreman_down_pulls_keep_working_and_new_logins_get_503(
 
 # -- Foreman hangs ---------------------------------------------------------------------------
 
-HANG_READ_TIMEOUT = 8  # long enough for the cached pulls below to finish meanwhile
+HANG_READ_TIMEOUT = 10  # long enough for the pulls below to finish meanwhile, even on a busy box
 HANG_MAX_CONCURRENT = 2
 
 
@@ -183,12 +183,12 @@ def test_hanging_foreman_holds_up_only_the_logins_that_need_it(
         wait_until(lambda: katello.request_count("/v2/token") >= asked + HANG_MAX_CONCURRENT,
                    30, what="logins hanging in Foreman")
         # While those hang, everybody who does not need Foreman is served.
-        served = [hang_node.pull(repos["granted"], cached["auth"]) for _ in range(5)]
-        served += [hang_node.pull(repos["public"]) for _ in range(5)]
+        served = [hang_node.pull(repos["granted"], cached["auth"]) for _ in range(4)]
+        served += [hang_node.pull(repos["public"]) for _ in range(4)]
         still_hanging = sum(not login.done() for login in logins)
         answers = [login.result() for login in logins]
 
-    assert [(t.status_code, m.status_code) for t, m in served] == [(200, 200)] * 10
+    assert [(t.status_code, m.status_code) for t, m in served] == [(200, 200)] * len(served)
     assert still_hanging >= 1
     assert [answer.status_code for answer in answers] == [503] * len(strangers)
     details = sorted(detail(answer) for answer in answers)
