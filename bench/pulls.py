@@ -33,22 +33,11 @@ from bench.token import LOGIN, PASSWORD, PRIVATE
 from bench.token import _prepare as prepare_images_and_acl
 from devtools.clients import Skopeo
 from devtools.katello_standin import KatelloStandin
-from devtools.pg import Cluster, Database
+from devtools.pg import bench_database
 from devtools.stack import PulpStack
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pulls.json"
 RUBY_CALLS_PER_TOKEN = 2  # Katello's /v2/token and /v2/_catalog on every token request
-
-
-def _database(tmp):
-    """(Database, Cluster or None): DATABASE_URL's server, or a throwaway cluster in ``tmp``."""
-    if os.environ.get("DATABASE_URL"):
-        base = Database.from_url(os.environ["DATABASE_URL"])
-        database = base.renamed(f"{base.name}_bench_pulls")
-        database.recreate()
-        return database, None
-    cluster = Cluster(tmp / "postgres")
-    return cluster.start().renamed("bench_pulls"), cluster
 
 
 def _token_requests(stack):
@@ -101,7 +90,7 @@ def run(pulls):
     with tempfile.TemporaryDirectory(prefix="bench-pulls-") as tmp:
         tmp = Path(tmp)
         tmp.chmod(0o755)  # the postgres user must reach the cluster directory inside
-        database, cluster = _database(tmp)
+        database, cluster = bench_database(tmp, "bench_pulls")
         katello = KatelloStandin().start()
         stack = None
         try:

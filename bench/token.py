@@ -58,7 +58,7 @@ from pathlib import Path
 from devtools.clients import Skopeo
 from devtools.katello_standin import KatelloStandin
 from devtools.oci import build_image
-from devtools.pg import Cluster, Database
+from devtools.pg import bench_database
 from devtools.stack import PulpStack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,17 +95,6 @@ def _summary(values):
         "min": round(min(values), 2),
         "max": round(max(values), 2),
     }
-
-
-def _database(tmp):
-    """(Database, Cluster or None): DATABASE_URL's server, or a throwaway cluster in ``tmp``."""
-    if os.environ.get("DATABASE_URL"):
-        base = Database.from_url(os.environ["DATABASE_URL"])
-        database = base.renamed(f"{base.name}_bench_token")
-        database.recreate()
-        return database, None
-    cluster = Cluster(tmp / "postgres")
-    return cluster.start().renamed("bench_token"), cluster
 
 
 def _prepare(stack, katello, tmp):
@@ -164,7 +153,7 @@ def run(args):
     with tempfile.TemporaryDirectory(prefix="bench-token-") as tmp:
         tmp = Path(tmp)
         tmp.chmod(0o755)  # the postgres user must reach the cluster directory inside
-        database, cluster = _database(tmp)
+        database, cluster = bench_database(tmp, "bench_token")
         katello = KatelloStandin().start()
         stack = None
         try:

@@ -162,3 +162,15 @@ class Cluster:
         if self.initialised and (self.data / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
+
+
+def bench_database(tmp, name):
+    """(Database, Cluster or None) for a benchmark: database ``name`` on ``DATABASE_URL``'s server
+    (recreated), or on a throwaway cluster started in ``tmp`` (stop it afterwards)."""
+    if os.environ.get("DATABASE_URL"):
+        base = Database.from_url(os.environ["DATABASE_URL"])
+        database = base.renamed(f"{base.name}_{name}")
+        database.recreate()
+        return database, None
+    cluster = Cluster(Path(tmp) / "postgres")
+    return cluster.start().renamed(name), cluster
