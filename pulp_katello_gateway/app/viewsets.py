@@ -8,6 +8,7 @@ next sync) and remove users and hosts (revoking their grants at once). Readable 
 
 from django.core.exceptions import ValidationError
 from django.db import DataError, connection, transaction
+from django.forms.utils import ErrorList
 from django_filters import CharFilter
 from pulpcore.plugin.viewsets import NAME_FILTER_OPTIONS, BaseFilterSet, NamedModelViewSet
 from rest_framework import mixins
@@ -55,8 +56,9 @@ def _postgres_regex(value):
 
 
 class _FilterSet(BaseFilterSet):
-    """pulpcore's filters, with ``__regex``/``__iregex`` patterns checked first (answering 400 for
-    a bad one; pulpcore's own endpoints answer 500)."""
+    """pulpcore's filters, answering 400 where pulpcore's own endpoints answer 500: for a
+    ``__regex``/``__iregex`` pattern PostgreSQL rejects, and for an unknown parameter whose name
+    holds a ``%`` (pulpcore puts the name into its message, which django-filter %-formats)."""
 
     @classmethod
     def filter_for_field(cls, field, name, lookup_expr):
@@ -64,6 +66,15 @@ class _FilterSet(BaseFilterSet):
         if lookup_expr in ("regex", "iregex"):
             filter_.extra["validators"] = [*filter_.extra.get("validators", ()), _postgres_regex]
         return filter_
+
+    def is_valid(self, *args, **kwargs):
+        valid = super().is_valid(*args, **kwargs)
+        unknown = self.form._errors.get("errors")
+        if unknown:
+            self.form._errors["errors"] = ErrorList(
+                [str(message).replace("%", "%%") for message in unknown]
+            )
+        return valid
 
 
 class KatelloRepositoryFilter(_FilterSet):

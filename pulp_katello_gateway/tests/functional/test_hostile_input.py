@@ -382,7 +382,7 @@ def test_native_api_from_its_schema(native_api_schema, pulp, pulp_db, mode):
         before = snapshot(pulp_db)
         response = case.call(base_url=pulp.api_url, session=admin, verify=str(pulp.ca_file),
                              timeout=60)
-        assert response.status_code < 500, (case.method, case.path, response.text[:300])
+        assert response.status_code < 500, (case.as_curl_command(), response.text[:300])
         if response.status_code >= 400:
             assert snapshot(pulp_db) == before
         if case.method == "POST" and response.status_code == 201:  # a made-up user: remove it

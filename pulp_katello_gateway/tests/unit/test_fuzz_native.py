@@ -40,7 +40,7 @@ FILTERS = {
     "hosts": ["uuid", "uuid__in", "granted_repository"],
 }
 COMMON = ["pulp_id__in", "pulp_href__in", "prn__in", "q", "ordering", "limit", "offset",
-          "fields", "exclude_fields", "minimal", "unknown"]
+          "fields", "exclude_fields", "minimal", "unknown", "a%s", "%(x)s", "%"]
 NASTY = ["(", "[[[", "*", "a{1,2", "\\", "(?<x>a)", "a++", "[[:alpha:]", "\x00", "%", "_", "",
          "prod-a", "admin", "h-1", "日本", "' OR '1'='1", "-name", "pk,-pk", "name__regex=\"(\"",
          "login=\"admin\" AND login__regex=\"(\"", "NOT name__iregex=\"[\"", "99999999999999999999",
@@ -145,6 +145,15 @@ def test_bad_regular_expression_is_400_not_500(admin_client, data, endpoint, que
     response = admin_client.get(f"{API}{endpoint}/?{query}")
     assert response.status_code == 400
     assert "Not a valid regular expression." in response.content.decode()
+
+
+@pytest.mark.parametrize("query", ["a%25s=1", "%25=1", "x%25d%25s=null&login=admin"])
+def test_unknown_parameter_with_a_percent_sign_is_400_not_500(admin_client, data, query):
+    """Found by schemathesis: pulpcore %-formats the name of an unknown filter."""
+    for endpoint in FILTERS:
+        response = admin_client.get(f"{API}{endpoint}/?{query}")
+        assert response.status_code == 400
+        assert "Invalid Filter" in response.content.decode()
 
 
 def test_good_regular_expression_still_filters(admin_client, data):
