@@ -280,13 +280,16 @@ class Katello:
             return None, login
         if hmac.compare_digest(secret.encode(), user.password.encode()):
             return user, login
-        if any(p.active() and hmac.compare_digest(secret, p.value) for p in user.pats):
+        # bytes: compare_digest refuses str with non-ASCII characters (the handler crashed)
+        if any(p.active() and hmac.compare_digest(secret.encode(), p.value.encode())
+               for p in user.pats):
             return user, login
         return None, login
 
     def _bearer_user(self, value):
         for user in self.users.values():
-            if any(p.active() and hmac.compare_digest(value, p.value) for p in user.pats):
+            if any(p.active() and hmac.compare_digest(value.encode(), p.value.encode())
+                   for p in user.pats):
                 return user
         return None
 

@@ -252,6 +252,16 @@ def test_non_ascii_or_non_utf8_basic_headers_are_401(client, foreman, authorizat
     assert response.json() == {"detail": "Malformed Basic credentials."}
 
 
+def test_non_ascii_wrong_secret_of_a_user_with_a_token_is_401(client, foreman):
+    """Found by fuzzing, in the Katello stand-in: it crashed comparing such a secret with the
+    user's personal access tokens (the client got a 503)."""
+    query = {"service": "r", "account": "alice"}
+    assert client.get("/token/", query, HTTP_AUTHORIZATION=basic("alice", PASSWORD)).status_code \
+        == 200  # alice now has a registry token in Foreman
+    response = client.get("/token/", query, HTTP_AUTHORIZATION=basic("alice", "\x03M4´"))
+    assert response.status_code == 401
+
+
 def test_overlong_secret_is_401_without_asking_foreman(client, foreman):
     foreman.reset_counters()
     for size in (SECRET_MAX_LENGTH + 1, 100_000):
