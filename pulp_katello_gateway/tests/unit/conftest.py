@@ -2,8 +2,10 @@
 
 import json
 
+import psycopg
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from pulpcore.plugin.util import assign_role
 from rest_framework.test import APIClient
 
@@ -59,3 +61,14 @@ def katello_client(katello_user):
 @pytest.fixture
 def admin_client(db):
     return _client(get_user_model().objects.create_superuser("root", password=None))
+
+
+@pytest.fixture
+def other_session(db):
+    """A second, autocommitting session on the test database, as another API process has."""
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"], user=settings["USER"],
+        password=settings["PASSWORD"], dbname=settings["NAME"], autocommit=True,
+    ) as other:
+        yield other

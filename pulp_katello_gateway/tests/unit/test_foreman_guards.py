@@ -1,8 +1,6 @@
 """foreman.py's guards against a hanging Foreman are shared by every API process."""
 
-import psycopg
 import pytest
-from django.db import connection
 from django.test import override_settings
 
 from devtools.katello_standin import KatelloStandin
@@ -24,17 +22,6 @@ def katello():
     foreman._backoff.reset()
 
 
-@pytest.fixture
-def other_process():
-    """A second database session, as another API process has."""
-    db = connection.settings_dict
-    with psycopg.connect(
-        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"],
-        dbname=db["NAME"], autocommit=True,
-    ) as other:
-        yield other
-
-
 def test_a_backoff_tripped_anywhere_stops_every_process(katello):
     foreman._backoff.trip()
     katello.reset_counters()
@@ -46,11 +33,11 @@ def test_a_backoff_tripped_anywhere_stops_every_process(katello):
     assert katello.request_count() == 1
 
 
-def test_all_slots_taken_elsewhere_is_503_after_the_connect_timeout(katello, other_process):
-    other_process.execute("SELECT pg_advisory_lock(%s, 0)", [foreman._SLOT_GROUP])
+def test_all_slots_taken_elsewhere_is_503_after_the_connect_timeout(katello, other_session):
+    other_session.execute("SELECT pg_advisory_lock(%s, 0)", [foreman._SLOT_GROUP])
     with pytest.raises(foreman.ForemanUnavailable, match="busy"):
         foreman.verify_login("alice", "alice-pw")
     assert katello.request_count() == 0
-    other_process.execute("SELECT pg_advisory_unlock(%s, 0)", [foreman._SLOT_GROUP])
+    other_session.execute("SELECT pg_advisory_unlock(%s, 0)", [foreman._SLOT_GROUP])
     foreman.verify_login("alice", "alice-pw")
     assert katello.request_count() == 1

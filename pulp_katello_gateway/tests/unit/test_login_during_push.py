@@ -1,8 +1,6 @@
 """A login never waits behind a running capsule-sync push (its token would time out)."""
 
-import psycopg
 import pytest
-from django.db import connection
 from django.test import RequestFactory, override_settings
 
 from devtools.katello_standin import KatelloStandin
@@ -27,15 +25,10 @@ def foreman():
 
 
 @pytest.fixture
-def push_running():
+def push_running(other_session):
     """Another process holds the push lock, as a long push does."""
-    db = connection.settings_dict
-    with psycopg.connect(
-        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"],
-        dbname=db["NAME"], autocommit=True,
-    ) as other:
-        other.execute("SELECT pg_advisory_lock(%s, %s)", [locks._GROUP, locks._KEY])
-        yield
+    other_session.execute("SELECT pg_advisory_lock(%s, %s)", [locks._GROUP, locks._KEY])
+    yield
 
 
 def _grants():
