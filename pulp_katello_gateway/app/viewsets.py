@@ -12,6 +12,7 @@ from django.forms.utils import ErrorList
 from django_filters import CharFilter
 from pulpcore.plugin.viewsets import NAME_FILTER_OPTIONS, BaseFilterSet, NamedModelViewSet
 from rest_framework import mixins
+from rest_framework.pagination import LimitOffsetPagination
 
 from .katello.locks import lock_for_push
 from .katello.parsers import PARSER_CLASSES
@@ -21,6 +22,19 @@ from .serializers import (
     ForemanUserSerializer,
     KatelloRepositorySerializer,
 )
+
+BIGINT_MAX = 2**63 - 1
+
+
+class _Pagination(LimitOffsetPagination):
+    """Pulp's limit/offset pages, with both numbers capped at PostgreSQL's bigint: a larger one
+    fails the query (a 500 on pulpcore's own endpoints); capped, it reads as "all" or "past the
+    end"."""
+
+    max_limit = BIGINT_MAX
+
+    def get_offset(self, request):
+        return min(super().get_offset(request), BIGINT_MAX)
 
 
 def _access_policy(view_permission):
@@ -96,6 +110,7 @@ class KatelloRepositoryViewSet(
     """Container repositories Katello serves here (pushed by Katello; read-only)."""
 
     endpoint_name = "katello_gateway/repositories"
+    pagination_class = _Pagination
     parser_classes = PARSER_CLASSES
     queryset = KatelloRepository.objects.all()
     serializer_class = KatelloRepositorySerializer
@@ -136,6 +151,7 @@ class ForemanUserViewSet(
     """Foreman logins known here; deleting one deletes its Pulp user and its grants."""
 
     endpoint_name = "katello_gateway/users"
+    pagination_class = _Pagination
     parser_classes = PARSER_CLASSES
     queryset = ForemanUser.objects.select_related("user")
     serializer_class = ForemanUserSerializer
@@ -160,6 +176,7 @@ class ConsumerHostViewSet(
     """Content hosts pushed by Katello; deleting one revokes its grants until the next sync."""
 
     endpoint_name = "katello_gateway/hosts"
+    pagination_class = _Pagination
     parser_classes = PARSER_CLASSES
     queryset = ConsumerHost.objects.all()
     serializer_class = ConsumerHostSerializer

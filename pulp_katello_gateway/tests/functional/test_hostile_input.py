@@ -346,6 +346,9 @@ def test_generated_pushes_with_a_bad_entry_are_refused_whole(
         content_type, body = "application/json", json.dumps(payload).encode()
     else:
         assume(not SURROGATE.search(json.dumps(payload, ensure_ascii=False)))
+        # RestClient writes a list after hash entries as `key[][]=…`, which Rack folds into the
+        # previous entry and drops: on the wire that body is the good entries alone.
+        assume(not isinstance(bad, list))
         content_type, body = FORM, encode(payload).encode()
     before = snapshot(pulp_db)
     status, content = raw("PUT", f"{PUSH}{endpoint}/",

@@ -38,6 +38,21 @@ def test_repositories_and_their_filters(katello_client, data):
     assert [item["name"] for item in ordered] == ["org/open", "org/b", "org/a"]
 
 
+@pytest.mark.parametrize("endpoint", ["repositories/", "users/", "hosts/"])
+def test_pages_past_postgresql_integers(katello_client, data, endpoint):
+    """A limit or offset beyond bigint (schemathesis sent 2**63) means "all" or "past the end"."""
+    huge = 2**63
+    everything = katello_client.get(f"{API}{endpoint}?limit={huge}")
+    assert everything.status_code == 200, everything.content
+    assert len(everything.json()["results"]) == everything.json()["count"] > 0
+    assert everything.json()["next"] is None
+    beyond = katello_client.get(f"{API}{endpoint}?offset={huge}&limit={huge * 10}")
+    assert beyond.status_code == 200, beyond.content
+    assert beyond.json()["results"] == []
+    first = katello_client.get(f"{API}{endpoint}?limit=1")
+    assert len(first.json()["results"]) == 1 and "offset=1" in first.json()["next"]
+
+
 def test_repository_detail(katello_client, data):
     first = katello_client.get(API + "repositories/?name=org/a").json()["results"][0]
     assert first["pulp_href"].startswith(API + "repositories/")
