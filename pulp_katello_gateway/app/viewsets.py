@@ -10,7 +10,13 @@ from django.core.exceptions import ValidationError
 from django.db import DataError, connection, transaction
 from django.forms.utils import ErrorList
 from django_filters import CharFilter
-from pulpcore.plugin.viewsets import NAME_FILTER_OPTIONS, BaseFilterSet, NamedModelViewSet
+from django_filters.constants import EMPTY_VALUES
+from pulpcore.plugin.viewsets import (
+    NAME_FILTER_OPTIONS,
+    BaseFilterSet,
+    NamedModelViewSet,
+    StableOrderingFilter,
+)
 from rest_framework import mixins
 from rest_framework.pagination import LimitOffsetPagination
 
@@ -69,10 +75,26 @@ def _postgres_regex(value):
         raise ValidationError("Not a valid regular expression.") from None
 
 
+class _Ordering(StableOrderingFilter):
+    """Skips empty names as django-filter's own ordering does: pulpcore orders by ``''`` for
+    ``ordering=,``, which fails the query."""
+
+    def filter(self, qs, value):
+        return super().filter(qs, [name for name in value or () if name not in EMPTY_VALUES])
+
+
 class _FilterSet(BaseFilterSet):
-    """pulpcore's filters, answering 400 where pulpcore's own endpoints answer 500: for a
-    ``__regex``/``__iregex`` pattern PostgreSQL rejects, and for an unknown parameter whose name
-    holds a ``%`` (pulpcore puts the name into its message, which django-filter %-formats)."""
+    """pulpcore's filters, answering 400 or ignoring where pulpcore's own endpoints answer 500:
+    for a ``__regex``/``__iregex`` pattern PostgreSQL rejects (400), an unknown parameter whose
+    name holds a ``%`` (400; pulpcore puts the name into its message, which django-filter
+    %-formats) and empty names in ``ordering`` (ignored)."""
+
+    @classmethod
+    def get_filters(cls):
+        filters = super().get_filters()
+        fields = [(field, param) for param, field in filters["ordering"].param_map.items()]
+        filters["ordering"] = _Ordering(fields=fields)
+        return filters
 
     @classmethod
     def filter_for_field(cls, field, name, lookup_expr):

@@ -53,6 +53,24 @@ def test_pages_past_postgresql_integers(katello_client, data, endpoint):
     assert len(first.json()["results"]) == 1 and "offset=1" in first.json()["next"]
 
 
+@pytest.mark.parametrize("endpoint", ["repositories/", "users/", "hosts/"])
+def test_empty_names_in_ordering_are_skipped(katello_client, data, endpoint):
+    """``ordering=,`` (found by schemathesis) reads as no ordering; pulpcore's endpoints 500."""
+    default = katello_client.get(f"{API}{endpoint}").json()["results"]
+    for query in ("ordering=,", "ordering=,,"):
+        response = katello_client.get(f"{API}{endpoint}?{query}")
+        assert response.status_code == 200, response.content
+        assert response.json()["results"] == default
+
+
+def test_empty_names_around_an_ordering_keep_it(katello_client, data):
+    response = katello_client.get(f"{API}repositories/?ordering=,-name,")
+    assert [item["name"] for item in response.json()["results"]] == ["org/open", "org/b", "org/a"]
+    refused = katello_client.get(f"{API}repositories/?ordering=,nope")
+    assert refused.status_code == 400
+    assert "nope is not one of the available choices" in refused.json()["ordering"][0]
+
+
 def test_repository_detail(katello_client, data):
     first = katello_client.get(API + "repositories/?name=org/a").json()["results"][0]
     assert first["pulp_href"].startswith(API + "repositories/")
