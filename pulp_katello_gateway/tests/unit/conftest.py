@@ -1,14 +1,20 @@
-"""Fixtures shared by the unit tests: API clients for each kind of caller, push helpers."""
+"""Fixtures shared by the unit tests: API clients for each kind of caller, push helpers, the
+Katello stand-in as Foreman."""
 
+import contextlib
 import json
 
 import psycopg
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.test import override_settings
 from pulpcore.plugin.util import assign_role
 from rest_framework.test import APIClient
 
+from devtools.katello_standin import KatelloStandin
+from pulp_katello_gateway.app import foreman as foreman_client
+from pulp_katello_gateway.app.models import KatelloRepository
 from pulp_katello_gateway.app.urls import PUSH_ROOT
 
 FORM = "application/x-www-form-urlencoded"
@@ -72,3 +78,34 @@ def other_session(db):
         password=settings["PASSWORD"], dbname=settings["NAME"], autocommit=True,
     ) as other:
         yield other
+
+
+@pytest.fixture(scope="session")
+def standin():
+    """One Katello stand-in over HTTP from this process, for the tests that ask Foreman."""
+    with KatelloStandin() as katello:
+        yield katello
+
+
+@pytest.fixture
+def foreman_with(standin, db):
+    """``foreman_with(world, **settings)``: the stand-in as Foreman, healthy and serving
+    ``world`` (its ``load()`` format) with counters at zero, ``world``'s repositories known to
+    Pulp, and the given ``KATELLO_GATEWAY_*`` settings; all undone after the test."""
+    with contextlib.ExitStack() as undo:
+
+        def configure(world, **settings):
+            standin.set_fault(None)
+            standin.load(world)
+            standin.reset_counters()
+            foreman_client._backoff.reset()
+            for name, spec in world["repositories"].items():
+                KatelloRepository.objects.create(name=name, auth_required=spec["auth_required"])
+            undo.enter_context(
+                override_settings(KATELLO_GATEWAY_FOREMAN_URL=standin.url, **settings)
+            )
+            return standin
+
+        yield configure
+    standin.set_fault(None)
+    foreman_client._backoff.reset()

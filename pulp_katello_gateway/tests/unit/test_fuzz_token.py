@@ -11,12 +11,9 @@ import json
 from urllib.parse import urlencode
 
 import pytest
-from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devtools.katello_standin import KatelloStandin
-from pulp_katello_gateway.app import foreman as foreman_client
 from pulp_katello_gateway.app.logins import SECRET_MAX_LENGTH
 from pulp_katello_gateway.app.models import (
     CachedLogin,
@@ -39,34 +36,23 @@ FUZZ = settings(
 )
 
 
-@pytest.fixture(scope="module")
-def standin():
-    with KatelloStandin() as katello:
-        yield katello
-
-
 @pytest.fixture
-def foreman(standin):
-    standin.set_fault(None)
-    foreman_client._backoff.reset()
-    standin.load({
-        "repositories": {"kat/a": {"auth_required": True}, "kat/pub": {"auth_required": False}},
-        "users": {
-            "alice": {"password": PASSWORD, "repositories": ["kat/a"]},
-            "jürgen": {"password": "pässwörd-€-日本", "repositories": ["kat/a"]},
+def foreman(foreman_with):
+    return foreman_with(
+        {
+            "repositories": {
+                "kat/a": {"auth_required": True}, "kat/pub": {"auth_required": False},
+            },
+            "users": {
+                "alice": {"password": PASSWORD, "repositories": ["kat/a"]},
+                "jürgen": {"password": "pässwörd-€-日本", "repositories": ["kat/a"]},
+            },
         },
-    })
-    KatelloRepository.objects.create(name="kat/a", auth_required=True)
-    KatelloRepository.objects.create(name="kat/pub", auth_required=False)
-    with override_settings(
-        KATELLO_GATEWAY_FOREMAN_URL=standin.url,
         KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT=5,
         # Fuzzed logins fail a lot: the throttle (a 429) must not hide the other answers.
         KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES=10**6,
         KATELLO_GATEWAY_THROTTLE_LOGIN_FAILURES=10**6,
-    ):
-        yield standin
-    foreman_client._backoff.reset()
+    )
 
 
 def state():

@@ -16,14 +16,12 @@ from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.request import Request
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
-from devtools.katello_standin import KatelloStandin
 from pulp_katello_gateway.app import foreman as foreman_client
 from pulp_katello_gateway.app import logins
 from pulp_katello_gateway.app.access import ANONYMOUS
 from pulp_katello_gateway.app.models import (
     CachedLogin,
     ForemanUser,
-    KatelloRepository,
     LoginThrottle,
     UserRepositoryGrant,
 )
@@ -46,23 +44,11 @@ KATELLO = {
 }
 
 
-@pytest.fixture(scope="module")
-def standin():
-    with KatelloStandin() as katello:
-        yield katello
-
-
 @pytest.fixture
-def foreman(standin):
-    """The stand-in in a known state, configured as Foreman; settings small enough to reach."""
-    standin.set_fault(None)
-    standin.load(KATELLO)
-    standin.reset_counters()
-    foreman_client._backoff.reset()
-    for name, spec in KATELLO["repositories"].items():
-        KatelloRepository.objects.create(name=name, auth_required=spec["auth_required"])
-    with override_settings(
-        KATELLO_GATEWAY_FOREMAN_URL=standin.url,
+def foreman(foreman_with):
+    """The stand-in as Foreman; settings small enough to reach."""
+    return foreman_with(
+        KATELLO,
         KATELLO_GATEWAY_LOGIN_CACHE_TTL=TTL,
         KATELLO_GATEWAY_LOGIN_MAX_STALE=MAX_STALE,
         KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES=ADDRESS_LIMIT,
@@ -70,10 +56,7 @@ def foreman(standin):
         KATELLO_GATEWAY_THROTTLE_WINDOW=WINDOW,
         KATELLO_GATEWAY_FOREMAN_CONNECT_TIMEOUT=2,
         KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT=2,
-    ):
-        yield standin
-    standin.set_fault(None)
-    foreman_client._backoff.reset()
+    )
 
 
 def request(address="192.0.2.10", authorization=None, forwarded_for=None):

@@ -10,8 +10,6 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from rest_framework.exceptions import AuthenticationFailed
 
-from devtools.katello_standin import KatelloStandin
-from pulp_katello_gateway.app import foreman as foreman_client
 from pulp_katello_gateway.app import logins, metrics
 from pulp_katello_gateway.app.access import ANONYMOUS, token_access
 from pulp_katello_gateway.app.models import KatelloRepository
@@ -45,15 +43,11 @@ def points(reader):
 
 
 @pytest.fixture
-def foreman():
-    with KatelloStandin() as katello:
-        katello.load({
-            "repositories": {"kat/a": {"auth_required": True}},
-            "users": {"alice": {"password": PASSWORD, "repositories": ["kat/a"]}},
-        })
-        foreman_client._backoff.reset()
-        with override_settings(KATELLO_GATEWAY_FOREMAN_URL=katello.url):
-            yield katello
+def foreman(foreman_with):
+    return foreman_with({
+        "repositories": {"kat/a": {"auth_required": True}},
+        "users": {"alice": {"password": PASSWORD, "repositories": ["kat/a"]}},
+    })
 
 
 def login(secret):
@@ -62,7 +56,6 @@ def login(secret):
 
 
 def test_logins_and_foreman_calls_are_counted_by_result_and_outcome(reader, foreman):
-    KatelloRepository.objects.create(name="kat/a")
     login(PASSWORD)  # miss: Foreman's token and catalog
     login(PASSWORD)  # hit: no Foreman call
     with pytest.raises(AuthenticationFailed):

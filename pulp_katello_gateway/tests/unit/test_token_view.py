@@ -8,11 +8,6 @@ from urllib.parse import urlencode
 import jwt
 import pytest
 from django.conf import settings
-from django.test import override_settings
-
-from devtools.katello_standin import KatelloStandin
-from pulp_katello_gateway.app import foreman as foreman_client
-from pulp_katello_gateway.app.models import KatelloRepository
 
 pytestmark = pytest.mark.django_db
 
@@ -20,17 +15,9 @@ SERVICE = "registry.example.com:8443"
 PASSWORD = "alice-password-1"
 
 
-@pytest.fixture(scope="module")
-def standin():
-    with KatelloStandin() as katello:
-        yield katello
-
-
 @pytest.fixture
-def foreman(standin):
-    standin.set_fault(None)
-    foreman_client._backoff.reset()
-    standin.load(
+def foreman(foreman_with):
+    return foreman_with(
         {
             "repositories": {
                 "kat/a": {"auth_required": True},
@@ -38,20 +25,10 @@ def foreman(standin):
                 "kat/pub": {"auth_required": False},
             },
             "users": {"alice": {"password": PASSWORD, "repositories": ["kat/a"]}},
-        }
-    )
-    standin.reset_counters()
-    KatelloRepository.objects.create(name="kat/a", auth_required=True)
-    KatelloRepository.objects.create(name="kat/b", auth_required=True)
-    KatelloRepository.objects.create(name="kat/pub", auth_required=False)
-    with override_settings(
-        KATELLO_GATEWAY_FOREMAN_URL=standin.url,
+        },
         KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES=2,
         KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT=2,
-    ):
-        yield standin
-    standin.set_fault(None)
-    foreman_client._backoff.reset()
+    )
 
 
 def basic(user, password):
