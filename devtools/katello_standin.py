@@ -275,7 +275,9 @@ class Katello:
             login, _, secret = base64.b64decode(credentials, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return None, ""
-        user = self.users.get(login)
+        # Foreman's User.find_by_login: by ``lower_login``, so the case of a login does not matter
+        folded = login.lower()
+        user = next((u for u in self.users.values() if u.login.lower() == folded), None)
         if user is None:
             return None, login
         if hmac.compare_digest(secret.encode(), user.password.encode()):

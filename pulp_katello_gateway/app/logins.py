@@ -191,7 +191,9 @@ def _source(request):
 
 def _foreman_login(request, login, secret):
     source = _source(request)
-    throttle_keys = [(LoginThrottle.LOGIN, login), (LoginThrottle.ADDRESS, f"{login}|{source}")]
+    # Foreman ignores the case of logins: so does the count of failures.
+    folded = login.lower()
+    throttle_keys = [(LoginThrottle.LOGIN, folded), (LoginThrottle.ADDRESS, f"{folded}|{source}")]
     retry_after = LoginThrottle.retry_after(throttle_keys)
     if retry_after:
         audit.info("login user=%s source=%s cache=- result=throttled", login, source)
@@ -201,7 +203,7 @@ def _foreman_login(request, login, secret):
     now = timezone.now()
     ttl = timedelta(seconds=settings.KATELLO_GATEWAY_LOGIN_CACHE_TTL)
     stale = timedelta(seconds=settings.KATELLO_GATEWAY_LOGIN_MAX_STALE)
-    foreman_user = ForemanUser.objects.filter(login=login).select_related("user").first()
+    foreman_user = ForemanUser.objects.for_login(login)
     entry = _cached_entry(foreman_user, secret) if foreman_user else None
     if entry is not None and entry.verified_at + ttl > now:
         audit.info("login user=%s source=%s cache=hit result=ok", login, source)
@@ -235,7 +237,7 @@ def _foreman_login(request, login, secret):
     try:
         # Never wait behind a capsule-sync push (seconds for a million grants): the client's
         # token request would time out, and the push brings Katello's list anyway.
-        update_user_grants({login: foreman.user_catalog(login, secret)}, wait=False)
+        update_user_grants({foreman_user.login: foreman.user_catalog(login, secret)}, wait=False)
     except (foreman.ForemanUnavailable, foreman.ForemanRejected, PushInProgress):
         audit.warning("catalog of user=%s could not be refreshed; keeping its grants", login)
     audit.info("login user=%s source=%s cache=%s result=ok", login, source, cache)
@@ -252,10 +254,10 @@ def _foreman_user(login):
 
 
 def forget_logins(login):
-    """Drop every cached login of ``login`` (revocation); returns how many were dropped."""
+    """Drop every cached login of ``login``, in any case (revocation); returns how many."""
     if name_problem(login):
         return 0  # no Foreman user has such a login (and a NUL would not reach PostgreSQL)
-    deleted, _ = CachedLogin.objects.filter(foreman_user__login=login).delete()
+    deleted, _ = CachedLogin.objects.filter(foreman_user__login__iexact=login).delete()
     return deleted
 
 

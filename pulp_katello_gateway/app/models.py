@@ -15,6 +15,7 @@ from hashlib import sha256
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, models, transaction
+from django.db.models.functions import Upper
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
@@ -87,6 +88,14 @@ class ForemanUserManager(models.Manager):
             user.save()
             return self.create(login=login, user=user)
 
+    def for_login(self, login):
+        """The Foreman user ``login`` names, or None. Foreman matches logins case-insensitively
+        (its ``lower_login``), so ``Alice`` is the ``alice`` whose grants Katello pushes; an
+        exact match wins, then the oldest spelling."""
+        users = self.select_related("user")
+        return (users.filter(login=login).first()
+                or users.filter(login__iexact=login).order_by("pulp_created").first())
+
 
 class ForemanUser(BaseModel):
     """A Foreman login known here, with the Django user that stands for it (the JWT subject).
@@ -104,6 +113,9 @@ class ForemanUser(BaseModel):
     )
 
     objects = ForemanUserManager()
+
+    class Meta:
+        indexes = [models.Index(Upper("login"), name="katello_gw_user_login_upper")]
 
 
 @receiver(post_delete, sender=ForemanUser, dispatch_uid="katello_gateway_foreman_user_deleted")

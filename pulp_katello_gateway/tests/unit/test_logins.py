@@ -112,6 +112,27 @@ def test_cache_hit_does_not_ask_foreman(foreman):
     assert foreman.request_count() == 0
 
 
+def test_a_login_in_another_case_is_the_same_foreman_user(foreman):
+    """Foreman finds ``ALICE`` as ``alice``: same user row, the grants Katello pushes for it."""
+    alice = login("alice", PASSWORD)
+    UserRepositoryGrant.objects.all().delete()  # a sync that granted nothing, to tell refreshes
+    foreman.reset_counters()
+
+    assert login("ALICE", PASSWORD).foreman_user_id == alice.foreman_user_id
+    assert foreman.request_count() == 0  # the same user and secret: the cached login
+
+    assert login("Alice", PAT).foreman_user_id == alice.foreman_user_id
+    assert foreman.request_counts() == {"/v2/token": 1, "/v2/_catalog": 1}
+    assert grants("alice") == {"kat/a"}  # refreshed under Katello's spelling
+    assert list(ForemanUser.objects.values_list("login", flat=True)) == ["alice"]
+
+
+def test_a_first_login_keeps_the_spelling_it_was_given(foreman):
+    identity = login("Bob", "bob-password-1")
+    assert ForemanUser.objects.get(pk=identity.foreman_user_id).login == "Bob"
+    assert login("bob", "bob-password-1").foreman_user_id == identity.foreman_user_id
+
+
 def test_entry_is_trusted_for_the_ttl_then_verified_again(foreman):
     login("alice", PASSWORD)
     foreman.reset_counters()
@@ -379,6 +400,16 @@ def test_failures_of_one_login_are_counted_across_addresses(foreman):
         login("alice", PASSWORD, address=addresses[-1])  # a fresh address, the right password
     assert foreman.request_count() == 0
     assert login("bob", "bob-password-1", address=addresses[-1]).foreman_user_id is not None
+
+
+def test_changing_the_case_of_a_login_gives_no_more_attempts(foreman):
+    """Foreman ignores the case of logins, so the throttle does too."""
+    for spelling in ["alice", "Alice", "ALICE", "aLiCe", "alicE"][:LOGIN_LIMIT]:
+        fail(spelling, address=f"198.51.100.{len(spelling) + ord(spelling[-1])}")
+    foreman.reset_counters()
+    with pytest.raises(Throttled):
+        login("ALIce", PASSWORD, address="203.0.113.9")
+    assert foreman.request_count() == 0
 
 
 @override_settings(KATELLO_GATEWAY_TRUSTED_PROXIES=["127.0.0.1"])

@@ -144,6 +144,13 @@ def test_token_with_password_is_a_stable_registry_pat(katello):
     assert datetime.datetime.fromisoformat(second["issued_at"]) < issued
 
 
+def test_token_finds_the_login_in_any_case_as_foreman_does(katello):
+    params = {"account": "ADMIN", "scope": "repository:org-prod-busybox:pull"}
+    assert get(katello, "/v2/token", params=params, auth=("ADMIN", "admin-pw")).status_code == 200
+    assert get(katello, "/v2/token", params=params, auth=("ADMIN", "Admin-pw")).status_code == 401
+    assert katello.known_logins(["ADMIN", "admin"]) == ["admin"]  # Katello's where(login:)
+
+
 def test_token_with_personal_access_token(katello):
     basic = get(katello, "/v2/token", params={"account": "bob"},
                 auth=("bob", "bob-personal-token"))

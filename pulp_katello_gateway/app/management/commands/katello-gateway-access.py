@@ -73,13 +73,13 @@ class Command(BaseCommand):
                 "rules):",
                 access.Identity(user=local),
             ))
-        foreman_user = ForemanUser.objects.filter(login=login).select_related("user").first()
+        foreman_user = ForemanUser.objects.for_login(login)
         if foreman_user is not None:
             grants = foreman_user.repository_grants.count()
             cached = CachedLogin.objects.filter(foreman_user=foreman_user).count()
             identities.append((
-                f"Foreman user {login} (Pulp user {foreman_user.user.username}; {grants} grants "
-                f"from Katello, {cached} cached logins):",
+                f"Foreman user {foreman_user.login} (Pulp user {foreman_user.user.username}; "
+                f"{grants} grants from Katello, {cached} cached logins):",
                 access.Identity(user=foreman_user.user, foreman_user_id=foreman_user.pk),
             ))
         if not identities:

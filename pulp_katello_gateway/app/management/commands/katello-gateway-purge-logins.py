@@ -24,7 +24,7 @@ class Command(BaseCommand):
             dropped = logins.forget_all_logins()
             self.stdout.write(f"Dropped {dropped} cached logins of all Foreman users.")
             return
-        if not ForemanUser.objects.filter(login=user).exists():
+        if ForemanUser.objects.for_login(user) is None:
             raise CommandError(f"No Foreman user {user} has logged in here.")
         dropped = logins.forget_logins(user)
         self.stdout.write(f"Dropped {dropped} cached logins of {user}; its next login asks "
