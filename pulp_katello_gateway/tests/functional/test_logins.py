@@ -77,6 +77,25 @@ def test_foreman_user_pulls_granted_repository(podman, skopeo, pulp, world, user
     assert pulled_digest(skopeo, pulp, granted, user["auth"], tmp_path) == world["digest"]
 
 
+def test_a_login_typed_in_another_case_keeps_katellos_grants(
+    skopeo, pulp, world, user, push_katello, tmp_path
+):
+    """Foreman accepts ``ALICE`` for ``alice``; so does the plugin, and Katello's next sync (which
+    only maps the spellings Foreman knows) leaves that login its grant."""
+    granted = world["repos"]["granted"]
+    assert pulled_digest(skopeo, pulp, granted, user["auth"], tmp_path) == world["digest"]
+    push_katello()  # Katello now maps the user, under its own spelling
+    shouted = (user["login"].upper(), user["pat"])
+    assert pulled_digest(skopeo, pulp, granted, shouted, tmp_path) == world["digest"]
+    push_katello()  # a sync while ``shouted`` is a cached login
+    assert pulled_digest(skopeo, pulp, granted, shouted, tmp_path) == world["digest"]
+    known = pulp.session().get(
+        f"{pulp.api_url}/pulp/api/v3/katello_gateway/users/",
+        params={"login__iexact": user["login"]}, timeout=30,
+    ).json()
+    assert [item["login"] for item in known["results"]] == [user["login"]]
+
+
 def _refusal(result, repository):
     assert result.returncode != 0
     # skopeo starts its message with a timestamp (time="…"): two refusals a second apart differ.
