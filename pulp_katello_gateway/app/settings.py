@@ -33,6 +33,9 @@ KATELLO_GATEWAY_THROTTLE_WINDOW = 300
 # Largest request body (bytes) the Katello push API reads. A million user->repository pairs in
 # Katello's form encoding take about 100 MB; anything larger is refused with 413.
 KATELLO_GATEWAY_PUSH_MAX_BYTES = 256 * 1024 * 1024
+# Most hashes and arrays one push body may hold (one per user->repository pair, roughly). Each
+# costs memory whatever its size: a body of nothing but empty ones would take gigabytes to parse.
+KATELLO_GATEWAY_PUSH_MAX_ENTRIES = 4_000_000
 
 # Registered hosts pull with their subscription-manager consumer certificate: the web server
 # passes the client certificate (PEM) in this header, accepted only from these proxy addresses

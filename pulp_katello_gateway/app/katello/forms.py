@@ -27,17 +27,24 @@ class FormDecodeError(ValueError):
     """The body is not a form Rack would accept (Rack answers these with 400)."""
 
 
-def parse_nested_query(body):
-    """The nested dict Rack builds from form body ``body`` (bytes); raises FormDecodeError."""
-    return _Decoder().decode(body)
+class TooManyEntries(ValueError):
+    """The body would build more hashes and arrays than allowed."""
+
+
+def parse_nested_query(body, max_entries=None):
+    """The nested dict Rack builds from form body ``body`` (bytes); raises FormDecodeError, or
+    TooManyEntries past ``max_entries`` hashes and arrays (the outermost hash included)."""
+    return _Decoder(max_entries).decode(body)
 
 
 class _Decoder:
-    def __init__(self):
+    def __init__(self, max_entries=None):
         self.steps = {}
         self.strings = {}
+        self.entries_left = max_entries
 
     def decode(self, body):
+        self.count_entry()
         params = {}
         for field in _fields(body):
             if not field:
@@ -77,17 +84,21 @@ class _Decoder:
         if kind == _SET:
             params[key] = value
         elif kind == _APPEND:
-            _array(params, key).append(value)
+            self.array(params, key).append(value)
         elif kind == _ARRAY_CHILD:
-            array = _array(params, key)
+            array = self.array(params, key)
             last = array[-1] if array else None
             if isinstance(last, dict) and not _has_path(last, child_path):
                 self.normalize(last, child, value, depth + 1)
             else:
-                array.append(self.normalize({}, child, value, depth + 1))
+                element = self.normalize({}, child, value, depth + 1)
+                if isinstance(element, dict):  # else the list ``[]`` returned, counted there
+                    self.count_entry()
+                array.append(element)
         elif kind == _HASH_CHILD:
             current = params.get(key)
             if current is None:
+                self.count_entry()
                 current = {}
             elif not isinstance(current, dict):
                 raise FormDecodeError(
@@ -95,10 +106,26 @@ class _Decoder:
                 )
             params[key] = self.normalize(current, child, value, depth + 1)
         elif kind == _RETURN_LIST:
+            self.count_entry()
             return [value]
         else:  # _SKIP: an empty key
             return None
         return params
+
+    def count_entry(self):
+        if self.entries_left is not None:
+            self.entries_left -= 1
+            if self.entries_left < 0:
+                raise TooManyEntries()
+
+    def array(self, params, key):
+        current = params.get(key)
+        if current is None:
+            self.count_entry()
+            current = params[key] = []
+        elif not isinstance(current, list):
+            raise FormDecodeError(f"Expected an array for {_shorten(key)}, got {_kind(current)}.")
+        return current
 
 
 def _step(name, depth):
@@ -146,15 +173,6 @@ def _has_path(params, path):
             return False
         current = current[part]
     return True
-
-
-def _array(params, key):
-    current = params.get(key)
-    if current is None:
-        current = params[key] = []
-    elif not isinstance(current, list):
-        raise FormDecodeError(f"Expected an array for {_shorten(key)}, got {_kind(current)}.")
-    return current
 
 
 def _fields(body):

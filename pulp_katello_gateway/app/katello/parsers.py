@@ -1,8 +1,9 @@
 """DRF parsers for push bodies: Rack-style forms (what Katello sends) and JSON, size-bounded.
 
 They read the raw stream themselves, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE and
-DATA_UPLOAD_MAX_NUMBER_FIELDS (made for browser forms) do not apply; the limit is
-KATELLO_GATEWAY_PUSH_MAX_BYTES instead.
+DATA_UPLOAD_MAX_NUMBER_FIELDS (made for browser forms) do not apply; the limits are
+KATELLO_GATEWAY_PUSH_MAX_BYTES and KATELLO_GATEWAY_PUSH_MAX_ENTRIES (hashes and arrays, which
+cost memory however few bytes they take) instead.
 """
 
 import json
@@ -12,12 +13,20 @@ from rest_framework import parsers, status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import BaseParser
 
-from .forms import FormDecodeError, parse_nested_query
+from .forms import FormDecodeError, TooManyEntries, parse_nested_query
 
 
 class PayloadTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "payload_too_large"
+
+
+def _too_many_entries():
+    limit = settings.KATELLO_GATEWAY_PUSH_MAX_ENTRIES
+    return PayloadTooLarge(
+        f"The request body holds more than KATELLO_GATEWAY_PUSH_MAX_ENTRIES ({limit}) hashes "
+        "and arrays."
+    )
 
 
 def read_body(stream, parser_context):
@@ -45,10 +54,13 @@ class RackFormParser(BaseParser):
     media_type = "application/x-www-form-urlencoded"
 
     def parse(self, stream, media_type=None, parser_context=None):
+        body = read_body(stream, parser_context)
         try:
-            return parse_nested_query(read_body(stream, parser_context))
+            return parse_nested_query(body, settings.KATELLO_GATEWAY_PUSH_MAX_ENTRIES)
         except FormDecodeError as exc:
             raise ParseError(f"Malformed form body: {exc}") from None
+        except TooManyEntries:
+            raise _too_many_entries() from None
 
 
 def _reject_constant(name):
@@ -71,12 +83,16 @@ PARSER_CLASSES = [JSONParser, parsers.FormParser, parsers.MultiPartParser]
 
 
 class BoundedJSONParser(BaseParser):
-    """``application/json`` with the same size limit (and no NaN/Infinity)."""
+    """``application/json`` with the same limits (and no NaN/Infinity). Objects and arrays are
+    counted before parsing by their opening brackets (an upper bound: brackets inside strings
+    count too), so an oversized body is refused without building it."""
 
     media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None):
         body = read_body(stream, parser_context)
+        if body.count(b"{") + body.count(b"[") > settings.KATELLO_GATEWAY_PUSH_MAX_ENTRIES:
+            raise _too_many_entries()
         try:
             return json.loads(body, parse_constant=_reject_constant)
         except RecursionError:

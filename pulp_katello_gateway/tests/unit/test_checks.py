@@ -99,6 +99,7 @@ def test_ca_files_must_be_readable_pem_certificates(tmp_path):
         ("KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT", 0),
         ("KATELLO_GATEWAY_LOGIN_CACHE_TTL", -1),
         ("KATELLO_GATEWAY_THROTTLE_WINDOW", True),
+        ("KATELLO_GATEWAY_PUSH_MAX_ENTRIES", 1e6),
     ],
 )
 def test_numbers_out_of_range(name, value):

@@ -9,7 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devtools.rack import encode
-from pulp_katello_gateway.app.katello.forms import DEPTH_LIMIT, FormDecodeError, parse_nested_query
+from pulp_katello_gateway.app.katello.forms import (
+    DEPTH_LIMIT,
+    FormDecodeError,
+    TooManyEntries,
+    parse_nested_query,
+)
 from pulp_katello_gateway.app.katello.serializers import (
     HostGrantsSerializer,
     HostListSerializer,
@@ -100,6 +105,23 @@ def test_host_mapping():
 )
 def test_rack_rules(body, expected):
     assert parse(body.encode("latin-1")) == expected
+
+
+@pytest.mark.parametrize(
+    "body, entries",
+    [
+        (b"a=1&b=2", 1),  # the outermost hash
+        (b"a[]=1&a[]=2", 2),
+        (b"a[][b]=1&a[][b]=2", 4),
+        (b"a[b][c]=1&a[b][d]=2", 3),
+        (b"a[][]=1&a[][]=2", 4),
+        (b"a[][b]&a[][b]&a[][b]", 5),  # empty hashes cost as much as full ones
+    ],
+)
+def test_entries_are_counted_up_to_the_limit(body, entries):
+    assert parse_nested_query(body, max_entries=entries) == parse(body)
+    with pytest.raises(TooManyEntries):
+        parse_nested_query(body, max_entries=entries - 1)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from django.test import override_settings
 from pulpcore.app.authentication import BasicAuthentication, PulpRemoteUserAuthentication
 from rest_framework.authentication import SessionAuthentication
 
+from devtools import rack
 from pulp_katello_gateway.app.katello.views import KatelloPushView
 from pulp_katello_gateway.app.models import (
     ConsumerHost,
@@ -320,6 +321,23 @@ def test_body_over_the_limit_is_refused(katello_client, katello_data):
     assert response.status_code == 413
     assert "KATELLO_GATEWAY_PUSH_MAX_BYTES" in response.json()["detail"]
     assert snapshot() == katello_data
+
+
+@override_settings(KATELLO_GATEWAY_PUSH_MAX_ENTRIES=4)
+@pytest.mark.parametrize("as_json", [False, True], ids=["form", "json"])
+def test_body_with_too_many_entries_is_refused(katello_client, katello_data, as_json):
+    """Entries (hashes and arrays) cost memory whatever their size; at most the limit is built."""
+    def push(names):
+        entries = [{"repository": name, "auth_required": True} for name in names]
+        if as_json:
+            return put_json(katello_client, "repository_list", {"repositories": entries})
+        return put_form(katello_client, "repository_list", rack.encode({"repositories": entries}))
+
+    refused = push(["org-a", "org-b", "org-c"])  # the body's hash, the array and three hashes
+    assert refused.status_code == 413
+    assert "KATELLO_GATEWAY_PUSH_MAX_ENTRIES (4)" in refused.json()["detail"]
+    assert snapshot() == katello_data
+    assert push(["org-a", "org-b"]).status_code == 200
 
 
 def test_unknown_content_type_is_refused(katello_client, katello_data):
