@@ -30,11 +30,7 @@ PUSH = "/pulp/api/v3/container_gateway/"
 NATIVE = "/pulp/api/v3/katello_gateway/"
 FORM = "application/x-www-form-urlencoded"
 SURROGATE = re.compile("[\ud800-\udfff]")
-REAL_HTTP = settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+REAL_HTTP = settings(max_examples=25)
 
 # What a refusal must leave untouched (failed-login counters and the Foreman backoff may move).
 TABLES = {
@@ -377,7 +373,7 @@ def test_native_api_from_its_schema(native_api_schema, pulp, pulp_db, mode):
     operations = [result.ok() for result in native_api_schema.get_all_operations()]
     assert {operation.method.upper() for operation in operations} == {"GET", "POST"}
 
-    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=30, suppress_health_check=list(HealthCheck))
     @given(data=st.data())
     def run(data):
         operation = data.draw(st.sampled_from(operations))

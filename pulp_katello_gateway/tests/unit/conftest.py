@@ -14,7 +14,14 @@ from rest_framework.test import APIClient
 
 from devtools.katello_standin import KatelloStandin
 from pulp_katello_gateway.app import foreman as foreman_client
-from pulp_katello_gateway.app.models import KatelloRepository
+from pulp_katello_gateway.app.models import (
+    CachedLogin,
+    ConsumerHost,
+    ForemanUser,
+    HostRepositoryGrant,
+    KatelloRepository,
+    UserRepositoryGrant,
+)
 from pulp_katello_gateway.app.urls import PUSH_ROOT
 
 FORM = "application/x-www-form-urlencoded"
@@ -28,6 +35,18 @@ def push_url(endpoint):
 def put_form(client, endpoint, body):
     """PUT ``body`` (bytes or str) as Katello does: a Rack-style form."""
     return client.put(push_url(endpoint), data=body, content_type=FORM)
+
+
+def database_state():
+    """Everything the plugin stores, with row identities: what a refused request must leave."""
+    return (
+        set(KatelloRepository.objects.values_list("pk", "name", "auth_required")),
+        set(ForemanUser.objects.values_list("pk", "login", "user_id")),
+        set(UserRepositoryGrant.objects.values_list("pk", "foreman_user_id", "repository_id")),
+        set(ConsumerHost.objects.values_list("pk", "uuid")),
+        set(HostRepositoryGrant.objects.values_list("pk", "host_id", "repository_id")),
+        set(CachedLogin.objects.values_list("pk", "digest")),
+    )
 
 
 def put_json(client, endpoint, payload):

@@ -11,7 +11,7 @@ import json
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pulp_katello_gateway.app.logins import SECRET_MAX_LENGTH
@@ -29,11 +29,7 @@ pytestmark = pytest.mark.django_db
 
 PASSWORD = "alice-password-1"
 MARK = "S3cr3t~"  # every fuzzed password starts with it, so a leak is recognisable
-FUZZ = settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+FUZZ = settings(max_examples=150)
 
 
 @pytest.fixture
