@@ -3,7 +3,8 @@
 ``python -m devtools.demo start`` (``make demo``) runs in the foreground until Ctrl-C or
 ``python -m devtools.demo stop`` (``make demo-stop``); both stop exactly the processes it started.
 State lives in ``.demo/`` (override with ``DEMO_DIR``) and is reused by the next start.
-Ports: ``DEMO_API_PORT`` (24817), ``DEMO_CONTENT_PORT`` (24816), ``DEMO_KATELLO_PORT`` (24818).
+Ports: ``DEMO_API_PORT`` (24817), ``DEMO_CONTENT_PORT`` (24816), ``DEMO_KATELLO_PORT`` (24818),
+``DEMO_KATELLO_CONTROL_PORT`` (24819, the stand-in's control API).
 Every ``PULP_*`` variable of the caller's environment reaches the Pulp services.
 """
 
@@ -32,6 +33,7 @@ PIDS = DEMO_DIR / "pids.json"
 API_PORT = int(os.environ.get("DEMO_API_PORT", 24817))
 CONTENT_PORT = int(os.environ.get("DEMO_CONTENT_PORT", 24816))
 KATELLO_PORT = int(os.environ.get("DEMO_KATELLO_PORT", 24818))
+KATELLO_CONTROL_PORT = int(os.environ.get("DEMO_KATELLO_CONTROL_PORT", 24819))
 
 # Katello's view of the world: who exists, which repositories need a login, who may pull what.
 KATELLO_CONFIG = {
@@ -69,7 +71,7 @@ def start():
         print((DEMO_DIR / "env").read_text())
         return 0
     stop(quiet=True)  # leftovers of a demo that did not shut down cleanly
-    for port in (API_PORT, CONTENT_PORT, KATELLO_PORT):
+    for port in (API_PORT, CONTENT_PORT, KATELLO_PORT, KATELLO_CONTROL_PORT):
         if port_open("127.0.0.1", port):
             print(f"Port {port} is in use by another program; set DEMO_*_PORT to move the demo.")
             return 1
@@ -93,7 +95,7 @@ def start():
         katello_log = open(DEMO_DIR / "katello-standin.log", "ab")
         children["katello"] = subprocess.Popen(
             [sys.executable, "-m", "devtools.katello_standin", "--port", str(KATELLO_PORT),
-             "--config", str(config)],
+             "--control-port", str(KATELLO_CONTROL_PORT), "--config", str(config)],
             cwd=ROOT, stdout=katello_log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         wait_for_port("127.0.0.1", KATELLO_PORT, timeout=20)

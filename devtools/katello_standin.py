@@ -6,7 +6,8 @@ and that can be made to fail on demand. It serves:
 
 - ``GET /v2/token`` and ``GET /v2/_catalog`` with Katello's decision rules and payloads;
 - a control API under ``/_standin/`` (JSON) to read or change the state, inject faults, read the
-  request log and trigger a push;
+  request log and trigger a push; it also listens on a port of its own (``control_url``), which
+  stays up while the Katello endpoints are ``down``;
 - ``KatelloStandin.push()`` / ``sync_container_gateway()``: the capsule-sync sequence Katello runs
   against the gateway's admin API, form-encoded byte for byte like RestClient (``devtools.rack``).
 
@@ -554,10 +555,12 @@ class KatelloStandin(Katello):
     """Katello's registry endpoints over HTTP(S), plus a control API, faults and a request log."""
 
     def __init__(self, host="127.0.0.1", port=0, certfile=None, keyfile=None, config=None,
-                 verbose=False):
+                 verbose=False, control_port=0):
         super().__init__(config)
         self.host = host
         self.port = port
+        self.control_port = control_port
+        self._control_server = None
         self.verbose = verbose
         self._ssl = None
         if certfile:
@@ -577,11 +580,24 @@ class KatelloStandin(Katello):
         scheme = "https" if self._ssl else "http"
         return f"{scheme}://{self.host}:{self.port}"
 
+    @property
+    def control_url(self):
+        """The control API's own listener (plain HTTP), up whatever the fault."""
+        return f"http://{self.host}:{self.control_port}{CONTROL_PREFIX}"
+
     def start(self):
-        """Listen (on a free port when ``port=0``) and serve from a background thread."""
+        """Listen (on free ports when 0) and serve from background threads."""
         with self._lifecycle:
             self._stopped.clear()
             self._listen()
+            if self._control_server is None:
+                self._control_server = _Server((self.host, self.control_port), self,
+                                               control_only=True)
+                self.control_port = self._control_server.server_address[1]
+                threading.Thread(
+                    target=self._control_server.serve_forever, kwargs={"poll_interval": 0.1},
+                    name=f"katello-standin-control-{self.control_port}", daemon=True,
+                ).start()
         return self
 
     def stop(self):
@@ -592,6 +608,11 @@ class KatelloStandin(Katello):
             if self._up_timer:
                 self._up_timer.cancel()
             self._unlisten()
+            control, self._control_server = self._control_server, None
+            if control is not None:
+                control.shutdown()
+                control.server_close()
+                control.drop_connections()
 
     def __enter__(self):
         return self.start()
@@ -726,14 +747,15 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # stop() must not wait for hanging requests
 
-    def __init__(self, address, standin):
+    def __init__(self, address, standin, control_only=False):
         self.standin = standin
+        self.control_only = control_only
         self._connections = {}
         self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
 
     def finish_request(self, request, client_address):
-        context = self.standin._ssl
+        context = None if self.control_only else self.standin._ssl
         if context is not None:
             request.settimeout(10)
             try:
@@ -808,6 +830,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._entry = None
         if path.startswith(CONTROL_PREFIX):
             self._control(path[len(CONTROL_PREFIX):], body)
+            return
+        if self.server.control_only:
+            self._respond(404, _json({"error": f"only {CONTROL_PREFIX} is served here"}),
+                          JSON_TYPE)
             return
         query = parse_qs(parts.query, keep_blank_values=True)
         self._entry = self.standin._record(self.command, path, query, sorted(self.headers.keys()))
@@ -995,6 +1021,8 @@ def main(argv=None):
     )
     parser.add_argument("--port", type=int, default=24818)
     parser.add_argument("--bind", default="127.0.0.1")
+    parser.add_argument("--control-port", type=int, default=24819,
+                        help="the control API's own port, up while the stand-in is 'down'")
     parser.add_argument("--config", type=Path, help="JSON state (users, repositories, hosts)")
     parser.add_argument("--certfile", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--keyfile", help="private key of --certfile")
@@ -1010,13 +1038,13 @@ def main(argv=None):
 
     config = json.loads(args.config.read_text()) if args.config else None
     standin = KatelloStandin(args.bind, args.port, args.certfile, args.keyfile, config=config,
-                             verbose=not args.quiet)
+                             verbose=not args.quiet, control_port=args.control_port)
     done = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: done.set())
     standin.start()
-    print(f"Katello stand-in listening on {standin.url} (control API {CONTROL_PREFIX})",
-          flush=True)
+    print(f"Katello stand-in listening on {standin.url} (control API {CONTROL_PREFIX}, also at "
+          f"{standin.control_url}, which stays up while it is 'down')", flush=True)
     if args.push_to:
         push_args = {"url": args.push_to, "user": args.push_user, "password": args.push_password,
                      "ca": args.push_ca, "cert": args.push_cert, "key": args.push_key}

@@ -1,10 +1,12 @@
-"""nginx in front of a plain-HTTP pulpcore-api, configured with the plugin's shipped snippet.
+"""nginx in front of a plain-HTTP pulpcore-api, configured as docs/install.md says.
 
-This is the capsule's web server in miniature: it terminates TLS, asks for an optional client
-certificate verified against Katello's consumer CA, and includes
-``pulp_katello_gateway/app/webserver_snippets/nginx.conf`` unchanged inside its ``server``
-block. It connects to Pulp from ``source_address`` (another loopback address), so Pulp can be
-told to trust the certificate header from nginx only, and not from clients on 127.0.0.1.
+This is the capsule's web server in miniature: it terminates TLS and asks for an optional client
+certificate verified against Katello's CA; its ``server`` block has Pulp's own locations (the API,
+the content app) and includes pulp_container's shipped snippet and this plugin's, unchanged, and
+its ``http`` block includes the plugin's remote-user map (for Foreman's certificate, CN
+``foreman.example.com``, the example the shipped file carries). It connects to Pulp from
+``source_address`` (another loopback address), so Pulp can be told to trust the certificate
+header from nginx only, and not from clients on 127.0.0.1.
 """
 
 import os
@@ -13,12 +15,17 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pulp_container
+
 from devtools.net import free_port, wait_for_port
 
-SNIPPET = (
-    Path(__file__).resolve().parent.parent
-    / "pulp_katello_gateway" / "app" / "webserver_snippets" / "nginx.conf"
+SNIPPETS = (
+    Path(__file__).resolve().parent.parent / "pulp_katello_gateway" / "app" / "webserver_snippets"
 )
+PULP_CONTAINER_SNIPPET = (
+    Path(pulp_container.__file__).parent / "app" / "webserver_snippets" / "nginx.conf"
+)
+FOREMAN_CN = "foreman.example.com"  # what nginx-remote-user.conf ships with
 CONFIG = """\
 daemon off;
 worker_processes 1;
@@ -38,6 +45,10 @@ http {{
     upstream pulp-api {{
         server {upstream};
     }}
+    upstream pulp-content {{
+        server {content_upstream};
+    }}
+    include {remote_user_map};
 
     server {{
         listen 127.0.0.1:{port} ssl;
@@ -47,6 +58,24 @@ http {{
         ssl_verify_client optional;
         proxy_bind {source_address};
 
+        # Pulp's own locations, as Pulp's installers write them.
+        location /pulp/api/v3/ {{
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header Host $http_host;
+            proxy_redirect off;
+            proxy_pass http://pulp-api;
+            client_max_body_size 0;
+        }}
+        location /pulp/content/ {{
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header Host $http_host;
+            proxy_redirect off;
+            proxy_pass http://pulp-content;
+        }}
+
+        include {pulp_container_snippet};
         include {snippet};
     }}
 }}
@@ -60,11 +89,12 @@ def nginx_binary():
 class Nginx:
     """One nginx process serving ``https://127.0.0.1:<port>`` in front of ``upstream``."""
 
-    def __init__(self, state_dir, *, upstream, server_cert, server_key, client_ca,
-                 source_address="127.0.0.2", port=None):
+    def __init__(self, state_dir, *, upstream, content_upstream, server_cert, server_key,
+                 client_ca, source_address="127.0.0.2", port=None):
         self.state = Path(state_dir).resolve()
         self.port = port or free_port()
         self.upstream = upstream
+        self.content_upstream = content_upstream
         self.server_cert, self.server_key = server_cert, server_key
         self.client_ca = client_ca
         self.source_address = source_address
@@ -94,22 +124,31 @@ class Nginx:
                 state=self.state,
                 user="user root;" if os.geteuid() == 0 else "",
                 upstream=self.upstream,
+                content_upstream=self.content_upstream,
+                remote_user_map=SNIPPETS / "nginx-remote-user.conf",
+                pulp_container_snippet=PULP_CONTAINER_SNIPPET,
                 port=self.port,
                 server_cert=self.server_cert,
                 server_key=self.server_key,
                 client_ca=self.client_ca,
                 source_address=self.source_address,
-                snippet=SNIPPET,
+                snippet=SNIPPETS / "nginx.conf",
             )
         )
         return self.config_path
 
+    def config_test(self):
+        """``nginx -t`` on the written configuration (the finished process)."""
+        return subprocess.run(
+            [nginx_binary(), "-t", "-p", str(self.state), "-c", str(self.config_path)],
+            capture_output=True, text=True,
+        )
+
     def start(self, timeout=20):
         self.write_config()
-        subprocess.run(
-            [nginx_binary(), "-t", "-q", "-p", str(self.state), "-c", str(self.config_path)],
-            check=True, capture_output=True,
-        )
+        tested = self.config_test()
+        if tested.returncode != 0:
+            raise RuntimeError(f"nginx -t refused {self.config_path}:\n{tested.stderr}")
         log = open(self.state / "nginx.out", "ab")
         self.process = subprocess.Popen(
             [nginx_binary(), "-p", str(self.state), "-c", str(self.config_path)],

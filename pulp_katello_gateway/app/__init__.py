@@ -22,18 +22,19 @@ class PulpKatelloGatewayPluginAppConfig(PulpPluginAppConfig):
         super().ready()
         from django.conf import settings
 
-        from .middleware import MIDDLEWARE_PATH
+        from . import checks  # noqa: F401
+        from .middleware import MIDDLEWARE_PATH, refuse_every_request
 
         if MIDDLEWARE_PATH not in settings.MIDDLEWARE:
-            # Fail closed: without it the stock token endpoint ignores Katello's ACL.
-            raise ImproperlyConfigured(
+            # Fail closed, without stopping ``pulpcore-manager check`` from saying why (E003):
+            # the stock token endpoint would otherwise ignore Katello's ACL.
+            refuse_every_request(
                 f"pulp_katello_gateway needs {MIDDLEWARE_PATH} in MIDDLEWARE; when setting "
                 "MIDDLEWARE, merge with 'dynaconf_merge' instead of replacing Pulp's list."
             )
         from django.db.models.signals import pre_save
         from pulp_container.app.models import ContainerDistribution
 
-        from . import checks  # noqa: F401
         from .katello.distributions import enforce_private
 
         pre_save.connect(

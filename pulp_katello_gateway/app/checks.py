@@ -1,7 +1,9 @@
 """System checks that turn a misconfiguration into a clear message at start-up.
 
 ``pulpcore-manager check`` runs E003 (the token endpoint override); ``check --deploy`` adds the
-settings checks below, each message naming the setting and what to do about it.
+settings checks below, each message naming the setting and what to do about it, and I001 when
+they all pass. All carry the tag ``katello_gateway``: ``check --deploy --tag katello_gateway``
+shows the plugin's messages alone.
 """
 
 import ipaddress
@@ -14,12 +16,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Info, Warning, register
+from rest_framework.authentication import RemoteUserAuthentication
+from rest_framework.settings import api_settings
 
 from pulp_katello_gateway.app.certificates import UNIX_SOCKET
 
+TAG = "katello_gateway"
 
-@register()
+
+@register(TAG)
 def token_endpoint_check(app_configs, **kwargs):
     """Without the override, pulp_container's stock token endpoint would ignore Katello's ACL."""
     from pulp_katello_gateway.app.middleware import override_problems
@@ -35,7 +41,6 @@ def token_endpoint_check(app_configs, **kwargs):
     ]
 
 
-@register(deploy=True)
 def foreman_settings_check(app_configs, **kwargs):
     """Foreman logins need a usable Foreman URL; TLS files must be readable PEM when given."""
     messages = []
@@ -107,7 +112,6 @@ def _url_problems(name, value, *, invalid_id, plain_http_id, why):
     return []
 
 
-@register(deploy=True)
 def token_settings_check(app_configs, **kwargs):
     """Registry tokens must be required, signed by a key pair that matches, from a reachable realm.
 
@@ -127,7 +131,8 @@ def token_settings_check(app_configs, **kwargs):
             "TOKEN_SERVER", server, invalid_id="katello_gateway.E005",
             plain_http_id="katello_gateway.W003", why="registry clients send passwords to it",
         )
-        if not messages and not urlsplit(server).path.endswith("/token/"):
+        invalid = any(message.id == "katello_gateway.E005" for message in messages)
+        if not invalid and not urlsplit(server).path.endswith("/token/"):
             messages.append(Warning(
                 f"TOKEN_SERVER is {server!r}: clients are sent there for tokens, but this "
                 "plugin answers /token/.",
@@ -203,7 +208,6 @@ _INTEGERS = {
 }
 
 
-@register(deploy=True)
 def limits_check(app_configs, **kwargs):
     """Numbers the gateway computes with; a wrong one would fail requests, not start-up."""
     messages = []
@@ -219,7 +223,6 @@ def limits_check(app_configs, **kwargs):
     return messages
 
 
-@register(deploy=True)
 def hosts_settings_check(app_configs, **kwargs):
     """Trusted proxies are parsed at each request; a typo would fail every host's request."""
     messages = []
@@ -236,3 +239,48 @@ def hosts_settings_check(app_configs, **kwargs):
                 id="katello_gateway.E011",
             ))
     return messages
+
+
+def remote_authentication_check(app_configs, **kwargs):
+    """A remote-user header believed on the token endpoint is an identity anyone could claim,
+    unless the web server overwrites it on every request that reaches Pulp."""
+    if not settings.KATELLO_GATEWAY_TOKEN_REMOTE_AUTHENTICATION:
+        return []
+    remote = [
+        cls for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES
+        if issubclass(cls, RemoteUserAuthentication)
+    ]
+    if not remote:
+        return []
+    header = remote[0].header
+    return [Warning(
+        f"KATELLO_GATEWAY_TOKEN_REMOTE_AUTHENTICATION is true and Pulp accepts remote-user "
+        f"authentication ({remote[0].__name__}, {header}): the registry's token endpoint gives "
+        "tokens to whoever that header names.",
+        hint="Set it to False (the default) unless the web server overwrites that header on "
+        "every request to /token/, /v1/ and /index/; docs/security.md explains.",
+        id="katello_gateway.W005",
+    )]
+
+
+_DEPLOY_CHECKS = (
+    foreman_settings_check,
+    token_settings_check,
+    limits_check,
+    hosts_settings_check,
+    remote_authentication_check,
+)
+
+
+@register(TAG, deploy=True)
+def deploy_checks(app_configs, **kwargs):
+    """The settings checks; I001 says they all passed, so that silence among the many messages
+    of other apps never has to be read as success."""
+    messages = [message for check in _DEPLOY_CHECKS for message in check(app_configs)]
+    if messages or token_endpoint_check(app_configs):
+        return messages
+    return [Info(
+        "The Katello gateway's deploy checks passed: registry override in effect, token "
+        "settings and keys, Foreman settings, limits, trusted proxies.",
+        id="katello_gateway.I001",
+    )]

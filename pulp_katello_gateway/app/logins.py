@@ -98,14 +98,17 @@ def basic_credentials(request):
 
 def identify_request(request, credentials):
     """Who sends a registry request: Basic credentials (a local Pulp user or a Foreman login),
-    else a verified consumer certificate (a host), else Pulp's other authentication methods
-    (remote user, session), else anonymous.
+    else a verified consumer certificate (a host), else - only where
+    ``KATELLO_GATEWAY_TOKEN_REMOTE_AUTHENTICATION`` allows it - Pulp's other authentication
+    methods (remote user, session), else anonymous.
     """
     if credentials is not None:
         return identify(request, *credentials)
     uuid = certificates.consumer_uuid(request)
     if uuid is not None:
         return identify_host(request, uuid)
+    if not settings.KATELLO_GATEWAY_TOKEN_REMOTE_AUTHENTICATION:
+        return ANONYMOUS
     for authenticator in api_settings.DEFAULT_AUTHENTICATION_CLASSES:
         if issubclass(authenticator, BasicAuthentication):
             continue

@@ -1,9 +1,22 @@
+import logging
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import request_started
 from django.urls import Resolver404, resolve
 
 REGISTRY_URLCONF = "pulp_katello_gateway.app.registry.urls"
 MIDDLEWARE_PATH = "pulp_katello_gateway.app.middleware.RegistryUrlconfMiddleware"
+
+
+def refuse_every_request(reason):
+    """Make every request fail with ``reason`` (logged now and with each request's 500)."""
+    logging.getLogger(__name__).error(reason)
+
+    def refuse(**kwargs):
+        raise ImproperlyConfigured(reason)
+
+    request_started.connect(refuse, weak=False, dispatch_uid="katello_gateway_misconfigured")
 
 
 def override_problems():

@@ -45,6 +45,12 @@ KATELLO_GATEWAY_CLIENT_CERT_HEADER = "X-RHSM-SSL-Client-Cert"
 KATELLO_GATEWAY_TRUSTED_PROXIES = ["127.0.0.1", "::1", "unix"]
 KATELLO_GATEWAY_CONSUMER_CA_FILE = None
 
+# Whether the token endpoint (and /v1/search, /index/) also believe Pulp's REST authentication
+# other than Basic: a remote user named by the web server in a header, a session cookie. Off: a
+# header that a client could send itself must never become a registry identity, whatever the web
+# server in front does. Turn on only when the web server sets that header on every request.
+KATELLO_GATEWAY_TOKEN_REMOTE_AUTHENTICATION = False
+
 # Every request resolves through the plugin's URLconf first, so its registry views (token
 # endpoint, catalog, search) win over pulp_container's deterministically.
 MIDDLEWARE = ["dynaconf_merge", "pulp_katello_gateway.app.middleware.RegistryUrlconfMiddleware"]

@@ -11,7 +11,10 @@ gateway was and Katello relies on it: nil or blank host uuids are skipped, entri
 JSON boolean.
 """
 
+from collections.abc import Mapping
+
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from ..models import name_problem
 
@@ -127,6 +130,14 @@ class KatelloListField(serializers.Field):
         super().__init__(**kwargs)
 
     def validate_empty_values(self, data):
+        body = self.parent.initial_data
+        if data is empty and isinstance(body, Mapping) and body:
+            # Usually a key whose brackets went wrong (``repositories[=x``): name it.
+            others = ", ".join(repr(key) for key in list(body)[:5])
+            raise serializers.ValidationError(
+                f"{self.field_name} is missing; the body has {others} instead (check the "
+                "brackets of that key)."
+            )
         return super().validate_empty_values([] if data is None else data)
 
     def to_internal_value(self, data):

@@ -1,5 +1,6 @@
 """Session fixtures: a real Pulp stack with this plugin, the Katello stand-in, real clients."""
 
+import json
 import os
 import subprocess
 import uuid
@@ -73,11 +74,26 @@ def pulp(work_dir, katello, consumer_ca):
     stack.stop()
 
 
+# Pulp's remote-user authentication as docs/install.md configures it (and foremanctl does).
+REMOTE_USER_SETTINGS = {
+    "PULP_REMOTE_USER_ENVIRON_NAME": "HTTP_REMOTE_USER",
+    "PULP_AUTHENTICATION_BACKENDS": json.dumps(
+        ["dynaconf_merge_unique", "pulpcore.app.authentication.PulpNoCreateRemoteUserBackend"]
+    ),
+    "PULP_REST_FRAMEWORK__DEFAULT_AUTHENTICATION_CLASSES": json.dumps([
+        "pulpcore.app.authentication.BasicAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+        "pulpcore.app.authentication.PulpRemoteUserAuthentication",
+    ]),
+}
+
+
 @pytest.fixture(scope="session")
 def nginx(pulp, work_dir, consumer_ca):
-    """The capsule's web server: nginx (TLS, optional consumer certificates, the shipped snippet)
-    in front of a second, plain-HTTP API node that believes the certificate header only from
-    nginx's source address (127.0.0.2), not from clients on 127.0.0.1.
+    """The capsule's web server: nginx (TLS, optional client certificates, Pulp's locations and the
+    shipped snippets as docs/install.md combines them) in front of a second, plain-HTTP API node
+    with remote-user authentication on, that believes the certificate header only from nginx's
+    source address (127.0.0.2), not from clients on 127.0.0.1.
     """
     api_port, port = free_port(), free_port()
     pulp.start_api(
@@ -87,12 +103,14 @@ def nginx(pulp, work_dir, consumer_ca):
         env={
             "PULP_TOKEN_SERVER": f"https://127.0.0.1:{port}/token/",
             "PULP_KATELLO_GATEWAY_TRUSTED_PROXIES": '["127.0.0.2"]',
+            **REMOTE_USER_SETTINGS,
         },
     )
     proxy = Nginx(
         work_dir / "nginx",
         port=port,
         upstream=f"127.0.0.1:{api_port}",
+        content_upstream=f"127.0.0.1:{pulp.content_port}",
         server_cert=pulp.tls / "server.crt",
         server_key=pulp.tls / "server.key",
         client_ca=consumer_ca.cert_path,

@@ -25,31 +25,13 @@ from devtools.clients import Skopeo
 from devtools.rack import encode
 from pulp_katello_gateway.app.logins import SECRET_MAX_LENGTH
 from pulp_katello_gateway.app.registry.token import MAX_SCOPES
+from pulp_katello_gateway.tests.functional.database import snapshot
 
 PUSH = "/pulp/api/v3/container_gateway/"
 NATIVE = "/pulp/api/v3/katello_gateway/"
 FORM = "application/x-www-form-urlencoded"
 SURROGATE = re.compile("[\ud800-\udfff]")
 REAL_HTTP = settings(max_examples=25)
-
-# What a refusal must leave untouched (failed-login counters and the Foreman backoff may move).
-TABLES = {
-    "katello_gateway_katellorepository": "pulp_id, name, auth_required",
-    "katello_gateway_foremanuser": "pulp_id, login, user_id",
-    "katello_gateway_userrepositorygrant": "id, foreman_user_id, repository_id",
-    "katello_gateway_consumerhost": "pulp_id, uuid",
-    "katello_gateway_hostrepositorygrant": "id, host_id, repository_id",
-    "katello_gateway_cachedlogin": "id, digest, verified_at",
-    "container_containerdistribution": "distribution_ptr_id, private",
-}
-
-
-def snapshot(pulp_db):
-    return {
-        table: sorted(map(tuple, pulp_db.execute(f"SELECT {columns} FROM {table}").fetchall()))
-        for table, columns in TABLES.items()
-    }
-
 
 def basic(login, secret):
     if isinstance(login, str):

@@ -1,10 +1,14 @@
 """The stack itself: the plugin is installed and the registry works through token auth."""
 
+import json
+import re
 import subprocess
 
 import requests
+from django.conf import settings
 
 from devtools.stack import BIN
+from pulp_katello_gateway.app.middleware import MIDDLEWARE_PATH
 
 
 def test_status_lists_plugin(pulp):
@@ -72,3 +76,24 @@ def test_system_checks_pass(pulp):
     checked = _manage(pulp, "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "no issues" in checked.stdout
+
+
+def test_a_replaced_middleware_list_is_reported_by_check(pulp):
+    """settings.md: MIDDLEWARE set without merging loses the plugin's; ``check`` says so (E003),
+    it does not die with a traceback."""
+    replaced = [entry for entry in settings.MIDDLEWARE if entry != MIDDLEWARE_PATH]
+    checked = subprocess.run(
+        [str(BIN / "pulpcore-manager"), "check"],
+        env=dict(pulp.env(), PULP_MIDDLEWARE=json.dumps(replaced)),
+        capture_output=True, text=True, timeout=120,
+    )
+    assert checked.returncode == 1
+    assert "katello_gateway.E003" in checked.stderr
+    assert "Traceback" not in checked.stdout + checked.stderr
+
+
+def test_check_deploy_with_the_plugins_tag_shows_only_the_plugins_messages(pulp):
+    checked = _manage(pulp, "check", "--deploy", "--tag", "katello_gateway")
+    ids = re.findall(r"\(([\w.]+\.[CEWID]\d{3})\)", checked.stdout + checked.stderr)
+    # The stack's stand-in Foreman is plain HTTP on loopback: the one thing to warn about.
+    assert ids == ["katello_gateway.W004"], checked.stdout + checked.stderr

@@ -1,10 +1,14 @@
 """System checks: ``check`` (E003) and ``check --deploy`` (settings), one message per mistake."""
 
+import re
+
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
+from pulpcore.app.authentication import BasicAuthentication, PulpRemoteUserAuthentication
+from rest_framework.settings import api_settings
 
 from devtools.pki import CertificateAuthority, write_token_keys
 from pulp_katello_gateway.app import checks
@@ -37,6 +41,7 @@ def test_disabled_token_auth_is_an_error_of_check_deploy_only():
         ("https://capsule.example.com/token/", []),
         ("http://capsule.example.com/token/", ["katello_gateway.W003"]),
         ("https://capsule.example.com/v2/token", ["katello_gateway.W002"]),
+        ("http://capsule.example.com/v2/token", ["katello_gateway.W002", "katello_gateway.W003"]),
         ("capsule.example.com/token/", ["katello_gateway.E005"]),
     ],
 )
@@ -121,3 +126,29 @@ def test_deploy_checks_run_with_check_deploy():
     with pytest.raises(SystemCheckError, match="katello_gateway.E010"):
         with override_settings(KATELLO_GATEWAY_FOREMAN_MAX_CONCURRENT=0):
             call_command("check", "katello_gateway", "--deploy")
+
+
+@pytest.mark.parametrize("believed, expected", [(False, []), (True, ["katello_gateway.W005"])])
+def test_remote_user_believed_by_the_token_endpoint_is_a_warning(monkeypatch, believed, expected):
+    monkeypatch.setattr(
+        api_settings,
+        "DEFAULT_AUTHENTICATION_CLASSES",
+        [BasicAuthentication, PulpRemoteUserAuthentication],
+    )
+    with override_settings(KATELLO_GATEWAY_TOKEN_REMOTE_AUTHENTICATION=believed):
+        assert ids(checks.remote_authentication_check(None)) == expected
+
+
+def test_remote_authentication_without_a_remote_user_class_is_fine():
+    with override_settings(KATELLO_GATEWAY_TOKEN_REMOTE_AUTHENTICATION=True):
+        assert checks.remote_authentication_check(None) == []
+
+
+@pytest.mark.django_db
+def test_check_deploy_says_when_all_of_the_plugins_checks_passed(capsys):
+    with override_settings(KATELLO_GATEWAY_FOREMAN_URL="https://foreman.example.com"):
+        call_command("check", "--deploy", "--tag", "katello_gateway")
+    out = capsys.readouterr()
+    assert re.findall(r"\(([\w.]+\.[CEWID]\d{3})\)", out.out + out.err) == [
+        "katello_gateway.I001"
+    ]

@@ -206,7 +206,7 @@ def test_big_form_beyond_django_upload_limits(katello_client):
         ("repository_list", b"repositories[][repository]=\xff", "not UTF-8"),
         ("repository_list", "repositories[]=x&repositories[a]=y", "Expected a hash"),
         ("repository_list", "", "This field is required"),
-        ("repository_list", "repository=x", "This field is required"),
+        ("repository_list", "repository=x", "the body has 'repository' instead"),
         ("repository_list", "repositories=x", "repositories must be a list"),
         ("repository_list", "repositories[]=x", "repositories[0] must be a hash"),
         ("repository_list", "repositories[][repository]=x", "[0][auth_required] is required"),
@@ -262,6 +262,12 @@ def test_big_form_beyond_django_upload_limits(katello_client):
         ),
         ("host_repository_mapping", "hosts[][2f1c]=x", "hosts[0][2f1c] must be a list"),
         ("update_host_repositories", "hosts=x", "hosts must be a list"),
+        (
+            "repository_list",
+            "repositories[=x",
+            "repositories is missing; the body has 'repositories[' instead",
+        ),
+        ("update_hosts", "host[][uuid]=a", "hosts is missing; the body has 'host' instead"),
     ],
 )
 def test_bad_form_is_refused_and_changes_nothing(

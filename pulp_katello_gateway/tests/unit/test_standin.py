@@ -262,6 +262,18 @@ def test_down_refuses_connections_then_up_on_the_same_port(katello):
     assert get(katello, "/v2/token").status_code == 200
 
 
+def test_control_api_stays_up_while_down_and_brings_it_back(katello):
+    katello.set_fault("down")
+    with pytest.raises(requests.ConnectionError):
+        get(katello, "/v2/token", timeout=2)
+    control = katello.control_url + "fault"
+    assert requests.get(control, timeout=5).json()["mode"] == "down"
+    assert requests.put(control, json={"mode": "up"}, timeout=5).json()["mode"] is None
+    assert get(katello, "/v2/token").status_code == 200
+    assert requests.get(katello.control_url[: -len("_standin/")] + "v2/token",
+                        timeout=5).status_code == 404  # Katello's endpoints are not served there
+
+
 def test_down_cuts_open_keepalive_connections(katello):
     session = requests.Session()
     assert session.get(katello.url + "/v2/token", timeout=5).status_code == 200

@@ -8,6 +8,10 @@ from urllib.parse import urlencode
 import jwt
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from pulpcore.app.authentication import BasicAuthentication, PulpRemoteUserAuthentication
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.settings import api_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -35,11 +39,12 @@ def basic(user, password):
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def get_token(client, *scopes, auth=None, service=SERVICE):
+def get_token(client, *scopes, auth=None, service=SERVICE, **headers):
     query = {"scope": list(scopes)}
     if service is not None:
         query["service"] = service
-    headers = {"HTTP_AUTHORIZATION": auth} if auth else {}
+    if auth:
+        headers["HTTP_AUTHORIZATION"] = auth
     return client.get("/token/", query, **headers)
 
 
@@ -238,3 +243,44 @@ def test_scope_with_a_nul_is_refused_not_a_500(client, foreman):
         {"type": "repository", "name": "kat/\x00pub", "actions": []},
         {"type": "repository", "name": "kat/pub", "actions": ["pull"]},
     ]
+
+
+@pytest.fixture
+def remote_user_authentication(monkeypatch, settings):
+    """Pulp's remote-user authentication as docs/install.md (and foremanctl) configure it."""
+    settings.AUTHENTICATION_BACKENDS = [
+        *settings.AUTHENTICATION_BACKENDS,
+        "pulpcore.app.authentication.PulpNoCreateRemoteUserBackend",
+    ]
+    monkeypatch.setattr(PulpRemoteUserAuthentication, "header", "HTTP_REMOTE_USER")
+    monkeypatch.setattr(
+        api_settings,
+        "DEFAULT_AUTHENTICATION_CLASSES",
+        [BasicAuthentication, SessionAuthentication, PulpRemoteUserAuthentication],
+    )
+    get_user_model().objects.create_superuser("root", password="root-password-1")
+
+
+def test_a_remote_user_header_is_nobody_on_the_token_endpoint(
+    client, foreman, remote_user_authentication
+):
+    """A client's own Remote-User header must not make it the Pulp admin (issue 14)."""
+    response = get_token(client, "repository:kat/a:pull", HTTP_REMOTE_USER="root")
+    assert response.status_code == 200
+    decoded = claims(response.json()["token"])
+    assert decoded["sub"] == ""
+    assert decoded["access"] == [{"type": "repository", "name": "kat/a", "actions": []}]
+
+
+def test_search_ignores_a_remote_user_header(client, foreman, remote_user_authentication):
+    response = client.get("/v1/search", {"q": "kat"}, HTTP_REMOTE_USER="root")
+    assert response.status_code == 200
+    assert [result["name"] for result in response.json()["results"]] == ["kat/pub"]
+
+
+def test_remote_user_is_believed_only_when_enabled(
+    client, foreman, remote_user_authentication, settings
+):
+    settings.KATELLO_GATEWAY_TOKEN_REMOTE_AUTHENTICATION = True
+    response = get_token(client, "repository:kat/a:pull", HTTP_REMOTE_USER="root")
+    assert claims(response.json()["token"])["sub"] == "root"

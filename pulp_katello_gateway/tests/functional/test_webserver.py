@@ -1,0 +1,163 @@
+"""The web server as docs/install.md sets it up: nginx with Pulp's locations, pulp_container's
+snippet and this plugin's, in front of a Pulp with remote-user authentication on.
+
+No header a client can send makes it anyone: not ``Remote-User`` (which Pulp believes), not its
+spellings, not the consumer-certificate header. Katello's own certificate still pushes.
+"""
+
+import uuid
+from urllib.parse import quote
+
+import jwt
+import pytest
+
+from devtools.nginx import FOREMAN_CN, PULP_CONTAINER_SNIPPET, SNIPPETS
+from devtools.pki import CertificateAuthority
+from pulp_katello_gateway.tests.functional.database import snapshot
+from pulp_katello_gateway.tests.functional.listing_clients import FLATPAK_QUERY, session
+
+REFUSED_BY_NGINX = "Remote-User is set by this web server, never by clients.\n"
+
+
+@pytest.fixture(scope="module")
+def katello_push_user(pulp):
+    """The Pulp user Foreman's certificate maps to (``katello``, as nginx-remote-user.conf ships),
+    made with the REST calls docs/install.md shows."""
+    admin = pulp.session()
+    api = f"{pulp.api_url}/pulp/api/v3"
+    created = admin.post(f"{api}/users/", json={"username": "katello"}, timeout=30)
+    assert created.status_code == 201, created.text
+    role = admin.post(
+        f"{pulp.api_url}{created.json()['pulp_href']}roles/",
+        json={"role": "katello_gateway.katello", "content_object": None},
+        timeout=30,
+    )
+    assert role.status_code == 201, role.text
+    return "katello"
+
+
+@pytest.fixture(scope="module")
+def foreman_cert(consumer_ca, tmp_path_factory):
+    """Foreman's client certificate: issued by Katello's CA, CN as the shipped map expects."""
+    directory = tmp_path_factory.mktemp("foreman-cert")
+    consumer_ca.issue(FOREMAN_CN, directory / "client.cert", directory / "client.key")
+    return str(directory / "client.cert"), str(directory / "client.key")
+
+
+def test_nginx_accepts_both_snippets_together(nginx):
+    config = nginx.config_path.read_text()
+    assert f"include {PULP_CONTAINER_SNIPPET};" in config
+    assert f"include {SNIPPETS / 'nginx.conf'};" in config
+    assert f"include {SNIPPETS / 'nginx-remote-user.conf'};" in config
+    tested = nginx.config_test()
+    assert tested.returncode == 0, tested.stderr
+    assert "syntax is ok" in tested.stderr
+
+
+def _requests(world, registry):
+    """(method, path, body) for every kind of path the web server routes to Pulp."""
+    private, host_repo = world["repos"]["private"], world["repos"]["host"]
+    scope = f"service={registry}&scope=repository:{private}:pull&scope=repository:{host_repo}:pull"
+    return [
+        ("GET", "/pulp/api/v3/users/", None),
+        ("GET", "/pulp/api/v3/katello_gateway/repositories/", None),
+        ("GET", f"/token/?{scope}", None),
+        ("GET", f"/v2/{private}/manifests/latest", None),
+        ("GET", "/v2/_catalog", None),
+        ("GET", f"/extensions/v2/{private}/signatures/{world['digest']}", None),
+        ("GET", f"/v1/search?q={world['prefix']}", None),
+        ("GET", f"/index/static?{FLATPAK_QUERY}", None),
+        ("GET", "/container_gateway/users", None),
+        ("PUT", "/container_gateway/repository_list/", "repositories"),
+        ("GET", "/pulp/content/", None),
+    ]
+
+
+def _seen(response):
+    """What a client gets: status and body, a token reduced to whom and what it grants."""
+    if response.status_code == 200 and response.request.path_url.startswith("/token/"):
+        claims = jwt.decode(response.json()["token"], options={"verify_signature": False})
+        return 200, {"sub": claims["sub"], "access": claims["access"]}
+    return response.status_code, response.text
+
+
+SPOOFED = {
+    "Remote-User": "admin",
+    "REMOTE_USER": "admin",
+    "Remote_User": "admin",
+    "X-Remote-User": "admin",
+    "X-Forwarded-User": "admin",
+}
+
+
+@pytest.mark.parametrize("header", [*SPOOFED, "X-RHSM-SSL-Client-Cert"])
+def test_no_header_a_client_sends_makes_it_anybody(nginx, gateway_world, pulp_db, header):
+    """Each routed path, with and without the header: the answer is the anonymous one, or
+    nginx's refusal of a request that names its own remote user."""
+    if header == "X-RHSM-SSL-Client-Cert":
+        value = quote(open(gateway_world["host_cert"][0]).read())
+    else:
+        value = SPOOFED[header]
+    client = session(nginx_ca(nginx))
+    before = snapshot(pulp_db)
+    for method, path, body in _requests(gateway_world, nginx.registry):
+        url = nginx.url + path
+        plain = _seen(client.request(method, url, data=body, timeout=30))
+        spoofed = client.request(method, url, data=body, headers={header: value}, timeout=30)
+        if header == "Remote-User":
+            assert (spoofed.status_code, spoofed.text) == (400, REFUSED_BY_NGINX), path
+        else:
+            assert _seen(spoofed) == plain, path
+    assert snapshot(pulp_db) == before
+
+
+def test_anonymous_answers_grant_nothing_protected(nginx, gateway_world):
+    """The baseline the spoofing test compares with is itself the anonymous one."""
+    client = session(nginx_ca(nginx))
+    private, host_repo = gateway_world["repos"]["private"], gateway_world["repos"]["host"]
+    assert client.get(f"{nginx.url}/pulp/api/v3/users/", timeout=30).status_code == 401
+    assert client.get(f"{nginx.url}/container_gateway/users", timeout=30).status_code == 401
+    [token_path] = [path for _, path, _ in _requests(gateway_world, nginx.registry)
+                    if path.startswith("/token/")]
+    assert _seen(client.get(nginx.url + token_path, timeout=30)) == (200, {"sub": "", "access": [
+        {"type": "repository", "name": private, "actions": []},
+        {"type": "repository", "name": host_repo, "actions": []},
+    ]})
+
+
+def test_katellos_certificate_pushes_through_nginx(pulp, nginx, katello, katello_push_user,
+                                                   foreman_cert):
+    name = f"nginx-push/{uuid.uuid4().hex[:8]}"
+    katello.add_repository(name, auth_required=True)
+    steps = katello.push(f"{nginx.url}/container_gateway/", cert=foreman_cert,
+                         verify=nginx_ca(nginx))
+    assert [step for step in steps if step.status != 200] == []
+    assert any(step.path.endswith("/repository_list/") for step in steps)
+    stored = pulp.session().get(f"{pulp.api_url}/pulp/api/v3/katello_gateway/repositories/",
+                                params={"name": name}, timeout=30).json()
+    assert [(r["name"], r["auth_required"]) for r in stored["results"]] == [(name, True)]
+
+
+@pytest.mark.parametrize("who", ["host", "other CA", "no certificate"])
+def test_other_certificates_push_nothing(nginx, katello, gateway_world, consumer_ca, tmp_path,
+                                         pulp_db, who):
+    if who == "host":
+        cert = gateway_world["host_cert"]
+    elif who == "other CA":
+        other = CertificateAuthority(tmp_path / "other-ca", common_name="Not Katello")
+        other.issue(FOREMAN_CN, tmp_path / "client.cert", tmp_path / "client.key")
+        cert = (str(tmp_path / "client.cert"), str(tmp_path / "client.key"))
+    else:
+        cert = None
+    before = snapshot(pulp_db)
+    response = katello.push_one(f"{nginx.url}/container_gateway/", "repository_list",
+                                {"repositories": []}, cert=cert, verify=nginx_ca(nginx))
+    # nginx refuses a certificate it cannot verify (400); Pulp refuses any other caller (401).
+    assert response.status_code == (400 if who == "other CA" else 401), response.text
+    assert snapshot(pulp_db) == before
+
+
+def nginx_ca(nginx):
+    """nginx serves the stack's server certificate."""
+    return str(nginx.server_cert.parent / "ca.crt")
+
