@@ -3,10 +3,9 @@
 This is the capsule's web server in miniature: it terminates TLS and asks for an optional client
 certificate verified against Katello's CA; its ``server`` block has Pulp's own locations (the API,
 the content app) and includes pulp_container's shipped snippet and this plugin's, unchanged, and
-its ``http`` block includes the plugin's remote-user map (for Foreman's certificate, CN
-``foreman.example.com``, the example the shipped file carries). It connects to Pulp from
-``source_address`` (another loopback address), so Pulp can be told to trust the certificate
-header from nginx only, and not from clients on 127.0.0.1.
+its ``http`` block includes the admin's copy of the plugin's remote-user map. It connects to
+Pulp from ``source_address`` (another loopback address), so Pulp can be told to trust the
+certificate header from nginx only, and not from clients on 127.0.0.1.
 """
 
 import os
@@ -25,7 +24,6 @@ SNIPPETS = (
 PULP_CONTAINER_SNIPPET = (
     Path(pulp_container.__file__).parent / "app" / "webserver_snippets" / "nginx.conf"
 )
-FOREMAN_CN = "foreman.example.com"  # what nginx-remote-user.conf ships with
 CONFIG = """\
 daemon off;
 worker_processes 1;
@@ -90,11 +88,12 @@ class Nginx:
     """One nginx process serving ``https://127.0.0.1:<port>`` in front of ``upstream``."""
 
     def __init__(self, state_dir, *, upstream, content_upstream, server_cert, server_key,
-                 client_ca, source_address="127.0.0.2", port=None):
+                 client_ca, remote_user_map, source_address="127.0.0.2", port=None):
         self.state = Path(state_dir).resolve()
         self.port = port or free_port()
         self.upstream = upstream
         self.content_upstream = content_upstream
+        self.remote_user_map = remote_user_map
         self.server_cert, self.server_key = server_cert, server_key
         self.client_ca = client_ca
         self.source_address = source_address
@@ -125,7 +124,7 @@ class Nginx:
                 user="user root;" if os.geteuid() == 0 else "",
                 upstream=self.upstream,
                 content_upstream=self.content_upstream,
-                remote_user_map=SNIPPETS / "nginx-remote-user.conf",
+                remote_user_map=self.remote_user_map,
                 pulp_container_snippet=PULP_CONTAINER_SNIPPET,
                 port=self.port,
                 server_cert=self.server_cert,

@@ -150,14 +150,19 @@ class PulpStack:
         )
         log.close()
 
-    def start_api(self, name="api", port=None, *, tls=True, env=None):
+    def start_api(self, name="api", port=None, *, tls=True, env=None, settings_text=None):
         """Start a pulpcore-api; a second one on another port makes a second API node.
 
         ``tls=False`` serves plain HTTP, for a node behind a TLS-terminating proxy; ``env`` adds
-        environment variables (``PULP_*`` settings) for this node only.
+        environment variables (``PULP_*`` settings) for this node only, and ``settings_text``
+        lines appended to the stack's settings file for this node only (as an admin would).
         """
         port = port or self.api_port
         extra_env = dict(env or {})
+        if settings_text:
+            node_settings = self.state / f"settings-{name}.py"
+            node_settings.write_text(self.settings_path.read_text() + "\n" + settings_text)
+            extra_env["PULP_SETTINGS"] = str(node_settings)
         if tls:
             extra_env["GUNICORN_CMD_ARGS"] = (
                 f"--certfile={self.tls / 'server.crt'} --keyfile={self.tls / 'server.key'}"

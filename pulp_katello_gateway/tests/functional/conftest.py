@@ -1,6 +1,5 @@
 """Session fixtures: a real Pulp stack with this plugin, the Katello stand-in, real clients."""
 
-import json
 import os
 import subprocess
 import uuid
@@ -9,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from devtools import docs
 from devtools.clients import ClientError, Skopeo
 from devtools.katello_standin import KatelloStandin
 from devtools.net import free_port, wait_until
@@ -16,7 +16,7 @@ from devtools.nginx import Nginx
 from devtools.oci import build_image
 from devtools.pg import Database
 from devtools.pki import CertificateAuthority
-from devtools.stack import PulpStack
+from devtools.stack import BIN, PulpStack
 
 
 def pytest_collection_modifyitems(items):
@@ -74,20 +74,6 @@ def pulp(work_dir, katello, consumer_ca):
     stack.stop()
 
 
-# Pulp's remote-user authentication as docs/install.md configures it (and foremanctl does).
-REMOTE_USER_SETTINGS = {
-    "PULP_REMOTE_USER_ENVIRON_NAME": "HTTP_REMOTE_USER",
-    "PULP_AUTHENTICATION_BACKENDS": json.dumps(
-        ["dynaconf_merge_unique", "pulpcore.app.authentication.PulpNoCreateRemoteUserBackend"]
-    ),
-    "PULP_REST_FRAMEWORK__DEFAULT_AUTHENTICATION_CLASSES": json.dumps([
-        "pulpcore.app.authentication.BasicAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-        "pulpcore.app.authentication.PulpRemoteUserAuthentication",
-    ]),
-}
-
-
 @pytest.fixture(scope="session")
 def nginx(pulp, work_dir, consumer_ca):
     """The capsule's web server: nginx (TLS, optional client certificates, Pulp's locations and the
@@ -103,11 +89,13 @@ def nginx(pulp, work_dir, consumer_ca):
         env={
             "PULP_TOKEN_SERVER": f"https://127.0.0.1:{port}/token/",
             "PULP_KATELLO_GATEWAY_TRUSTED_PROXIES": '["127.0.0.2"]',
-            **REMOTE_USER_SETTINGS,
         },
+        # Remote-user authentication, as install.md (and foremanctl) configure it.
+        settings_text=docs.block("python", "REMOTE_USER_ENVIRON_NAME"),
     )
     proxy = Nginx(
         work_dir / "nginx",
+        remote_user_map=_remote_user_map(work_dir / "nginx"),
         port=port,
         upstream=f"127.0.0.1:{api_port}",
         content_upstream=f"127.0.0.1:{pulp.content_port}",
@@ -121,6 +109,18 @@ def nginx(pulp, work_dir, consumer_ca):
     yield proxy
     proxy.stop()
     pulp.stop_process("api-behind-nginx")
+
+
+def _remote_user_map(directory):
+    """The admin's copy of nginx-remote-user.conf, made with install.md's own command (into
+    ``directory`` instead of /etc/nginx/conf.d/); it names Foreman's CN foreman.mycompany.com."""
+    directory.mkdir(parents=True, exist_ok=True)
+    conf_d = "/etc/nginx/conf.d/"
+    command = docs.block("bash", "nginx-remote-user.conf").replace(conf_d, f"{directory}/")
+    path = os.pathsep.join([str(BIN), os.environ["PATH"]])
+    subprocess.run(["bash", "-euo", "pipefail", "-c", command], check=True,
+                   env=dict(os.environ, PATH=path))
+    return directory / "katello-gateway-remote-user.conf"
 
 
 def _challenges(session, url):

@@ -5,40 +5,55 @@ No header a client can send makes it anyone: not ``Remote-User`` (which Pulp bel
 spellings, not the consumer-certificate header. Katello's own certificate still pushes.
 """
 
+import os
+import subprocess
 import uuid
 from urllib.parse import quote
 
 import jwt
 import pytest
 
-from devtools.nginx import FOREMAN_CN, PULP_CONTAINER_SNIPPET, SNIPPETS
+from devtools import docs
+from devtools.nginx import PULP_CONTAINER_SNIPPET, SNIPPETS
 from devtools.pki import CertificateAuthority
+from devtools.stack import BIN
 from pulp_katello_gateway.tests.functional.database import snapshot
 from pulp_katello_gateway.tests.functional.listing_clients import FLATPAK_QUERY, session
 
+# Foreman's CN in the map install.md's example command writes.
+FOREMAN_CN = "foreman.mycompany.com"
 REFUSED_BY_NGINX = "Remote-User is set by this web server, never by clients.\n"
 
 
 @pytest.fixture(scope="module")
 def katello_push_user(pulp):
-    """The Pulp user Foreman's certificate maps to (``katello``, as nginx-remote-user.conf ships),
-    made with the REST calls docs/install.md shows."""
-    admin = pulp.session()
-    api = f"{pulp.api_url}/pulp/api/v3"
-    created = admin.post(f"{api}/users/", json={"username": "katello"}, timeout=30)
-    assert created.status_code == 201, created.text
-    role = admin.post(
-        f"{pulp.api_url}{created.json()['pulp_href']}roles/",
-        json={"role": "katello_gateway.katello", "content_object": None},
-        timeout=30,
-    )
-    assert role.status_code == 201, role.text
+    """The Pulp user Foreman's certificate maps to, made by install.md's ``pulpcore-manager``
+    command, run as written."""
+    command = docs.block("bash", "pulpcore-manager shell")
+    env = dict(pulp.env(), PATH=os.pathsep.join([str(BIN), os.environ["PATH"]]))
+    subprocess.run(["bash", "-euo", "pipefail", "-c", command], env=env, check=True,
+                   cwd=pulp.state, capture_output=True, timeout=120)
     return "katello"
+
+
+def test_install_md_rest_calls_make_a_push_user(pulp):
+    """The REST alternative install.md gives: create the user, then assign the role."""
+    admin = pulp.session()
+    username = f"katello-{uuid.uuid4().hex[:8]}"
+    created = admin.post(f"{pulp.api_url}/pulp/api/v3/users/", json={"username": username},
+                         timeout=30)
+    assert created.status_code == 201, created.text
+    roles = f"{pulp.api_url}{created.json()['pulp_href']}roles/"
+    assigned = admin.post(roles, json={"role": "katello_gateway.katello", "content_object": None},
+                          timeout=30)
+    assert assigned.status_code == 201, assigned.text
+    listed = admin.get(roles, timeout=30).json()["results"]
+    assert [(r["role"], r["content_object"]) for r in listed] == [("katello_gateway.katello", None)]
 
 
 @pytest.fixture(scope="module")
 def foreman_cert(consumer_ca, tmp_path_factory):
-    """Foreman's client certificate: issued by Katello's CA, CN as the shipped map expects."""
+    """Foreman's client certificate: issued by Katello's CA, CN as install.md's map names it."""
     directory = tmp_path_factory.mktemp("foreman-cert")
     consumer_ca.issue(FOREMAN_CN, directory / "client.cert", directory / "client.key")
     return str(directory / "client.cert"), str(directory / "client.key")
@@ -48,7 +63,7 @@ def test_nginx_accepts_both_snippets_together(nginx):
     config = nginx.config_path.read_text()
     assert f"include {PULP_CONTAINER_SNIPPET};" in config
     assert f"include {SNIPPETS / 'nginx.conf'};" in config
-    assert f"include {SNIPPETS / 'nginx-remote-user.conf'};" in config
+    assert f"include {nginx.remote_user_map};" in config
     tested = nginx.config_test()
     assert tested.returncode == 0, tested.stderr
     assert "syntax is ok" in tested.stderr
