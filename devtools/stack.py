@@ -150,12 +150,14 @@ class PulpStack:
         )
         log.close()
 
-    def start_api(self, name="api", port=None, *, tls=True, env=None, settings_text=None):
+    def start_api(self, name="api", port=None, *, tls=True, env=None, settings_text=None,
+                  unix_socket=None):
         """Start a pulpcore-api; a second one on another port makes a second API node.
 
         ``tls=False`` serves plain HTTP, for a node behind a TLS-terminating proxy; ``env`` adds
         environment variables (``PULP_*`` settings) for this node only, and ``settings_text``
-        lines appended to the stack's settings file for this node only (as an admin would).
+        lines appended to the stack's settings file for this node only (as an admin would);
+        ``unix_socket`` binds it there instead of a port (as Katello's installer does).
         """
         port = port or self.api_port
         extra_env = dict(env or {})
@@ -171,7 +173,7 @@ class PulpStack:
             name,
             [
                 str(BIN / "pulpcore-api"),
-                "--bind", f"127.0.0.1:{port}",
+                "--bind", f"unix:{unix_socket}" if unix_socket else f"127.0.0.1:{port}",
                 "--workers", str(self.api_workers),
                 "--timeout", "90",
                 "--no-control-socket",

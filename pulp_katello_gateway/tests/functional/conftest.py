@@ -1,7 +1,10 @@
 """Session fixtures: a real Pulp stack with this plugin, the Katello stand-in, real clients."""
 
 import os
+import re
+import shutil
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -9,6 +12,7 @@ import pytest
 from django.conf import settings
 
 from devtools import docs
+from devtools.apache import Apache
 from devtools.clients import ClientError, Skopeo
 from devtools.katello_standin import KatelloStandin
 from devtools.net import free_port, wait_until
@@ -109,6 +113,48 @@ def nginx(pulp, work_dir, consumer_ca):
     yield proxy
     proxy.stop()
     pulp.stop_process("api-behind-nginx")
+
+
+@pytest.fixture(scope="session")
+def apache(pulp, work_dir, consumer_ca):
+    """The capsule's web server as Katello lays it out: Apache httpd (mod_ssl, optional client
+    certificates, Pulp's paths and the shipped snippets as docs/install.md combines them) in front
+    of a third, plain-HTTP API node on a Unix socket, with remote-user authentication on, that
+    believes the certificate header only over that socket.
+    """
+    sockets = Path(tempfile.mkdtemp(prefix="pulp-api-"))
+    sockets.chmod(0o755)  # Apache's workers (www-data, when run as root) connect to the socket
+    port = free_port()
+    pulp.start_api(
+        "api-behind-apache",
+        tls=False,
+        unix_socket=sockets / "api.sock",
+        env={
+            "PULP_TOKEN_SERVER": f"https://127.0.0.1:{port}/token/",
+            "PULP_KATELLO_GATEWAY_TRUSTED_PROXIES": '["unix"]',
+        },
+        settings_text=docs.block("python", "REMOTE_USER_ENVIRON_NAME"),
+    )
+    defines = dict(re.findall(r"^Define (\S+) (\S+)$", docs.block("apache", "Define"), re.M))
+    proxy = Apache(
+        work_dir / "apache",
+        port=port,
+        api_socket=sockets / "api.sock",
+        content_upstream=f"127.0.0.1:{pulp.content_port}",
+        server_cert=pulp.tls / "server.crt",
+        server_key=pulp.tls / "server.key",
+        client_ca=consumer_ca.cert_path,
+        foreman_cn=defines["KATELLO_GATEWAY_FOREMAN_CN"],
+        push_user=defines["KATELLO_GATEWAY_PUSH_USER"],
+    )
+    wait_until(lambda: (sockets / "api.sock").exists(), 90, what="pulpcore-api's socket")
+    proxy.start()
+    session = pulp.session(auth=None)
+    wait_until(lambda: _challenges(session, f"{proxy.url}/v2/"), 90, what="Pulp behind Apache")
+    yield proxy
+    proxy.stop()
+    pulp.stop_process("api-behind-apache")
+    shutil.rmtree(sockets, ignore_errors=True)
 
 
 def _remote_user_map(directory):
