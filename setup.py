@@ -22,6 +22,7 @@ setup(
             "schemathesis>=4.0,<5",
             "ruff>=0.6",
             "matplotlib>=3.8",  # bench.report's plots
+            "pulp-smart-proxy>=0.6,<0.7",  # Pulp as Foreman's smart proxy (Container_Gateway)
         ],
     },
     packages=find_packages(exclude=["devtools", "devtools.*", "bench", "bench.*"]),

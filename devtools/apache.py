@@ -1,10 +1,10 @@
 """Apache httpd in front of pulpcore-api on a Unix socket, configured as docs/install.md says.
 
-The Katello capsule's layout in miniature: mod_ssl terminates TLS and asks for an optional client
-certificate verified against Katello's CA; the virtual host proxies Pulp's API to pulpcore-api's
-Unix socket (as Katello's installer does, so Pulp trusts the certificate header from ``unix``
-only), defines who Katello is and includes pulp_container's shipped snippet and this plugin's,
-unchanged.
+The Katello capsule's layout in miniature (foremanctl's): mod_ssl terminates TLS and asks for an
+optional client certificate verified against Katello's CA; the virtual host proxies Pulp's API to
+pulpcore-api's Unix socket (so Pulp trusts the certificate header from ``unix`` only), maps
+Foreman's certificate to Pulp's admin on ``/pulp/api/v3`` as foremanctl does, defines who Katello
+is and includes pulp_container's shipped snippet and this plugin's, unchanged.
 """
 
 import os
@@ -60,7 +60,12 @@ Define pulp-content http://{content_upstream}
     ProxyPreserveHost On
     RequestHeader set X-Forwarded-Proto https
 
-    # Pulp's own paths, as Pulp's installers write them.
+    # Pulp's own paths, as Pulp's installers write them; foremanctl maps Foreman's certificate
+    # to Pulp's admin on the API (Foreman registers and refreshes Pulp as its smart proxy so).
+    <Location "/pulp/api/v3">
+        RequestHeader set Remote-User admin \\
+            "expr=%{{SSL_CLIENT_VERIFY}} == 'SUCCESS' && %{{SSL_CLIENT_S_DN_CN}} == '{foreman_cn}'"
+    </Location>
     ProxyPass /pulp/api/v3 ${{pulp-api}}/pulp/api/v3
     ProxyPassReverse /pulp/api/v3 ${{pulp-api}}/pulp/api/v3
     ProxyPass /pulp/content ${{pulp-content}}/pulp/content

@@ -9,6 +9,7 @@ pulpcore itself.
 from django.urls import path
 from pulpcore.plugin.find_url import find_api_root
 
+from . import smart_proxy
 from .katello import views
 
 # e.g. "pulp/api/v3/container_gateway/"; with API_ROOT_REWRITE_HEADER it holds <path:api_root>.
@@ -23,14 +24,19 @@ _ENDPOINTS = {
     "update_host_repositories": views.UpdateHostRepositoriesView,
 }
 
+_ENDPOINTS["users/<str:login>/cached_logins"] = views.CachedLoginsView
+# Where Katello finds the push API: behind the web server's /container_gateway/ mapping, and at
+# the URL of Pulp as a smart proxy (pulp-smart-proxy), where no mapping is needed.
+PUSH_ROOTS = [PUSH_ROOT]
+if smart_proxy.installed():
+    PUSH_ROOTS.append(smart_proxy.ROOT + "container_gateway/")
+
 urlpatterns = [
     route
+    for root in PUSH_ROOTS
     for endpoint, view in _ENDPOINTS.items()
     for route in (
-        path(PUSH_ROOT + endpoint, view.as_view(), name=f"katello-gateway-{endpoint}"),
-        path(PUSH_ROOT + endpoint + "/", view.as_view()),
+        path(root + endpoint, view.as_view()),
+        path(root + endpoint + "/", view.as_view()),
     )
-] + [
-    path(PUSH_ROOT + "users/<str:login>/cached_logins", views.CachedLoginsView.as_view()),
-    path(PUSH_ROOT + "users/<str:login>/cached_logins/", views.CachedLoginsView.as_view()),
 ]

@@ -135,7 +135,7 @@ def apache(pulp, work_dir, consumer_ca):
         },
         settings_text=docs.block("python", "REMOTE_USER_ENVIRON_NAME"),
     )
-    defines = dict(re.findall(r"^Define (\S+) (\S+)$", docs.block("apache", "Define"), re.M))
+    defines = _install_md_defines()
     proxy = Apache(
         work_dir / "apache",
         port=port,
@@ -155,6 +155,26 @@ def apache(pulp, work_dir, consumer_ca):
     proxy.stop()
     pulp.stop_process("api-behind-apache")
     shutil.rmtree(sockets, ignore_errors=True)
+
+
+def _install_md_defines():
+    """The ``Define``s install.md gives Apache: who Foreman is, and its Pulp user."""
+    return dict(re.findall(r"^Define (\S+) (\S+)$", docs.block("apache", "Define"), re.M))
+
+
+@pytest.fixture(scope="session")
+def foreman_cn():
+    """The CN install.md's examples give Foreman's certificate (nginx map and Apache alike)."""
+    return _install_md_defines()["KATELLO_GATEWAY_FOREMAN_CN"]
+
+
+@pytest.fixture(scope="session")
+def foreman_cert(consumer_ca, work_dir, foreman_cn):
+    """Foreman's client certificate (cert, key), issued by Katello's CA."""
+    directory = work_dir / "foreman-cert"
+    directory.mkdir(exist_ok=True)
+    consumer_ca.issue(foreman_cn, directory / "client.cert", directory / "client.key")
+    return str(directory / "client.cert"), str(directory / "client.key")
 
 
 def _remote_user_map(directory):

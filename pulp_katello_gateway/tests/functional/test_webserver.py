@@ -24,8 +24,6 @@ from devtools.stack import BIN
 from pulp_katello_gateway.tests.functional.database import snapshot
 from pulp_katello_gateway.tests.functional.listing_clients import FLATPAK_QUERY, session
 
-# Foreman's CN in the map install.md's example command writes.
-FOREMAN_CN = "foreman.mycompany.com"
 REFUSED_BY_NGINX = "Remote-User is set by this web server, never by clients.\n"
 
 
@@ -53,14 +51,6 @@ def test_install_md_rest_calls_make_a_push_user(pulp):
     assert assigned.status_code == 201, assigned.text
     listed = admin.get(roles, timeout=30).json()["results"]
     assert [(r["role"], r["content_object"]) for r in listed] == [("katello_gateway.katello", None)]
-
-
-@pytest.fixture(scope="module")
-def foreman_cert(consumer_ca, tmp_path_factory):
-    """Foreman's client certificate: issued by Katello's CA, CN as install.md's map names it."""
-    directory = tmp_path_factory.mktemp("foreman-cert")
-    consumer_ca.issue(FOREMAN_CN, directory / "client.cert", directory / "client.key")
-    return str(directory / "client.cert"), str(directory / "client.key")
 
 
 def test_nginx_accepts_both_snippets_together(nginx):
@@ -185,13 +175,13 @@ UNVERIFIED = {"nginx": 400, "apache": "TLS handshake refused"}
 
 @pytest.mark.parametrize("who", ["host", "other CA", "no certificate"])
 def test_other_certificates_push_nothing(pulp, web_server, katello, gateway_world, tmp_path,
-                                         pulp_db, who):
+                                         pulp_db, foreman_cn, who):
     kind, server = web_server
     if who == "host":
         cert = gateway_world["host_cert"]
     elif who == "other CA":
         other = CertificateAuthority(tmp_path / "other-ca", common_name="Not Katello")
-        other.issue(FOREMAN_CN, tmp_path / "client.cert", tmp_path / "client.key")
+        other.issue(foreman_cn, tmp_path / "client.cert", tmp_path / "client.key")
         cert = (str(tmp_path / "client.cert"), str(tmp_path / "client.key"))
     else:
         cert = None
