@@ -168,6 +168,8 @@ def _write_env(stack, katello_url):
         "DEMO_API_URL": stack.api_url,
         "DEMO_CONTENT_URL": stack.content_url,
         "DEMO_KATELLO_URL": katello_url,
+        "DEMO_KATELLO_CONTROL": f"http://127.0.0.1:{KATELLO_CONTROL_PORT}/_standin/",
+        "DEMO_SMART_PROXY_URL": f"{stack.api_url}/pulp/api/v3/smart_proxy",
         "DEMO_CA": str(stack.ca_file),
         "DEMO_CERTS_DIR": str(stack.certs_dir),
         "DEMO_ADMIN_USER": user,
@@ -220,6 +222,15 @@ alice (password) may pull it; bob (personal access token) may not. Try, in anoth
   # what Katello pushed, through the Pulp API
   curl --cacert $DEMO_CA -u "$DEMO_ADMIN_USER:$DEMO_ADMIN_PASSWORD" \\
       $DEMO_API_URL/pulp/api/v3/katello_gateway/repositories/
+
+  # Pulp as Foreman's smart proxy (pulp-smart-proxy): Foreman sees the Container_Gateway feature
+  curl --cacert $DEMO_CA -u "$DEMO_ADMIN_USER:$DEMO_ADMIN_PASSWORD" \\
+      $DEMO_SMART_PROXY_URL/v2/features
+
+  # a capsule sync as Katello sends it, with Foreman's HTTP client (Ruby RestClient), to the
+  # smart proxy's URL (a capsule uses Foreman's certificate: --cert/--key instead of a user)
+  .venv/bin/python -m devtools.restclient --standin $DEMO_KATELLO_CONTROL --ca $DEMO_CA \\
+      --user "$DEMO_ADMIN_USER" --password "$DEMO_ADMIN_PASSWORD" $DEMO_SMART_PROXY_URL
 """,
         flush=True,
     )

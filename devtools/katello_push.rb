@@ -17,6 +17,8 @@ params = {
   timeout: 120,
   open_timeout: 10,
   headers: { accept: :json, x_request_id: SecureRandom.uuid, x_session_id: SecureRandom.uuid },
+  user: plan['user'],
+  password: plan['password'],
 }
 if plan['url'].match?(/^https/i)
   params[:ssl_ca_file] = plan['ca']
