@@ -1,6 +1,10 @@
 # Two commands do everything on a fresh Debian machine: `make demo` and `make test`.
 PYTHON ?= python3
-VENV ?= .venv
+# The Pulp line to install, test and demo: newest (default), katello-current or oldest; each is a
+# constraints file in devtools/pulp_lines/ and gets a virtualenv of its own.
+PULP_LINE ?= newest
+CONSTRAINTS := devtools/pulp_lines/$(PULP_LINE).txt
+VENV ?= $(if $(filter newest,$(PULP_LINE)),.venv,.venv-$(PULP_LINE))
 PY := $(VENV)/bin/python
 
 .PHONY: test lint demo demo-stop bench system-deps
@@ -8,25 +12,29 @@ PY := $(VENV)/bin/python
 system-deps:
 	@bash devtools/system-deps.sh
 
-$(VENV)/.installed: setup.py requirements.txt
+$(VENV)/.installed: setup.py requirements.txt $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -e '.[test]'
 	touch $@
 
+# ruff, and no import of Pulp's internals outside app/pulp_internals.py.
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+	$(PY) -m devtools.check_imports
 
 # Lint, then unit and functional tests against a throwaway PostgreSQL and a real Pulp stack.
-# Extra pytest arguments: make test PYTEST_ARGS="-k token -x"
+# Extra pytest arguments: make test PYTEST_ARGS="-k token -x"; another line: PULP_LINE=oldest
 test: system-deps $(VENV)/.installed lint
 	$(PY) -m devtools.run_tests $(PYTEST_ARGS)
 
 # Pulp + plugin + Katello stand-in on loopback, with a sample image; runs until Ctrl-C.
+# Each Pulp line keeps its demo state apart (.demo, .demo-<line>).
+DEMO_DIR ?= $(if $(filter newest,$(PULP_LINE)),.demo,.demo-$(PULP_LINE))
 demo: system-deps $(VENV)/.installed
-	$(PY) -m devtools.demo start
+	DEMO_DIR=$(DEMO_DIR) $(PY) -m devtools.demo start
 
 demo-stop:
-	$(PY) -m devtools.demo stop
+	DEMO_DIR=$(DEMO_DIR) $(PY) -m devtools.demo stop
 
 # Every benchmark next to stock pulp_container (about 10 min); writes docs/performance.md.
 bench: system-deps $(VENV)/.installed

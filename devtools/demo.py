@@ -179,6 +179,7 @@ def _write_env(stack, katello_url):
         "DEMO_PAT_USER": "bob",
         "DEMO_PAT": KATELLO_CONFIG["users"]["bob"]["pat"],
         "DEMO_SETTINGS": str(stack.settings_path),
+        "DEMO_PYTHON": sys.executable,
     }
     (DEMO_DIR / "env").write_text(
         "".join(f"export {key}={shlex.quote(value)}\n" for key, value in env.items())
@@ -229,8 +230,9 @@ alice (password) may pull it; bob (personal access token) may not. Try, in anoth
 
   # a capsule sync as Katello sends it, with Foreman's HTTP client (Ruby RestClient), to the
   # smart proxy's URL (a capsule uses Foreman's certificate: --cert/--key instead of a user)
-  .venv/bin/python -m devtools.restclient --standin $DEMO_KATELLO_CONTROL --ca $DEMO_CA \\
-      --user "$DEMO_ADMIN_USER" --password "$DEMO_ADMIN_PASSWORD" $DEMO_SMART_PROXY_URL
+  (cd {ROOT} && $DEMO_PYTHON -m devtools.restclient --standin $DEMO_KATELLO_CONTROL \\
+      --ca $DEMO_CA \\
+      --user "$DEMO_ADMIN_USER" --password "$DEMO_ADMIN_PASSWORD" $DEMO_SMART_PROXY_URL)
 """,
         flush=True,
     )

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 
 from devtools.pg import Cluster, Database
@@ -44,7 +45,13 @@ def configured_database():
     return None
 
 
+def pulp_line():
+    """What this environment runs, for the log: a suite's verdict is about these versions."""
+    return ", ".join(f"{name} {version(name)}" for name in ("pulpcore", "pulp-container", "Django"))
+
+
 def main(argv):
+    print(f"Pulp line: {pulp_line()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="pkg-tests-") as tmp:
         tmp = Path(tmp)
         tmp.chmod(0o755)  # the postgres user must reach the cluster directory inside
@@ -60,6 +67,8 @@ def main(argv):
                 database,
                 api_origin="https://127.0.0.1:24817",
                 content_origin="http://127.0.0.1:24816",
+                # Django's test client; on pulpcore < 3.110 (dynaconf 3.2) a test cannot add it.
+                extra={"ALLOWED_HOSTS": ["127.0.0.1", "localhost", "testserver"]},
             )
             env = dict(
                 os.environ,

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import requests
@@ -21,6 +22,9 @@ from devtools.pki import CertificateAuthority
 from devtools.pulp_settings import write_settings
 
 BIN = Path(sys.executable).parent
+# gunicorn 25 added a control socket, at the same path for every server unless turned off (the
+# API and content servers would collide); older ones (pulpcore < 3.100) know no such option.
+NO_CONTROL_SOCKET = ["--no-control-socket"] if int(version("gunicorn").split(".")[0]) >= 25 else []
 ACCESS_LOG_FORMAT = 'pulp [%({correlation-id}o)s]: %(h)s %(u)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms'
 
 
@@ -176,7 +180,7 @@ class PulpStack:
                 "--bind", f"unix:{unix_socket}" if unix_socket else f"127.0.0.1:{port}",
                 "--workers", str(self.api_workers),
                 "--timeout", "90",
-                "--no-control-socket",
+                *NO_CONTROL_SOCKET,
                 "--access-logfile", str(self.logs / f"{name}-access.log"),
                 "--access-logformat", ACCESS_LOG_FORMAT,
             ],
@@ -192,7 +196,7 @@ class PulpStack:
                 str(BIN / "pulpcore-content"),
                 "--bind", f"127.0.0.1:{self.content_port}",
                 "--workers", "1",
-                "--no-control-socket",
+                *NO_CONTROL_SOCKET,
                 "--access-logfile", str(self.logs / "content-access.log"),
             ],
         )

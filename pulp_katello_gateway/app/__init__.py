@@ -5,7 +5,7 @@ from pulpcore.plugin import PulpPluginAppConfig
 
 if find_spec("pulp_container") is None:
     raise ImproperlyConfigured(
-        "pulp_katello_gateway requires pulp_container: install pulp-container>=2.30,<2.31."
+        "pulp_katello_gateway requires pulp_container: install pulp-container>=2.26,<2.31."
     )
 
 
@@ -33,9 +33,9 @@ class PulpKatelloGatewayPluginAppConfig(PulpPluginAppConfig):
                 "MIDDLEWARE, merge with 'dynaconf_merge' instead of replacing Pulp's list."
             )
         from django.db.models.signals import pre_save
-        from pulp_container.app.models import ContainerDistribution
 
         from .katello.distributions import enforce_private
+        from .pulp_internals import ContainerDistribution
 
         pre_save.connect(
             enforce_private,

@@ -17,15 +17,17 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import F, Q
-from pulp_container.app.authorization import PermissionChecker
-from pulp_container.app.models import ContainerDistribution
-from pulp_container.app.registry_api import CatalogView
 
 from pulp_katello_gateway.app import metrics
 from pulp_katello_gateway.app.models import (
     HostRepositoryGrant,
     KatelloRepository,
     UserRepositoryGrant,
+)
+from pulp_katello_gateway.app.pulp_internals import (
+    CatalogView,
+    ContainerDistribution,
+    PermissionChecker,
 )
 
 PULL, PUSH = "pull", "push"

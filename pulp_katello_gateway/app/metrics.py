@@ -16,6 +16,8 @@ from functools import lru_cache
 
 from django.conf import settings
 
+from pulp_katello_gateway.app import pulp_internals
+
 PREFIX = "katello_gateway"
 
 
@@ -54,9 +56,7 @@ def _instruments():
     """The instruments on pulpcore-api's meter, or None when telemetry is off."""
     if not settings.OTEL_ENABLED:
         return None
-    from pulpcore.metrics import init_otel_meter
-
-    return _Instruments.on(init_otel_meter("pulp-api"))
+    return _Instruments.on(pulp_internals.init_otel_meter("pulp-api"))
 
 
 def login(result, cache="-", kind="foreman"):

@@ -9,8 +9,7 @@ permissions: Foreman reads them as a Pulp admin); this only adds one entry to wh
 Without pulp-smart-proxy nothing here is routed.
 """
 
-from django.apps import apps
-from pulpcore.plugin.find_url import find_api_root
+from .pulp_internals import smart_proxy_feature_views, smart_proxy_installed, v3_api_root
 
 FEATURE = "container_gateway"
 # What the Ruby gateway reports for itself, over HTTPS like pulp-smart-proxy's own feature.
@@ -21,18 +20,14 @@ FEATURE_V2 = {
     "state": "running",
     "capabilities": [],
 }
-ROOT = find_api_root(set_domain=False, lstrip=True)[1] + "smart_proxy/"
-
-
-def installed():
-    return apps.is_installed("pulp_smart_proxy.app")
+ROOT = v3_api_root() + "smart_proxy/"
 
 
 def feature_views():
     """``{path: view}`` answering pulp-smart-proxy's feature URLs with the gateway added."""
-    if not installed():
+    if not smart_proxy_installed():
         return {}
-    from pulp_smart_proxy.app.views import FeaturesV2View, FeaturesView
+    FeaturesView, FeaturesV2View = smart_proxy_feature_views()
 
     class GatewayFeaturesView(FeaturesView):
         def get(self, request):

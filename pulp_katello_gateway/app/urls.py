@@ -7,13 +7,13 @@ pulpcore itself.
 """
 
 from django.urls import path
-from pulpcore.plugin.find_url import find_api_root
 
 from . import smart_proxy
 from .katello import views
+from .pulp_internals import smart_proxy_installed, v3_api_root
 
 # e.g. "pulp/api/v3/container_gateway/"; with API_ROOT_REWRITE_HEADER it holds <path:api_root>.
-PUSH_ROOT = find_api_root(set_domain=False, lstrip=True)[1] + "container_gateway/"
+PUSH_ROOT = v3_api_root() + "container_gateway/"
 
 _ENDPOINTS = {
     "users": views.UsersView,
@@ -28,7 +28,7 @@ _ENDPOINTS["users/<str:login>/cached_logins"] = views.CachedLoginsView
 # Where Katello finds the push API: behind the web server's /container_gateway/ mapping, and at
 # the URL of Pulp as a smart proxy (pulp-smart-proxy), where no mapping is needed.
 PUSH_ROOTS = [PUSH_ROOT]
-if smart_proxy.installed():
+if smart_proxy_installed():
     PUSH_ROOTS.append(smart_proxy.ROOT + "container_gateway/")
 
 urlpatterns = [

@@ -10,9 +10,9 @@ whatever an admin set.
 from functools import partial
 
 from django.db import transaction
-from pulp_container.app.models import ContainerDistribution
 
 from ..models import KatelloRepository
+from ..pulp_internals import ContainerDistribution
 from .locks import wait_for_pushes
 
 

@@ -10,13 +10,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpResponse
-from pulp_container.app import models
-from pulp_container.app.registry_api import ContainerRegistryApiMixin
-from pulp_container.app.registry_api import (
-    FlatpakIndexDynamicView as StockFlatpakIndexView,
-)
-from pulp_container.app.token_verification import TokenAuthentication
-from pulp_container.app.utils import get_full_path
 from pulpcore.plugin.util import get_domain
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
@@ -24,6 +17,16 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from pulp_katello_gateway.app import access, logins
+from pulp_katello_gateway.app.pulp_internals import (
+    ContainerDistribution,
+    ContainerRegistryApiMixin,
+    Tag,
+    TokenAuthentication,
+    get_full_path,
+)
+from pulp_katello_gateway.app.pulp_internals import (
+    FlatpakIndexDynamicView as StockFlatpakIndexView,
+)
 from pulp_katello_gateway.app.registry.token import token_identity
 
 SEARCH_PAGE_SIZE = 25  # Katello's default for /v1/search
@@ -190,7 +193,7 @@ class FlatpakIndexView(BasicChallengeMixin, StockFlatpakIndexView):
         query = IndexQuery.parse(request.query_params)
         domain = get_domain()
         distributions = access.pullable_distributions(
-            _caller(request), models.ContainerDistribution.objects.filter(pulp_domain=domain)
+            _caller(request), ContainerDistribution.objects.filter(pulp_domain=domain)
         )
         if query.repositories:
             distributions = distributions.filter(base_path__in=query.repositories)
@@ -216,7 +219,7 @@ class FlatpakIndexView(BasicChallengeMixin, StockFlatpakIndexView):
         )
         if version is None:
             return []
-        tags = models.Tag.objects.select_related("tagged_manifest").filter(
+        tags = Tag.objects.select_related("tagged_manifest").filter(
             pk__in=version.content
         )
         if query.tags:

@@ -1,7 +1,6 @@
 from collections.abc import Mapping
 
 from drf_spectacular.utils import extend_schema
-from pulp_container.app.authorization import AuthorizationService
 from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
@@ -10,6 +9,7 @@ from rest_framework.views import APIView
 from pulp_katello_gateway.app import access, logins
 from pulp_katello_gateway.app.katello.parsers import PARSER_CLASSES
 from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser
+from pulp_katello_gateway.app.pulp_internals import AuthorizationService
 
 # Private claim naming the host (its consumer uuid) a token was issued to. Hosts have no Django
 # user, so ``sub`` stays "" and pulp_container's views treat them as the anonymous user they are

@@ -152,7 +152,7 @@ def get(gateway, path, token):
     if "/manifests/" in path:
         headers["Accept"] = "application/vnd.oci.image.manifest.v1+json"
     return gateway.http.get(
-        f"{gateway.base_url}{path}", headers=headers, timeout=30, allow_redirects=False
+        f"{gateway.base_url}{path}", headers=headers, timeout=30
     )
 
 

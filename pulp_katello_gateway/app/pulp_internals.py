@@ -1,0 +1,80 @@
+"""The one boundary to Pulp's internals: everything this plugin takes from pulp_container, from
+pulpcore outside ``pulpcore.plugin`` (or added to it after the oldest line), and from
+pulp-smart-proxy. No other module imports them (``make lint`` checks that,
+``devtools/check_imports.py``).
+
+Supported lines: pulpcore 3.85 to 3.129 with pulp_container 2.26 to 2.30 (Katello's previous,
+current and the newest upstream line). Where the lines differ it is said here; what is not
+annotated is the same in all of them (compared source, pulp_container 2.26.19, 2.27.14, 2.30.0,
+pulpcore 3.85.34, 3.105.25, 3.123.1).
+"""
+
+from django.apps import apps
+from django.conf import settings
+
+# The token issuer (JWT format, keys, claim set) and pulp_container's own pull/push rules. On
+# 2.26/2.27 ``PermissionChecker.has_push_permissions`` prints one line per check to stdout
+# (removed in 2.28); only local Pulp users asking for push reach it.
+from pulp_container.app.authorization import AuthorizationService, PermissionChecker
+from pulp_container.app.models import ContainerDistribution, Tag
+
+# Registry views this plugin answers instead: the stock catalog (its queryset is Pulp's RBAC for
+# local users), the Flatpak index, and the mixin that makes a view a token-authenticated registry
+# view. ``ContainerRegistryApiMixin.authentication_classes`` differs (2.30 adds Pulp's default
+# classes) only with TOKEN_AUTH_DISABLED, which this plugin refuses (katello_gateway.E004).
+# Manifests: 2.26/2.27 redirect a manifest GET to the content app (a signed URL), 2.28+ serve it
+# from the API; the token decides either way, so nothing here depends on it.
+from pulp_container.app.registry_api import (
+    CatalogView,
+    ContainerRegistryApiMixin,
+    FlatpakIndexDynamicView,
+)
+from pulp_container.app.token_verification import TokenAuthentication
+from pulp_container.app.utils import get_full_path
+
+__all__ = [
+    "AuthorizationService",
+    "CatalogView",
+    "ContainerDistribution",
+    "ContainerRegistryApiMixin",
+    "FlatpakIndexDynamicView",
+    "PermissionChecker",
+    "Tag",
+    "TokenAuthentication",
+    "get_full_path",
+    "init_otel_meter",
+    "smart_proxy_feature_views",
+    "smart_proxy_installed",
+    "v3_api_root",
+]
+
+try:
+    from pulpcore.plugin.find_url import find_api_root
+except ImportError:  # pulpcore < 3.100 has only the settings (deprecated later)
+    find_api_root = None
+
+
+def v3_api_root():
+    """Pulp's REST API root without the leading slash, e.g. ``pulp/api/v3/`` (with
+    ``API_ROOT_REWRITE_HEADER`` it holds ``<path:api_root>``)."""
+    if find_api_root is None:
+        return settings.V3_API_ROOT_NO_FRONT_SLASH
+    return find_api_root(set_domain=False, lstrip=True)[1]
+
+
+def init_otel_meter(service_name):
+    """pulpcore's OpenTelemetry meter (a no-op meter unless OTEL_ENABLED)."""
+    from pulpcore.metrics import init_otel_meter as pulpcore_meter
+
+    return pulpcore_meter(service_name)
+
+
+def smart_proxy_installed():
+    return apps.is_installed("pulp_smart_proxy.app")
+
+
+def smart_proxy_feature_views():
+    """pulp-smart-proxy's (0.6) views answering ``features`` and ``v2/features``."""
+    from pulp_smart_proxy.app.views import FeaturesV2View, FeaturesView
+
+    return FeaturesView, FeaturesV2View
