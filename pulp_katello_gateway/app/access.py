@@ -51,6 +51,15 @@ class Identity:
     def is_anonymous(self):
         return not self.from_katello and not self.user.is_authenticated
 
+    @property
+    def kind(self):
+        """``host``, ``foreman``, ``pulp`` (a local Pulp user) or ``anonymous``."""
+        if self.host_id is not None:
+            return "host"
+        if self.foreman_user_id is not None:
+            return "foreman"
+        return "anonymous" if self.is_anonymous else "pulp"
+
     def __str__(self):
         if self.host_id is not None:
             return f"host:{self.host_id}"

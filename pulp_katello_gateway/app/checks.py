@@ -17,9 +17,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings
 from django.core.checks import Error, Info, Warning, register
+from django.db import DatabaseError
 from rest_framework.authentication import RemoteUserAuthentication
 from rest_framework.settings import api_settings
 
+from pulp_katello_gateway.app import acl_state
 from pulp_katello_gateway.app.certificates import UNIX_SOCKET
 
 TAG = "katello_gateway"
@@ -200,6 +202,9 @@ _MINIMUMS = {
     "KATELLO_GATEWAY_THROTTLE_WINDOW": 1,
     "KATELLO_GATEWAY_PUSH_MAX_BYTES": 1,
     "KATELLO_GATEWAY_PUSH_MAX_ENTRIES": 1,
+    "KATELLO_GATEWAY_PULL_RECORD_RETENTION_DAYS": 1,
+    "KATELLO_GATEWAY_PUSH_MAX_AGE": 1,
+    "KATELLO_GATEWAY_HOST_REFRESH_INTERVAL": 0,
 }
 _INTEGERS = {
     "KATELLO_GATEWAY_FOREMAN_MAX_CONCURRENT",
@@ -263,12 +268,33 @@ def remote_authentication_check(app_configs, **kwargs):
     )]
 
 
+def push_freshness_check(app_configs, **kwargs):
+    """Katello pushes at every capsule sync; a failed step is only logged on Katello's side, so
+    a long silence means users and hosts here may be out of date."""
+    try:
+        latest = acl_state.last_push()
+    except DatabaseError:
+        return []  # no database or not migrated yet: nothing to say about pushes
+    if not acl_state.is_stale():
+        return []
+    when = f"last at {latest.isoformat(timespec='seconds')}" if latest else "never"
+    return [Warning(
+        f"Katello has pushed here {when}: nothing within KATELLO_GATEWAY_PUSH_MAX_AGE "
+        f"({settings.KATELLO_GATEWAY_PUSH_MAX_AGE} s), so repositories, users and hosts may "
+        "be out of date.",
+        hint="Run a capsule sync and look for ProxyAPI errors in its task; "
+        "katello-gateway-status shows the last push of each endpoint.",
+        id="katello_gateway.W006",
+    )]
+
+
 _DEPLOY_CHECKS = (
     foreman_settings_check,
     token_settings_check,
     limits_check,
     hosts_settings_check,
     remote_authentication_check,
+    push_freshness_check,
 )
 
 
@@ -281,6 +307,6 @@ def deploy_checks(app_configs, **kwargs):
         return messages
     return [Info(
         "The Katello gateway's deploy checks passed: registry override in effect, token "
-        "settings and keys, Foreman settings, limits, trusted proxies.",
+        "settings and keys, Foreman settings, limits, trusted proxies, a recent Katello push.",
         id="katello_gateway.I001",
     )]

@@ -23,7 +23,7 @@ from rest_framework.authentication import BasicAuthentication
 from rest_framework.exceptions import APIException, AuthenticationFailed, Throttled
 from rest_framework.settings import api_settings
 
-from pulp_katello_gateway.app import certificates, foreman, metrics
+from pulp_katello_gateway.app import certificates, foreman, host_refresh, metrics
 from pulp_katello_gateway.app.access import ANONYMOUS, Identity
 from pulp_katello_gateway.app.katello.apply import update_host_grants, update_user_grants
 from pulp_katello_gateway.app.katello.locks import PushInProgress
@@ -125,15 +125,16 @@ def identify_host(request, uuid):
         try:
             names = foreman.host_catalog(uuid)
         except (foreman.ForemanUnavailable, foreman.ForemanRejected) as exc:
-            audit.info("host uuid=%s source=%s result=unavailable", uuid, _source(request))
+            audit.info("host uuid=%s source=%s result=unavailable", uuid, client_address(request))
             metrics.login("unavailable", "miss", "host")
             raise ForemanUnreachable(f"Cannot look the host up now: {exc}.") from None
         update_host_grants({uuid: names})
         host = ConsumerHost.objects.get(uuid=uuid)
-        audit.info("host uuid=%s source=%s cache=miss result=ok", uuid, _source(request))
+        audit.info("host uuid=%s source=%s cache=miss result=ok", uuid, client_address(request))
         metrics.login("ok", "miss", "host")
     else:
         metrics.login("ok", "hit", "host")
+        host_refresh.request_if_stale(host.pk)
     return Identity(host_id=host.pk)
 
 
@@ -148,11 +149,12 @@ def _is_local_user(login):
 
 def identify(request, login, secret):
     """The Identity for Basic-style credentials; raises a DRF exception when there is none."""
+    source = client_address(request)
     if name_problem(login):
         # No user has such a login (blank, control characters, too long for Foreman users). A
         # blank one would also get Katello's anonymous answer, which reads as "Foreman
         # unavailable" (503); a NUL would not even reach PostgreSQL.
-        audit.info("login user=- source=%s kind=- result=denied", _source(request))
+        audit.info("login user=- source=%s kind=- result=denied", source)
         metrics.login("denied", "-", "-")
         raise AuthenticationFailed("Invalid username/password.")
     if _is_local_user(login):
@@ -160,21 +162,21 @@ def identify(request, login, secret):
         # here would protect nothing and only let anyone lock the Pulp admin out of the registry.
         user = authenticate(request, username=login, password=secret)
         if user is not None and user.is_active:
-            audit.info("login user=%s source=%s kind=pulp result=ok", login, _source(request))
+            audit.info("login user=%s source=%s kind=pulp result=ok", login, source)
             metrics.login("ok", "-", "pulp")
             return Identity(user=user)
     if not settings.KATELLO_GATEWAY_FOREMAN_URL:
-        audit.info("login user=%s source=%s kind=pulp result=denied", login, _source(request))
+        audit.info("login user=%s source=%s kind=pulp result=denied", login, source)
         metrics.login("denied", "-", "pulp")
         raise AuthenticationFailed("Invalid username/password.")
     if len(secret) > SECRET_MAX_LENGTH:
-        audit.info("login user=%s source=%s cache=- result=denied", login, _source(request))
+        audit.info("login user=%s source=%s cache=- result=denied", login, source)
         metrics.login("denied")
         raise AuthenticationFailed("Invalid username/password.")
     return _foreman_login(request, login, secret)
 
 
-def _source(request):
+def client_address(request):
     """The client's address, for the throttle and the audit log.
 
     Behind the capsule's web server every request comes from the web server's address, so a
@@ -193,7 +195,7 @@ def _source(request):
 
 
 def _foreman_login(request, login, secret):
-    source = _source(request)
+    source = client_address(request)
     # Foreman ignores the case of logins: so does the count of failures.
     folded = login.lower()
     throttle_keys = [(LoginThrottle.LOGIN, folded), (LoginThrottle.ADDRESS, f"{folded}|{source}")]

@@ -27,6 +27,9 @@ class _Instruments:
     throttled: object
     foreman_duration: object
     refused_scopes: object
+    host_refreshes: object
+    pushes: object
+    push_bytes: object
 
     @classmethod
     def on(cls, meter):
@@ -47,6 +50,19 @@ class _Instruments:
             refused_scopes=meter.create_counter(
                 f"{PREFIX}.token.refused_scopes",
                 description="Token scopes granted fewer actions than requested",
+            ),
+            host_refreshes=meter.create_counter(
+                f"{PREFIX}.host_refreshes",
+                description="Refreshes of a host's grants from Katello, by result",
+            ),
+            pushes=meter.create_counter(
+                f"{PREFIX}.pushes",
+                description="Successful Katello pushes, by endpoint",
+            ),
+            push_bytes=meter.create_histogram(
+                f"{PREFIX}.push.size",
+                unit="By",
+                description="Body size of successful Katello pushes, by endpoint",
             ),
         )
 
@@ -74,13 +90,25 @@ def refused_scope(identity, granted):
     instruments = _instruments()
     if instruments is None:
         return
-    if identity.host_id is not None:
-        kind = "host"
-    elif identity.foreman_user_id is not None:
-        kind = "foreman"
-    else:
-        kind = "anonymous" if identity.is_anonymous else "pulp"
-    instruments.refused_scopes.add(1, {"identity": kind, "granted": "some" if granted else "none"})
+    instruments.refused_scopes.add(
+        1, {"identity": identity.kind, "granted": "some" if granted else "none"}
+    )
+
+
+def host_refresh(result):
+    """A host refresh ``requested`` at a token request, or done by its task (``ok``,
+    ``unavailable``)."""
+    instruments = _instruments()
+    if instruments is not None:
+        instruments.host_refreshes.add(1, {"result": result})
+
+
+def push(endpoint, body_bytes):
+    """A successful Katello push (the ACL state's last push, as a metric)."""
+    instruments = _instruments()
+    if instruments is not None:
+        instruments.pushes.add(1, {"endpoint": endpoint})
+        instruments.push_bytes.record(body_bytes, {"endpoint": endpoint})
 
 
 def timed_foreman_call(rejected):

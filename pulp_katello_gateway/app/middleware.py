@@ -31,7 +31,10 @@ def override_problems():
             match = resolve(url, urlconf=REGISTRY_URLCONF)
         except Resolver404:
             match = None
-        if match is None or getattr(match.func, "view_class", None) is not view:
+        # Django views carry their class as ``view_class``, DRF viewsets as ``cls``.
+        func = match.func if match else None
+        found = getattr(func, "view_class", None) or getattr(func, "cls", None)
+        if found is not view:
             problems.append(f"{url} does not resolve to {view.__name__}")
     return problems
 

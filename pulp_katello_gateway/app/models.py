@@ -125,12 +125,19 @@ def _delete_django_user(sender, instance, **kwargs):
 
 
 class ConsumerHost(BaseModel):
-    """A content host, identified by its subscription-manager consumer uuid (its cert's CN)."""
+    """A content host, identified by its subscription-manager consumer uuid (its cert's CN).
+
+    ``grants_refreshed_at``: when its grants were last Katello's (a push, a lookup or a refresh;
+    until then its creation); ``refresh_requested_at``: when a refresh was last asked for
+    (``host_refresh``).
+    """
 
     uuid = models.CharField(max_length=NAME_MAX_LENGTH, unique=True)
     repositories = models.ManyToManyField(
         KatelloRepository, through="HostRepositoryGrant", related_name="hosts"
     )
+    grants_refreshed_at = models.DateTimeField(null=True)
+    refresh_requested_at = models.DateTimeField(null=True)
 
 
 class UserRepositoryGrant(models.Model):
@@ -302,3 +309,48 @@ class ForemanBackoff(models.Model):
 
     def __str__(self):
         return f"Foreman not asked until {self.until}"
+
+
+class PushState(models.Model):
+    """The last successful push of one Katello endpoint (``acl_state``)."""
+
+    endpoint = models.CharField(max_length=64, unique=True)
+    pushed_at = models.DateTimeField()
+    body_bytes = models.BigIntegerField()
+    entries = models.BigIntegerField()
+
+    def __str__(self):
+        return f"{self.endpoint} pushed at {self.pushed_at}"
+
+
+class PullRecord(BaseModel):
+    """Who pulled a manifest (``pulls``): one row per identity, repository and digest.
+
+    Identities are kept by name (``kind`` foreman/host/pulp/anonymous, ``login``, ``host_uuid``),
+    not by reference, so the record outlives users and hosts Katello removes.
+    """
+
+    KINDS = ("foreman", "host", "pulp", "anonymous")
+
+    kind = models.CharField(max_length=16, choices=[(kind, kind) for kind in KINDS])
+    login = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    host_uuid = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    repository = models.CharField(max_length=NAME_MAX_LENGTH)
+    reference = models.CharField(max_length=NAME_MAX_LENGTH)
+    digest = models.CharField(max_length=128)
+    client_address = models.CharField(max_length=64)
+    first_pulled = models.DateTimeField()
+    last_pulled = models.DateTimeField()
+    count = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("kind", "login", "host_uuid", "repository", "digest"),
+                name="katello_gateway_pull_record_unique",
+            )
+        ]
+        indexes = [
+            models.Index(fields=("digest",), name="katello_gateway_pull_digest"),
+            models.Index(fields=("last_pulled",), name="katello_gateway_pull_last"),
+        ]

@@ -11,6 +11,7 @@ pulpcore 3.85.34, 3.105.25, 3.123.1).
 
 from django.apps import apps
 from django.conf import settings
+from django.urls import re_path
 
 # The token issuer (JWT format, keys, claim set) and pulp_container's own pull/push rules. On
 # 2.26/2.27 ``PermissionChecker.has_push_permissions`` prints one line per check to stdout
@@ -28,6 +29,7 @@ from pulp_container.app.registry_api import (
     CatalogView,
     ContainerRegistryApiMixin,
     FlatpakIndexDynamicView,
+    Manifests,
 )
 from pulp_container.app.token_verification import TokenAuthentication
 from pulp_container.app.utils import get_full_path
@@ -43,6 +45,9 @@ __all__ = [
     "TokenAuthentication",
     "get_full_path",
     "init_otel_meter",
+    "Manifests",
+    "manifest_routes",
+    "served_manifest_digest",
     "smart_proxy_feature_views",
     "smart_proxy_installed",
     "v3_api_root",
@@ -78,3 +83,34 @@ def smart_proxy_feature_views():
     from pulp_smart_proxy.app.views import FeaturesV2View, FeaturesView
 
     return FeaturesView, FeaturesV2View
+
+
+def manifest_routes(view):
+    """pulp_container's own URL patterns of manifests (same regex, methods and names), answered
+    by ``view``, a subclass of its ``Manifests``."""
+    from pulp_container.app.urls import router
+
+    return [
+        re_path(
+            pattern.pattern.regex.pattern,
+            view.as_view(pattern.callback.actions, **pattern.callback.initkwargs),
+            name=pattern.name,
+        )
+        for pattern in router.urls
+        if getattr(pattern.callback, "cls", None) is Manifests
+    ]
+
+
+def served_manifest_digest(view, response, path, reference):
+    """The digest of the manifest a GET served. 2.28+ answer with ``Docker-Content-Digest``;
+    2.26/2.27 redirect to the content app without it, so a tag is looked up the way their view
+    did (the distribution's latest repository version)."""
+    digest = response.headers.get("Docker-Content-Digest")
+    if digest or reference.startswith("sha256:"):
+        return digest or reference
+    _, _, version = view.get_drv_pull(path)
+    return (
+        Tag.objects.filter(name=reference, pk__in=version.content)
+        .values_list("tagged_manifest__digest", flat=True)
+        .first()
+    )

@@ -5,7 +5,7 @@ from pulpcore.plugin.serializers import IdentityField, ModelSerializer, RelatedF
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
-from .models import ConsumerHost, ForemanUser, KatelloRepository, name_problem
+from .models import ConsumerHost, ForemanUser, KatelloRepository, PullRecord, name_problem
 
 
 def _valid_name(value):
@@ -62,3 +62,23 @@ class ConsumerHostSerializer(ModelSerializer):
     class Meta:
         model = ConsumerHost
         fields = ModelSerializer.Meta.fields + ("uuid",)
+
+
+class PullRecordSerializer(ModelSerializer):
+    pulp_href = IdentityField(view_name="katello_gateway/pulls-detail")
+
+    class Meta:
+        model = PullRecord
+        fields = ModelSerializer.Meta.fields + (
+            "kind", "login", "host_uuid", "repository", "reference", "digest", "client_address",
+            "first_pulled", "last_pulled", "count",
+        )
+        read_only_fields = fields
+        extra_kwargs = {
+            "kind": {"help_text": "foreman, host, pulp (a local Pulp user) or anonymous."},
+            "login": {"help_text": "The Foreman login or Pulp username (empty otherwise)."},
+            "host_uuid": {"help_text": "The host's consumer uuid (empty otherwise)."},
+            "reference": {"help_text": "The tag or digest of the last pull."},
+            "client_address": {"help_text": "Where the last pull came from."},
+            "count": {"help_text": "Pulls of this digest by this identity."},
+        }

@@ -54,3 +54,14 @@ KATELLO_GATEWAY_TOKEN_REMOTE_AUTHENTICATION = False
 # Every request resolves through the plugin's URLconf first, so its registry views (token
 # endpoint, catalog, search) win over pulp_container's deterministically.
 MIDDLEWARE = ["dynaconf_merge", "pulp_katello_gateway.app.middleware.RegistryUrlconfMiddleware"]
+
+# The pull record (who pulled which manifest): on or off, and how many days a pull is kept
+# after it was last seen (older rows are dropped on their own as new pulls are recorded).
+KATELLO_GATEWAY_PULL_RECORD = True
+KATELLO_GATEWAY_PULL_RECORD_RETENTION_DAYS = 90
+# Seconds without a successful Katello push after which `check --deploy` warns (W006) and the
+# status endpoint says stale.
+KATELLO_GATEWAY_PUSH_MAX_AGE = 24 * 3600
+# Seconds after which a host's grants are refreshed from Katello's catalog at its next token
+# request (in a Pulp task, never holding up the request); 0 turns it off. See docs/registry.md.
+KATELLO_GATEWAY_HOST_REFRESH_INTERVAL = 3600

@@ -11,6 +11,7 @@ from django.urls import path
 from . import smart_proxy
 from .katello import views
 from .pulp_internals import smart_proxy_installed, v3_api_root
+from .views import ExplainView, StatusView
 
 # e.g. "pulp/api/v3/container_gateway/"; with API_ROOT_REWRITE_HEADER it holds <path:api_root>.
 PUSH_ROOT = v3_api_root() + "container_gateway/"
@@ -32,6 +33,9 @@ if smart_proxy_installed():
     PUSH_ROOTS.append(smart_proxy.ROOT + "container_gateway/")
 
 urlpatterns = [
+    path(v3_api_root() + "katello_gateway/explain/", ExplainView.as_view()),
+    path(v3_api_root() + "katello_gateway/status/", StatusView.as_view()),
+] + [
     route
     for root in PUSH_ROOTS
     for endpoint, view in _ENDPOINTS.items()

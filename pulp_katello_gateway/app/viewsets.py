@@ -9,7 +9,7 @@ next sync) and remove users and hosts (revoking their grants at once). Readable 
 from django.core.exceptions import ValidationError
 from django.db import DataError, connection, transaction
 from django.forms.utils import ErrorList
-from django_filters import CharFilter
+from django_filters import CharFilter, IsoDateTimeFilter
 from django_filters.constants import EMPTY_VALUES
 from pulpcore.plugin.viewsets import (
     NAME_FILTER_OPTIONS,
@@ -20,13 +20,15 @@ from pulpcore.plugin.viewsets import (
 from rest_framework import mixins
 from rest_framework.pagination import LimitOffsetPagination
 
+from . import pulls
 from .katello.locks import lock_for_push
 from .katello.parsers import PARSER_CLASSES
-from .models import ConsumerHost, ForemanUser, KatelloRepository
+from .models import ConsumerHost, ForemanUser, KatelloRepository, PullRecord
 from .serializers import (
     ConsumerHostSerializer,
     ForemanUserSerializer,
     KatelloRepositorySerializer,
+    PullRecordSerializer,
 )
 
 BIGINT_MAX = 2**63 - 1
@@ -147,6 +149,7 @@ class KatelloRepositoryViewSet(
                 "katello_gateway.view_katellorepository",
                 "katello_gateway.view_foremanuser",
                 "katello_gateway.view_consumerhost",
+                "katello_gateway.view_pullrecord",
             ],
         },
     }
@@ -204,3 +207,35 @@ class ConsumerHostViewSet(
     serializer_class = ConsumerHostSerializer
     filterset_class = ConsumerHostFilter
     DEFAULT_ACCESS_POLICY = _access_policy("katello_gateway.view_consumerhost")
+
+
+class PullRecordFilter(_FilterSet):
+    host = CharFilter(field_name="host_uuid", help_text="Pulls by the host with this uuid.")
+    since = IsoDateTimeFilter(field_name="last_pulled", lookup_expr="gte",
+                              help_text="Pulls last seen at or after this time.")
+    until = IsoDateTimeFilter(field_name="first_pulled", lookup_expr="lte",
+                              help_text="Pulls first seen at or before this time.")
+
+    class Meta:
+        model = PullRecord
+        fields = {
+            "digest": ["exact"],
+            "repository": ["exact"],
+            "login": ["exact"],
+            "kind": ["exact"],
+        }
+
+
+class PullRecordViewSet(NamedModelViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Who pulled which manifest, when and how often (within the retention period)."""
+
+    endpoint_name = "katello_gateway/pulls"
+    pagination_class = _Pagination
+    parser_classes = PARSER_CLASSES
+    queryset = PullRecord.objects.all()
+    serializer_class = PullRecordSerializer
+    filterset_class = PullRecordFilter
+    DEFAULT_ACCESS_POLICY = _access_policy("katello_gateway.view_pullrecord")
+
+    def get_queryset(self):
+        return pulls.current().order_by("-last_pulled", "pulp_id")

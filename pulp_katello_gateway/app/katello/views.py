@@ -13,8 +13,10 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .. import acl_state, metrics
+from ..host_refresh import mark_refreshed
 from ..logins import forget_logins
-from ..models import ForemanUser
+from ..models import ConsumerHost, ForemanUser
 from . import apply
 from .parsers import BoundedJSONParser, RackFormParser
 from .serializers import (
@@ -46,13 +48,22 @@ class KatelloPushView(APIView):
         ],
     }
 
-    def push(self, request, serializer_class, replace):
-        """Validate the body with ``serializer_class``, hand its one field to ``replace``."""
+
+class KatelloWriteView(KatelloPushView):
+    """A PUT endpoint: ``serializer_class`` validates the body, ``write`` stores its one field,
+    and the push is noted in the ACL state under ``endpoint``."""
+
+    endpoint = serializer_class = write = None
+
+    def put(self, request, **kwargs):
         started = time.monotonic()
-        serializer = serializer_class(data=request.data)
+        serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         (payload,) = serializer.validated_data.values()
-        changes = replace(payload)
+        changes = self.write(payload)
+        body_bytes = int(request.META.get("CONTENT_LENGTH") or 0)
+        acl_state.note_push(self.endpoint, body_bytes, len(payload))
+        metrics.push(self.endpoint, body_bytes)
         log.info(
             "Katello push %s by %s: %d listed, %d added, %d removed, %d updated, %.2f s",
             request.path,
@@ -73,29 +84,39 @@ class UsersView(KatelloPushView):
         return Response({"users": list(logins)})
 
 
-class RepositoryListView(KatelloPushView):
-    def put(self, request, **kwargs):
-        return self.push(request, RepositoryListSerializer, apply.replace_repositories)
+class RepositoryListView(KatelloWriteView):
+    endpoint, serializer_class = "repository_list", RepositoryListSerializer
+    write = staticmethod(apply.replace_repositories)
 
 
-class UserRepositoryMappingView(KatelloPushView):
-    def put(self, request, **kwargs):
-        return self.push(request, UserGrantsSerializer, apply.replace_user_grants)
+class UserRepositoryMappingView(KatelloWriteView):
+    endpoint, serializer_class = "user_repository_mapping", UserGrantsSerializer
+    write = staticmethod(apply.replace_user_grants)
 
 
-class UpdateHostsView(KatelloPushView):
-    def put(self, request, **kwargs):
-        return self.push(request, HostListSerializer, apply.replace_hosts)
+class UpdateHostsView(KatelloWriteView):
+    endpoint, serializer_class = "update_hosts", HostListSerializer
+    write = staticmethod(apply.replace_hosts)
 
 
-class HostRepositoryMappingView(KatelloPushView):
-    def put(self, request, **kwargs):
-        return self.push(request, HostGrantsSerializer, apply.replace_host_grants)
+class HostRepositoryMappingView(KatelloWriteView):
+    endpoint, serializer_class = "host_repository_mapping", HostGrantsSerializer
+
+    @staticmethod
+    def write(grants):
+        changes = apply.replace_host_grants(grants)
+        mark_refreshed(ConsumerHost.objects.all())  # every host's grants are Katello's now
+        return changes
 
 
-class UpdateHostRepositoriesView(KatelloPushView):
-    def put(self, request, **kwargs):
-        return self.push(request, HostGrantsSerializer, apply.update_host_grants)
+class UpdateHostRepositoriesView(KatelloWriteView):
+    endpoint, serializer_class = "update_host_repositories", HostGrantsSerializer
+
+    @staticmethod
+    def write(grants):
+        changes = apply.update_host_grants(grants)
+        mark_refreshed(ConsumerHost.objects.filter(uuid__in=grants))
+        return changes
 
 
 class CachedLoginsView(KatelloPushView):

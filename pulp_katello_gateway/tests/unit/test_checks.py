@@ -1,17 +1,20 @@
 """System checks: ``check`` (E003) and ``check --deploy`` (settings), one message per mistake."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
+from django.utils import timezone
 from pulpcore.app.authentication import BasicAuthentication, PulpRemoteUserAuthentication
 from rest_framework.settings import api_settings
 
 from devtools.pki import CertificateAuthority, write_token_keys
-from pulp_katello_gateway.app import checks
+from pulp_katello_gateway.app import acl_state, checks
+from pulp_katello_gateway.app.models import PushState
 
 
 def ids(messages):
@@ -146,9 +149,22 @@ def test_remote_authentication_without_a_remote_user_class_is_fine():
 
 @pytest.mark.django_db
 def test_check_deploy_says_when_all_of_the_plugins_checks_passed(capsys):
+    acl_state.note_push("repository_list", 100, 1)
     with override_settings(KATELLO_GATEWAY_FOREMAN_URL="https://foreman.example.com"):
         call_command("check", "--deploy", "--tag", "katello_gateway")
     out = capsys.readouterr()
     assert re.findall(r"\(([\w.]+\.[CEWID]\d{3})\)", out.out + out.err) == [
         "katello_gateway.I001"
     ]
+
+
+@pytest.mark.django_db
+def test_no_recent_push_is_a_warning():
+    [never] = checks.push_freshness_check(None)
+    assert never.id == "katello_gateway.W006" and "never" in never.msg
+    acl_state.note_push("repository_list", 100, 1)
+    assert checks.push_freshness_check(None) == []
+    with override_settings(KATELLO_GATEWAY_PUSH_MAX_AGE=1):
+        PushState.objects.update(pushed_at=timezone.now() - timedelta(seconds=5))
+        [old] = checks.push_freshness_check(None)
+    assert old.id == "katello_gateway.W006" and "last at" in old.msg

@@ -9,6 +9,7 @@ from pulpcore.app.authentication import BasicAuthentication, PulpRemoteUserAuthe
 from rest_framework.authentication import SessionAuthentication
 
 from devtools import rack
+from pulp_katello_gateway.app.katello import parsers
 from pulp_katello_gateway.app.katello.views import KatelloPushView
 from pulp_katello_gateway.app.models import (
     ConsumerHost,
@@ -196,6 +197,21 @@ def test_big_form_beyond_django_upload_limits(katello_client):
     assert body.count("&") + 1 > settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
     assert put_form(katello_client, "repository_list", body).status_code == 200
     assert KatelloRepository.objects.count() == 30_000
+
+
+def test_large_pushes_first_free_what_earlier_pushes_left(katello_client, monkeypatch):
+    """A full collection before reading a large body frees the previous push's payload (held by
+    reference cycles only); small bodies, such as one host's repositories, skip its cost."""
+    collections = []
+    monkeypatch.setattr(parsers.gc, "collect", lambda: collections.append(True))
+    entries = [{"repository": f"acme-{i:06d}", "auth_required": True} for i in range(20_000)]
+    body = rack.encode({"repositories": entries})
+    assert len(body) >= parsers.COLLECT_FROM_BYTES
+    assert put_form(katello_client, "repository_list", body).status_code == 200
+    assert put_json(katello_client, "repository_list", {"repositories": entries}).status_code == 200
+    assert collections == [True, True]
+    assert put_form(katello_client, "repository_list", rack.encode({"repositories": entries[:1]}))
+    assert collections == [True, True]
 
 
 # Bad input: 400 (or 413/415) with a message, and nothing changes.

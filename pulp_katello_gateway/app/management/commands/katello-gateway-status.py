@@ -1,10 +1,11 @@
-"""``katello-gateway-status``: what the gateway holds and how its logins stand, at a glance."""
+"""``katello-gateway-status``: what the gateway holds, how fresh its ACL is and how its logins
+stand, at a glance."""
 
 from django.conf import settings
 from django.core.management import BaseCommand
 from django.utils import timezone
 
-from pulp_katello_gateway.app import logins
+from pulp_katello_gateway.app import acl_state, logins
 from pulp_katello_gateway.app.models import (
     ConsumerHost,
     ForemanBackoff,
@@ -19,7 +20,9 @@ from pulp_katello_gateway.app.models import (
 class Command(BaseCommand):
     help = (
         "Show counts of Katello's repositories, Foreman users, hosts and grants, of cached "
-        "logins by age and of throttled logins, and whether Foreman is being backed off."
+        "logins by age and of throttled logins, whether Foreman is being backed off, and per "
+        "push endpoint Katello's last push and a fingerprint of what it holds (the status "
+        "endpoint's ACL state)."
     )
 
     def handle(self, **options):
@@ -48,6 +51,16 @@ class Command(BaseCommand):
                           "429 until their window ends)"),
             ("Foreman", foreman),
         ]
+        state = acl_state.state()
+        last = state["last_push"]
+        rows.append(("Last push", f"{last.isoformat(timespec='seconds') if last else 'never'}"
+                     + (" (STALE: older than KATELLO_GATEWAY_PUSH_MAX_AGE)" if state["stale"]
+                        else "")))
+        for endpoint, pushed in state["endpoints"].items():
+            when = pushed["last_push"]
+            rows.append((f"  {endpoint}",
+                         f"{when.isoformat(timespec='seconds') if when else 'never pushed'}, "
+                         f"{pushed['count']} rows, {pushed['fingerprint']}"))
         width = max(len(label) for label, _ in rows) + 1
         for label, value in rows:
             self.stdout.write(f"{label + ':':<{width}} {value}")

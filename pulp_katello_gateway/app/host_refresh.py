@@ -1,0 +1,66 @@
+"""Hosts follow their content view between capsule syncs.
+
+Katello sends host grants only at a capsule sync, so a host moved to another content view or
+lifecycle environment keeps its old access until the next one. A host whose grants are older
+than ``KATELLO_GATEWAY_HOST_REFRESH_INTERVAL`` seconds gets them refreshed from Katello's catalog
+for that host (what the lookup of an unknown host asks). The token request that notices never
+waits for Foreman: it is answered from the grants the host has, and a Pulp task (run by a
+worker, so it scales and retries the way Pulp does) asks Foreman and replaces the host's grants
+for the requests that follow. At most one refresh per host is asked for per interval, whatever
+the number of API nodes; Foreman calls go through the same slots and backoff as logins.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from pulpcore.plugin.tasking import dispatch
+
+from pulp_katello_gateway.app import foreman, metrics
+from pulp_katello_gateway.app.katello.apply import update_host_grants
+from pulp_katello_gateway.app.models import ConsumerHost
+
+log = logging.getLogger(__name__)
+
+
+def request_if_stale(host_id):
+    """Dispatch a refresh of the host when its grants are older than the interval, unless one
+    was asked for within the interval already (one UPDATE decides, on any node)."""
+    interval = settings.KATELLO_GATEWAY_HOST_REFRESH_INTERVAL
+    if not interval:
+        return
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=interval)
+    claimed = (
+        ConsumerHost.objects.annotate(fresh=Coalesce("grants_refreshed_at", "pulp_created"))
+        .filter(pk=host_id, fresh__lt=cutoff)
+        .filter(Q(refresh_requested_at__isnull=True) | Q(refresh_requested_at__lt=cutoff))
+        .update(refresh_requested_at=now)
+    )
+    if claimed:
+        uuid = ConsumerHost.objects.values_list("uuid", flat=True).get(pk=host_id)
+        dispatch(refresh_host, kwargs={"uuid": uuid},
+                 exclusive_resources=[f"katello_gateway:host:{uuid}"])
+        metrics.host_refresh("requested")
+
+
+def refresh_host(uuid):
+    """The task: the host's repositories from Katello, as its grants; without an answer from
+    Foreman the host keeps the grants it has (and a later request asks again)."""
+    try:
+        names = foreman.host_catalog(uuid)
+    except (foreman.ForemanUnavailable, foreman.ForemanRejected) as exc:
+        log.warning("Could not refresh the grants of host %s: %s", uuid, exc)
+        metrics.host_refresh("unavailable")
+        return
+    update_host_grants({uuid: names})
+    mark_refreshed(ConsumerHost.objects.filter(uuid=uuid))
+    metrics.host_refresh("ok")
+
+
+def mark_refreshed(hosts):
+    """The grants of ``hosts`` are Katello's as of now (a push, a lookup or a refresh)."""
+    hosts.update(grants_refreshed_at=timezone.now(), refresh_requested_at=None)

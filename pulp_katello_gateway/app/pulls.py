@@ -1,0 +1,75 @@
+"""The pull record: who pulled which manifest, from where, first and last, how often.
+
+One row per (identity, repository, digest), so the table grows with distinct pulls, not with
+traffic: a repeated pull updates its row in one statement. Rows whose last pull is older than
+``KATELLO_GATEWAY_PULL_RECORD_RETENTION_DAYS`` are no longer shown and go away on their own: each
+new row removes up to ``_PRUNE_BATCH`` expired ones (no cron job, and a bounded cost per pull).
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, PullRecord
+
+_PRUNE_BATCH = 100
+_TABLE = PullRecord._meta.db_table
+_UPSERT = f"""
+INSERT INTO {_TABLE} AS r (pulp_id, pulp_created, pulp_last_updated, kind, login, host_uuid,
+                           repository, reference, digest, client_address, first_pulled,
+                           last_pulled, count)
+VALUES (gen_random_uuid(), %(now)s, %(now)s, %(kind)s, %(login)s, %(host_uuid)s, %(repository)s,
+        %(reference)s, %(digest)s, %(address)s, %(now)s, %(now)s, 1)
+ON CONFLICT (kind, login, host_uuid, repository, digest) DO UPDATE
+SET last_pulled = EXCLUDED.last_pulled, pulp_last_updated = EXCLUDED.last_pulled,
+    reference = EXCLUDED.reference, client_address = EXCLUDED.client_address,
+    count = r.count + 1
+RETURNING (xmax = 0)
+"""
+_PRUNE = f"""
+DELETE FROM {_TABLE} WHERE pulp_id IN (
+    SELECT pulp_id FROM {_TABLE} WHERE last_pulled < %s LIMIT {_PRUNE_BATCH}
+)
+"""
+
+
+def horizon():
+    """Pulls last seen before this are past the retention period."""
+    return timezone.now() - timedelta(days=settings.KATELLO_GATEWAY_PULL_RECORD_RETENTION_DAYS)
+
+
+def current():
+    """The records within the retention period."""
+    return PullRecord.objects.filter(last_pulled__gte=horizon())
+
+
+def who(identity):
+    """``(kind, login, host uuid)`` of an identity, by name: a record outlives the user or host."""
+    login = host_uuid = ""
+    if identity.host_id is not None:
+        host_uuid = ConsumerHost.objects.filter(pk=identity.host_id).values_list(
+            "uuid", flat=True).first() or ""
+    elif identity.foreman_user_id is not None:
+        login = ForemanUser.objects.filter(pk=identity.foreman_user_id).values_list(
+            "login", flat=True).first() or ""
+    elif not identity.is_anonymous:
+        login = identity.user.get_username()
+    return identity.kind, login, host_uuid
+
+
+def record(identity, repository, reference, digest, address):
+    """Count one manifest pull; a new row also prunes expired ones."""
+    if not settings.KATELLO_GATEWAY_PULL_RECORD:
+        return
+    kind, login, host_uuid = who(identity)
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT, {
+            "now": timezone.now(), "kind": kind, "login": login, "host_uuid": host_uuid,
+            "repository": repository, "reference": reference, "digest": digest,
+            "address": address,
+        })
+        (inserted,) = cursor.fetchone()
+        if inserted:
+            cursor.execute(_PRUNE, [horizon()])

@@ -1,0 +1,26 @@
+"""pulp_container's manifest view, counting each manifest pull in the pull record.
+
+pulp_container still decides and serves (or, before 2.28, redirects to the content app); this
+only notes a successful GET afterwards: who (from the registry token), which repository,
+reference and digest, from which address. HEAD is not a pull.
+"""
+
+from pulp_katello_gateway.app import logins, pulls
+from pulp_katello_gateway.app.pulp_internals import Manifests, served_manifest_digest
+from pulp_katello_gateway.app.registry.token import token_identity
+
+# 200: the manifest itself; 302/307: pulp_container < 2.28 sends it from the content app.
+_SERVED = {200, 302, 307}
+
+
+class RecordedManifests(Manifests):
+    def get(self, request, path, pk):
+        response = super().get(request, path, pk)
+        if response.status_code in _SERVED:
+            digest = served_manifest_digest(self, response, path, pk)
+            if digest:
+                pulls.record(
+                    token_identity(request.user, request.auth), path, pk, digest,
+                    logins.client_address(request),
+                )
+        return response

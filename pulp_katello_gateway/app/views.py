@@ -1,0 +1,107 @@
+"""Operators' questions over REST, next to the Pulp-native API: why may (or may not) an identity
+pull a repository (``explain/``), and how fresh is the ACL (``status/``).
+
+Both read what the ACL endpoints read, so they carry the same permission: Pulp admins and the
+``katello_gateway.katello`` role.
+"""
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from pulp_katello_gateway.app import access, acl_state
+from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, name_problem
+
+_READ_ACL = {
+    "statements": [
+        {"action": "*", "principal": "admin", "effect": "allow"},
+        {
+            "action": "*",
+            "principal": "authenticated",
+            "effect": "allow",
+            "condition": "has_model_perms:katello_gateway.view_katellorepository",
+        },
+    ],
+}
+
+
+def _name(value):
+    problem = name_problem(value)
+    if problem:
+        raise serializers.ValidationError(problem)
+    return value
+
+
+class ExplainQuerySerializer(serializers.Serializer):
+    repository = serializers.CharField(validators=[_name])
+    login = serializers.CharField(required=False, validators=[_name])
+    host = serializers.CharField(required=False, validators=[_name])
+    action = serializers.ChoiceField([access.PULL, access.PUSH], default=access.PULL)
+
+    def validate(self, data):
+        if "login" in data and "host" in data:
+            raise serializers.ValidationError("Give login or host (or neither, for anonymous).")
+        return data
+
+
+class ExplainView(APIView):
+    """What an identity may do on a repository, and the rule that decided: the token
+    endpoint's own decision (``access.explain``)."""
+
+    DEFAULT_ACCESS_POLICY = _READ_ACL
+
+    @extend_schema(
+        summary="Explain a registry decision",
+        operation_id="katello_gateway_explain",
+        parameters=[ExplainQuerySerializer],
+    )
+    def get(self, request):
+        query = ExplainQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        identity = self._identity(data)
+        actions, rule = access.explain(identity, data["repository"], [data["action"]])
+        return Response({
+            "repository": data["repository"],
+            "login": data.get("login"),
+            "host": data.get("host"),
+            "action": data["action"],
+            "actions": sorted(actions),
+            "rule": rule,
+        })
+
+    def _identity(self, data):
+        if "host" in data:
+            host = ConsumerHost.objects.filter(uuid=data["host"]).first()
+            if host is None:
+                raise NotFound(f"No host {data['host']!r}: Katello has not pushed it.")
+            return access.Identity(host_id=host.pk)
+        if "login" in data:
+            foreman_user = ForemanUser.objects.for_login(data["login"])
+            if foreman_user is not None:
+                return access.Identity(user=foreman_user.user, foreman_user_id=foreman_user.pk)
+            local = get_user_model().objects.filter(
+                username=data["login"], katello_foreman_user__isnull=True
+            ).first()
+            if local is None:
+                raise NotFound(
+                    f"No login {data['login']!r}: neither a Foreman user that has logged in here "
+                    "nor a local Pulp user."
+                )
+            return access.Identity(user=local)
+        return access.ANONYMOUS
+
+
+class StatusView(APIView):
+    """Per push endpoint: the last successful push (time, bytes, entries) and a fingerprint and
+    count of what it holds now; ``stale`` when no push came within
+    ``KATELLO_GATEWAY_PUSH_MAX_AGE``."""
+
+    DEFAULT_ACCESS_POLICY = _READ_ACL
+
+    @extend_schema(summary="ACL state", operation_id="katello_gateway_status")
+    def get(self, request):
+        return Response(acl_state.state())

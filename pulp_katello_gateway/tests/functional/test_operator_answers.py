@@ -1,0 +1,183 @@
+"""Operators' answers on the real stack: who pulled what (skopeo pulls as a Foreman user, a host
+and anonymously), explain/ agreeing with what skopeo can pull, the ACL state on two nodes, and a
+host following its content view without a capsule sync."""
+
+import uuid
+from urllib.parse import quote
+
+import jwt
+import pytest
+
+from devtools.clients import Skopeo
+from devtools.net import wait_until
+from pulp_katello_gateway.tests.functional.listing_clients import host_cert_dir, session, token
+
+NATIVE = "/pulp/api/v3/katello_gateway/"
+KINDS = ("granted", "private", "public", "host")
+
+
+@pytest.fixture(scope="module")
+def world(pulp, katello, consumer_ca, oci_image, tmp_path_factory):
+    """Repositories granted (to the user), private (to nobody), public, host (to the host)."""
+    workdir = tmp_path_factory.mktemp("answers")
+    prefix = f"ans{uuid.uuid4().hex[:8]}"
+    repos = {kind: f"{prefix}/{kind}" for kind in KINDS}
+    layout, digest = oci_image
+    admin = Skopeo(pulp.certs_dir, workdir)
+    for kind, name in repos.items():
+        admin.copy(f"oci:{layout}:latest", f"docker://{pulp.registry}/{name}:latest",
+                   dest_creds=pulp.admin_auth)
+        katello.add_repository(name, auth_required=kind != "public")
+    login, password = f"{prefix}-carol", f"pw-{uuid.uuid4().hex}"
+    katello.add_user(login, password, repositories=[repos["granted"]])
+    host = str(uuid.uuid4())
+    katello.add_host(host, repositories=[repos["host"]])
+    katello.push(f"{pulp.api_url}/pulp/api/v3/container_gateway/", auth=pulp.admin_auth,
+                 verify=str(pulp.ca_file))
+    return {
+        "repos": repos, "digest": digest, "auth": (login, password), "host": host,
+        "certs": host_cert_dir(workdir / "host-certs", pulp.ca_file, consumer_ca, host),
+        "workdir": workdir,
+    }
+
+
+def _pulls(client, **filters):
+    response = client.get(NATIVE + "pulls/", params={**filters, "limit": 1000}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()["results"]
+
+
+@pytest.fixture
+def admin(pulp):
+    return _Prefixed(pulp.session(), pulp.api_url)
+
+
+class _Prefixed:
+    """A requests session whose paths are relative to one API node."""
+
+    def __init__(self, http, base_url):
+        self.http, self.base_url = http, base_url
+
+    def get(self, path, **kwargs):
+        return self.http.get(self.base_url + path, **kwargs)
+
+
+def test_pulls_are_recorded_with_who_pulled(pulp, nginx, world, admin, tmp_path):
+    repos = world["repos"]
+    user = Skopeo(pulp.certs_dir, tmp_path)
+    user.copy(f"docker://{pulp.registry}/{repos['granted']}:latest",
+              f"oci:{tmp_path / 'user'}:latest", src_creds=world["auth"])
+    refused = user.copy(f"docker://{pulp.registry}/{repos['private']}:latest",
+                        f"oci:{tmp_path / 'refused'}:latest", src_creds=world["auth"],
+                        check=False)
+    assert refused.returncode != 0
+    Skopeo(pulp.certs_dir, tmp_path).copy(
+        f"docker://{pulp.registry}/{repos['public']}:latest", f"oci:{tmp_path / 'anon'}:latest")
+    Skopeo(world["certs"], tmp_path).copy(
+        f"docker://{nginx.registry}/{repos['host']}:latest", f"oci:{tmp_path / 'host'}:latest")
+
+    ours = [r for r in _pulls(admin, digest=world["digest"]) if r["repository"] in repos.values()
+            and r["kind"] != "pulp"]  # the admin's own pushes and checks are not the question
+    seen = {(r["kind"], r["login"] or r["host_uuid"], r["repository"]) for r in ours}
+    assert seen == {
+        ("foreman", world["auth"][0], repos["granted"]),
+        ("anonymous", "", repos["public"]),
+        ("host", world["host"], repos["host"]),
+    }
+    assert all(r["reference"] == "latest" and r["count"] >= 1 for r in ours)
+    host_row = next(r for r in ours if r["kind"] == "host")
+    assert host_row["client_address"] == "127.0.0.1"  # the client behind nginx, not nginx
+
+
+def _can_pull(pulp, nginx, world, who, repository, tmp_path):
+    if who == "host":
+        client, registry, creds = Skopeo(world["certs"], tmp_path), nginx.registry, None
+    else:
+        client, registry = Skopeo(pulp.certs_dir, tmp_path), pulp.registry
+        creds = world["auth"] if who == "user" else None
+    inspected = client.inspect(f"docker://{registry}/{repository}:latest", creds=creds,
+                               check=False)
+    return isinstance(inspected, dict)
+
+
+@pytest.mark.parametrize("who", ["user", "host", "anonymous"])
+def test_explain_agrees_with_what_skopeo_can_pull(pulp, nginx, world, admin, tmp_path, who):
+    identity = {"user": {"login": world["auth"][0]}, "host": {"host": world["host"]},
+                "anonymous": {}}[who]
+    for repository in world["repos"].values():
+        explained = admin.get(NATIVE + "explain/", params={**identity, "repository": repository},
+                              timeout=30)
+        assert explained.status_code == 200, explained.text
+        pulls = explained.json()["actions"] == ["pull"]
+        assert pulls == _can_pull(pulp, nginx, world, who, repository, tmp_path), (
+            repository, explained.json())
+
+
+def test_the_acl_state_follows_a_push_and_is_the_same_on_two_nodes(
+    pulp, katello, api_nodes, world, admin
+):
+    other = _Prefixed(admin.http, api_nodes.start("status-node"))
+    before = admin.get(NATIVE + "status/", timeout=60).json()
+    assert other.get(NATIVE + "status/", timeout=60).json() == before
+
+    katello.add_repository(f"{world['repos']['granted']}-extra", auth_required=True)
+    katello.push(f"{pulp.api_url}/pulp/api/v3/container_gateway/", auth=pulp.admin_auth,
+                 verify=str(pulp.ca_file))
+    after = admin.get(NATIVE + "status/", timeout=60).json()
+    assert other.get(NATIVE + "status/", timeout=60).json() == after
+    pushed, was = after["endpoints"]["repository_list"], before["endpoints"]["repository_list"]
+    assert pushed["count"] == was["count"] + 1
+    assert pushed["fingerprint"] != was["fingerprint"]
+    assert pushed["last_push"] > was["last_push"]
+    assert after["stale"] is False
+
+
+def test_a_host_follows_its_content_view_without_a_capsule_sync(
+    pulp, katello, api_nodes, world, consumer_ca, tmp_path
+):
+    """A node refreshing hosts whose grants are older than a second; the host's certificate is
+    passed as the web server would (the node trusts 127.0.0.1)."""
+    repos, host = world["repos"], str(uuid.uuid4())
+    katello.add_host(host, repositories=[repos["granted"]])
+    katello.push(f"{pulp.api_url}/pulp/api/v3/container_gateway/", auth=pulp.admin_auth,
+                 verify=str(pulp.ca_file))
+    url = api_nodes.start("refresh-node", env={"PULP_KATELLO_GATEWAY_HOST_REFRESH_INTERVAL": "1"})
+    certs = host_cert_dir(tmp_path / "certs", pulp.ca_file, consumer_ca, host)
+    http = session(pulp.ca_file)
+    http.headers["X-RHSM-SSL-Client-Cert"] = quote((certs / "client.cert").read_text())
+
+    def access(repository):
+        return _actions(token(http, url, f"repository:{repository}:pull"))
+
+    assert access(repos["granted"]) == ["pull"] and access(repos["private"]) == []
+
+    # Katello moves the host to another content view: the next requests pick it up.
+    katello.add_host(host, repositories=[repos["private"]])
+    wait_until(lambda: access(repos["private"]) == ["pull"], 90, interval=0.5,
+               what="the host's refreshed grants")
+    assert access(repos["granted"]) == []
+
+    # Foreman hangs: requests are answered at once from the grants the host has.
+    katello.add_host(host, repositories=[repos["granted"]])
+    katello.reset_counters()
+    katello.set_fault("hang", paths=["/v2/_catalog"])
+    try:
+        wait_until(lambda: access(repos["private"]) == ["pull"] and _asked(katello, host), 90,
+                   interval=0.5, what="a refresh hanging on Foreman")
+        assert access(repos["private"]) == ["pull"]  # while Foreman still has not answered
+        assert access(repos["granted"]) == []
+    finally:
+        katello.set_fault(None)
+    wait_until(lambda: access(repos["granted"]) == ["pull"], 90, interval=0.5,
+               what="the refresh once Foreman answers again")
+
+
+def _asked(katello, host):
+    """Katello was asked for the host's catalog and has not answered (it hangs)."""
+    return any(r["path"] == "/v2/_catalog" and r["status"] is None for r in katello.requests
+               if "HostUUID" in r["headers"])
+
+
+def _actions(jwt_token):
+    claims = jwt.decode(jwt_token, options={"verify_signature": False})
+    return claims["access"][0]["actions"]

@@ -1,0 +1,93 @@
+"""Hosts follow their content view between capsule syncs: a stale host's next token request asks
+for one refresh (a Pulp task), which replaces its grants from Katello's catalog, or leaves them
+when Foreman does not answer."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_guid import clear_guid, set_guid
+from pulpcore.plugin.models import Task
+
+from pulp_katello_gateway.app import host_refresh
+from pulp_katello_gateway.app.katello.apply import update_host_grants
+from pulp_katello_gateway.app.models import ConsumerHost
+
+pytestmark = pytest.mark.django_db
+
+TASK = "pulp_katello_gateway.app.host_refresh.refresh_host"
+
+
+@pytest.fixture(autouse=True)
+def correlation_id():
+    """Tasks are dispatched inside a request, which has one (django-guid)."""
+    set_guid(uuid.uuid4().hex)
+    yield
+    clear_guid()
+
+
+@pytest.fixture
+def foreman(foreman_with):
+    return foreman_with({
+        "repositories": {"kat/a": {"auth_required": True}, "kat/b": {"auth_required": True}},
+        "users": {},
+        "hosts": {"h1": {"repositories": ["kat/b"]}},
+    })
+
+
+@pytest.fixture
+def host(foreman):
+    """h1 as last pushed: granted kat/a (Katello has since moved it to kat/b)."""
+    update_host_grants({"h1": ["kat/a"]})
+    return ConsumerHost.objects.get(uuid="h1")
+
+
+def granted(host):
+    return sorted(host.repositories.values_list("name", flat=True))
+
+
+def age(host, seconds):
+    ConsumerHost.objects.filter(pk=host.pk).update(
+        grants_refreshed_at=timezone.now() - timedelta(seconds=seconds)
+    )
+
+
+def refreshes():
+    return Task.objects.filter(name=TASK).count()
+
+
+def test_fresh_grants_ask_for_nothing(host, settings):
+    settings.KATELLO_GATEWAY_HOST_REFRESH_INTERVAL = 3600
+    host_refresh.request_if_stale(host.pk)
+    assert refreshes() == 0
+
+
+def test_stale_grants_ask_for_one_refresh_per_interval(host, settings, foreman):
+    settings.KATELLO_GATEWAY_HOST_REFRESH_INTERVAL = 3600
+    age(host, 7200)
+    for _ in range(3):
+        host_refresh.request_if_stale(host.pk)
+    assert refreshes() == 1
+    assert foreman.request_count() == 0  # the request itself never asks Foreman
+
+
+def test_off_asks_for_nothing(host, settings):
+    settings.KATELLO_GATEWAY_HOST_REFRESH_INTERVAL = 0
+    age(host, 7200)
+    host_refresh.request_if_stale(host.pk)
+    assert refreshes() == 0
+
+
+def test_the_refresh_takes_katellos_catalog(host, foreman):
+    host_refresh.refresh_host("h1")
+    assert granted(host) == ["kat/b"]
+    host.refresh_from_db()
+    assert host.refresh_requested_at is None
+    assert timezone.now() - host.grants_refreshed_at < timedelta(minutes=1)
+
+
+def test_without_foreman_the_host_keeps_its_grants(host, foreman):
+    foreman.set_fault("down")
+    host_refresh.refresh_host("h1")
+    assert granted(host) == ["kat/a"]

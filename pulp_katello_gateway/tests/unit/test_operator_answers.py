@@ -1,0 +1,196 @@
+"""Answers for operators: the pull record (pulls/), explain/, status/ and their command-line
+twins, as an operator or Katello's role sees them."""
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import override_settings
+from django.utils import timezone
+
+from pulp_katello_gateway.app import access, pulls
+from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, PullRecord, PushState
+from pulp_katello_gateway.tests.unit.conftest import put_json
+
+pytestmark = pytest.mark.django_db
+
+NATIVE = "/pulp/api/v3/katello_gateway/"
+DIGEST = "sha256:" + "ab" * 32
+
+
+@pytest.fixture
+def people(katello_client):
+    """Katello pushed kat/a (protected, granted to alice and host h1) and kat/pub (public)."""
+    put_json(katello_client, "repository_list", {"repositories": [
+        {"repository": "kat/a", "auth_required": True},
+        {"repository": "kat/pub", "auth_required": False},
+    ]})
+    alice = ForemanUser.objects.create_for_login("alice")
+    put_json(katello_client, "user_repository_mapping", {"users": [
+        {"alice": [{"repository": "kat/a", "auth_required": True}]}]})
+    put_json(katello_client, "update_hosts", {"hosts": [{"uuid": "h1"}]})
+    put_json(katello_client, "host_repository_mapping", {"hosts": [
+        {"h1": [{"repository": "kat/a", "auth_required": True}]}]})
+    host = ConsumerHost.objects.get(uuid="h1")
+    return {
+        "alice": access.Identity(user=alice.user, foreman_user_id=alice.pk),
+        "host": access.Identity(host_id=host.pk),
+    }
+
+
+# -- the pull record -------------------------------------------------------------------------
+
+
+def test_one_row_per_identity_repository_and_digest(people):
+    pulls.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
+    pulls.record(people["alice"], "kat/a", DIGEST, DIGEST, "192.0.2.2")
+    pulls.record(people["host"], "kat/a", "v1", DIGEST, "192.0.2.3")
+    pulls.record(access.ANONYMOUS, "kat/pub", "latest", DIGEST, "192.0.2.4")
+    rows = {
+        (r.kind, r.login, r.host_uuid, r.repository): (r.count, r.reference, r.client_address)
+        for r in PullRecord.objects.all()
+    }
+    assert rows == {
+        ("foreman", "alice", "", "kat/a"): (2, DIGEST, "192.0.2.2"),
+        ("host", "", "h1", "kat/a"): (1, "v1", "192.0.2.3"),
+        ("anonymous", "", "", "kat/pub"): (1, "latest", "192.0.2.4"),
+    }
+
+
+def test_a_local_pulp_user_is_recorded_by_username(people):
+    root = get_user_model().objects.create_user("deployer")
+    pulls.record(access.Identity(user=root), "kat/a", "latest", DIGEST, "192.0.2.1")
+    assert PullRecord.objects.get().login == "deployer"
+
+
+def test_recording_can_be_turned_off(people, settings):
+    settings.KATELLO_GATEWAY_PULL_RECORD = False
+    pulls.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
+    assert not PullRecord.objects.exists()
+
+
+def test_expired_rows_are_hidden_and_pruned_by_new_pulls(people, settings):
+    settings.KATELLO_GATEWAY_PULL_RECORD_RETENTION_DAYS = 90
+    pulls.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
+    old = timezone.now() - timedelta(days=91)
+    PullRecord.objects.update(first_pulled=old, last_pulled=old)
+    assert not pulls.current().exists()
+    pulls.record(people["host"], "kat/a", "latest", DIGEST, "192.0.2.1")  # a new row prunes
+    assert list(PullRecord.objects.values_list("kind", flat=True)) == ["host"]
+
+
+def test_pulls_endpoint_filters(katello_client, people):
+    pulls.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
+    pulls.record(people["host"], "kat/a", "latest", DIGEST, "192.0.2.1")
+    pulls.record(access.ANONYMOUS, "kat/pub", "latest", "sha256:" + "cd" * 32, "192.0.2.1")
+
+    def who(**params):
+        response = katello_client.get(NATIVE + "pulls/", params)
+        assert response.status_code == 200, response.content
+        return sorted((r["kind"], r["login"] or r["host_uuid"]) for r in response.json()["results"])
+
+    assert who(digest=DIGEST) == [("foreman", "alice"), ("host", "h1")]
+    assert who(login="alice") == [("foreman", "alice")]
+    assert who(host="h1") == [("host", "h1")]
+    assert who(repository="kat/pub") == [("anonymous", "")]
+    assert who(since=(timezone.now() + timedelta(hours=1)).isoformat()) == []
+    assert who(until=(timezone.now() - timedelta(hours=1)).isoformat()) == []
+    entry = katello_client.get(NATIVE + "pulls/", {"login": "alice"}).json()["results"][0]
+    assert {"pulp_href", "repository", "reference", "digest", "first_pulled", "last_pulled",
+            "count", "client_address"} <= set(entry)
+
+
+def test_pulls_need_the_role(plain_client, anonymous_client):
+    assert plain_client.get(NATIVE + "pulls/").status_code == 403
+    assert anonymous_client.get(NATIVE + "pulls/").status_code == 401
+
+
+def test_pulls_command(people):
+    pulls.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
+    out = io.StringIO()
+    call_command("katello-gateway-pulls", "--digest", DIGEST, stdout=out)
+    assert f"foreman alice kat/a:latest {DIGEST} from 192.0.2.1: 1 pulls" in out.getvalue()
+    out = io.StringIO()
+    call_command("katello-gateway-pulls", "--host", "nobody", stdout=out)
+    assert out.getvalue().strip() == "No pulls recorded for this query."
+
+
+# -- explain/ --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params, actions, rule",
+    [
+        ({"login": "alice", "repository": "kat/a"}, ["pull"], "grant from Katello"),
+        ({"host": "h1", "repository": "kat/a"}, ["pull"], "grant from Katello"),
+        ({"repository": "kat/a"}, [], "anonymous clients get nothing"),
+        ({"repository": "kat/pub"}, ["pull"], "public repository"),
+        ({"login": "alice", "repository": "kat/a", "action": "push"}, [], "may only pull"),
+        ({"login": "alice", "repository": "kat/unknown"}, [], "unknown repository"),
+    ],
+)
+def test_explain_answers_as_the_token_endpoint_decides(katello_client, people, params, actions,
+                                                       rule):
+    response = katello_client.get(NATIVE + "explain/", params)
+    assert response.status_code == 200, response.content
+    assert response.json()["actions"] == actions
+    assert rule in response.json()["rule"]
+
+
+@pytest.mark.parametrize(
+    "params, status",
+    [
+        ({"login": "nobody", "repository": "kat/a"}, 404),
+        ({"host": "nowhere", "repository": "kat/a"}, 404),
+        ({"login": "alice", "host": "h1", "repository": "kat/a"}, 400),
+        ({"login": "alice"}, 400),
+        ({"repository": "kat/a", "action": "delete"}, 400),
+        ({"repository": "a\x00b"}, 400),
+    ],
+)
+def test_explain_refuses_what_it_cannot_answer(katello_client, people, params, status):
+    assert katello_client.get(NATIVE + "explain/", params).status_code == status
+
+
+def test_explain_needs_the_role(plain_client):
+    assert plain_client.get(NATIVE + "explain/", {"repository": "kat/a"}).status_code == 403
+
+
+# -- status/ ---------------------------------------------------------------------------------
+
+
+def test_status_follows_pushes(katello_client, people):
+    before = katello_client.get(NATIVE + "status/").json()
+    repositories = before["endpoints"]["repository_list"]
+    assert repositories["count"] == 2 and repositories["last_push_entries"] == 2
+    assert before["stale"] is False
+    assert before["endpoints"]["update_host_repositories"]["last_push"] is None
+    put_json(katello_client, "repository_list", {"repositories": [
+        {"repository": "kat/a", "auth_required": True}]})
+    after = katello_client.get(NATIVE + "status/").json()["endpoints"]["repository_list"]
+    assert after["count"] == 1 and after["last_push_entries"] == 1
+    assert after["fingerprint"] != repositories["fingerprint"]
+    assert after["last_push"] > repositories["last_push"]
+
+
+def test_the_fingerprint_depends_on_the_data_only(katello_client, people):
+    first = katello_client.get(NATIVE + "status/").json()["endpoints"]
+    put_json(katello_client, "update_hosts", {"hosts": [{"uuid": "h1"}]})  # the same again
+    again = katello_client.get(NATIVE + "status/").json()["endpoints"]
+    assert {e: v["fingerprint"] for e, v in again.items()} == {
+        e: v["fingerprint"] for e, v in first.items()
+    }
+
+
+def test_status_is_stale_without_a_recent_push(katello_client, people):
+    with override_settings(KATELLO_GATEWAY_PUSH_MAX_AGE=1):
+        PushState.objects.update(pushed_at=timezone.now() - timedelta(seconds=5))
+        assert katello_client.get(NATIVE + "status/").json()["stale"] is True
+
+
+def test_status_command_shows_the_acl_state(people):
+    out = io.StringIO()
+    call_command("katello-gateway-status", stdout=out)
+    assert "repository_list:" in out.getvalue() and "2 rows, sha256:" in out.getvalue()
