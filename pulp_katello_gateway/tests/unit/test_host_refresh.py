@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from django_guid import clear_guid, set_guid
+from pulpcore.app.util import set_current_user
 from pulpcore.plugin.models import Task
 
 from pulp_katello_gateway.app import host_refresh
@@ -20,9 +21,11 @@ TASK = "pulp_katello_gateway.app.host_refresh.refresh_host"
 
 
 @pytest.fixture(autouse=True)
-def correlation_id():
-    """Tasks are dispatched inside a request, which has one (django-guid)."""
+def host_request():
+    """Refreshes are dispatched inside a host's token request: it has a correlation id
+    (django-guid), and its user is anonymous (not whoever an earlier test left behind)."""
     set_guid(uuid.uuid4().hex)
+    set_current_user(None)
     yield
     clear_guid()
 
