@@ -1,6 +1,7 @@
 """Benchmark of the Katello push API at full scale: 100 000 repositories, 1 000 000 grants.
 
     PULP_SETTINGS=… DJANGO_SETTINGS_MODULE=pulpcore.app.settings python -m bench.push
+    python -m bench.push --through apache    # a whole capsule sync through Apache httpd
 
 Works in its own database, ``bench_<configured name>`` (created and migrated on first use, kept
 for reruns). The bodies are built in Katello's form encoding (what RestClient sends), then each
@@ -10,6 +11,25 @@ passes it through Django's WSGI handler: middleware, authentication (Basic, a us
 per push: wall time of the request and the peak RSS of that process (ru_maxrss), next to the
 RSS it had before the request. Linux carries ru_maxrss over from the parent at fork, so this
 orchestrating process stays small: preparing and building run in child processes too.
+
+``--through apache`` measures the path a capsule serves instead, for a Katello-shaped sync:
+100 000 repositories; 100 users with 10 000 grants each, every list also naming all public
+repositories (``auth_required`` false, as Katello sends them); 1 000 hosts with 100 grants each.
+It starts what it needs and removes it afterwards: a database from ``bench_database``
+(``DATABASE_URL``'s server or a throwaway cluster), pulpcore-api on a Unix socket with
+install.md's remote-user settings, and Apache httpd in front of it (``devtools.apache``, as
+install.md configures it), which maps Foreman's client certificate to Katello's Pulp user. The
+requests are Katello's, in its order and encoding (``devtools.katello_standin.put``: RestClient's
+headers, PUT with the trailing slash) with Foreman's certificate: ``PUT repository_list/``,
+``GET users``, ``PUT user_repository_mapping/``, ``PUT update_hosts/``,
+``PUT host_repository_mapping/``. The first sync fills empty tables, ``--repeats`` more change
+nothing (every later capsule sync; a worker's memory after one push is what the next starts
+from). Reported per request: the client's wall time and gunicorn's own (its access log, by
+Correlation-ID); per sync their sums, and the peak RSS of each gunicorn worker of that
+pulpcore-api (VmHWM, reset before the sync and polled while it runs).
+
+Both modes exit 1 past this project's limits: 30 s (a push, or a whole sync on the server) and
+1 GiB peak RSS (the process, or any worker).
 """
 
 import argparse
@@ -17,17 +37,50 @@ import base64
 import io
 import json
 import os
+import platform
+import re
 import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
 from pathlib import Path
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlsplit
 
 PUSH_PATH = "/pulp/api/v3/container_gateway/"
 BENCH_USER, BENCH_PASSWORD = "bench-katello", "bench-katello-password"
 LIMIT_SECONDS, LIMIT_RSS_MIB = 30, 1024
+# Sizes per mode: pushes one by one in-process, or a Katello-shaped sync through Apache.
+SHAPES = {
+    "wsgi": {"repositories": 100_000, "users": 1_000, "per_user": 1_000},
+    "apache": {"repositories": 100_000, "users": 100, "per_user": 10_000, "hosts": 1_000,
+               "per_host": 100},
+}
+# Who Foreman's client certificate names, and the Pulp user Apache maps it to (install.md step 5).
+FOREMAN_CN, PUSH_USER = "foreman.bench.example.com", "katello"
+# ProxyAPI::Resource's RestClient timeout: a slower request fails Katello's capsule sync.
+KATELLO_TIMEOUT = 120
+# Katello's sync_container_gateway, in order: (method, endpoint, body file).
+SYNC_STEPS = (
+    ("PUT", "repository_list", "repositories"),
+    ("GET", "users", None),
+    ("PUT", "user_repository_mapping", "mapping"),
+    ("PUT", "update_hosts", "hosts"),
+    ("PUT", "host_repository_mapping", "host-mapping"),
+)
+COUNTED_TABLES = {
+    "repositories": "katello_gateway_katellorepository",
+    "user grants": "katello_gateway_userrepositorygrant",
+    "hosts": "katello_gateway_consumerhost",
+    "host grants": "katello_gateway_hostrepositorygrant",
+}
 
 
 def _escape(text):
@@ -43,6 +96,14 @@ def _is_public(index):
     return index % 50 == 0
 
 
+def _login(index):
+    return f"user{index:04d}@example.com"
+
+
+def _host_uuid(index):
+    return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"host{index:04d}.example.com"))
+
+
 def repository_list_body(repositories):
     """Every 50th repository is public (an unauthenticated-pull environment)."""
     return "&".join(
@@ -52,27 +113,66 @@ def repository_list_body(repositories):
     ).encode()
 
 
-def user_mapping_body(users, repositories, per_user, shift=0):
-    """Each user maps ``per_user`` distinct protected repositories (``shift`` varies the set).
-
-    Like Katello, each list also names the public repositories (20 here) with
-    ``auth_required=false``; they carry no grant.
-    """
+def _protected(repositories, seed, count, shift=0):
+    """``count`` distinct protected repositories, a different set for each ``seed``."""
     protected = [index for index in range(repositories) if not _is_public(index)]
-    public = [index for index in range(repositories) if _is_public(index)][:20]
+    return [protected[(seed * 7919 + (k + shift) * 101) % len(protected)] for k in range(count)]
+
+
+def _mapping_body(key, mapping):
+    """``<key>[][<principal>][][repository|auth_required]`` fields of ``mapping``, pairs of
+    (principal, [(repository index, auth_required), …])."""
     parts = []
-    for user in range(users):
-        login = _escape(f"user{user:04d}@example.com")
-        entries = [
-            (protected[(user * 7919 + (k + shift) * 101) % len(protected)], "true")
-            for k in range(per_user)
-        ] + [(index, "false") for index in public]
+    for principal, entries in mapping:
+        prefix = f"{key}[][{_escape(principal)}][]"
         parts.extend(
-            f"users[][{login}][][repository]={_escape(_repository_name(index))}"
-            f"&users[][{login}][][auth_required]={flag}"
-            for index, flag in entries
+            f"{prefix}[repository]={_escape(_repository_name(index))}"
+            f"&{prefix}[auth_required]={'true' if protected else 'false'}"
+            for index, protected in entries
         )
     return "&".join(parts).encode()
+
+
+def user_mapping_body(users, repositories, per_user, shift=0, public=20):
+    """Each user maps ``per_user`` distinct protected repositories (``shift`` varies the set).
+
+    Like Katello, each list also names public repositories (the first ``public``, all with
+    None) with ``auth_required=false``; they carry no grant.
+    """
+    public = [index for index in range(repositories) if _is_public(index)][:public]
+    return _mapping_body("users", (
+        (_login(user), [(index, True) for index in _protected(repositories, user, per_user, shift)]
+         + [(index, False) for index in public])
+        for user in range(users)
+    ))
+
+
+def hosts_body(hosts):
+    """``PUT update_hosts``: every host using the capsule."""
+    return "&".join(f"hosts[][uuid]={_host_uuid(host)}" for host in range(hosts)).encode()
+
+
+def host_mapping_body(hosts, repositories, per_host):
+    """Each host maps ``per_host`` protected repositories (Katello leaves public ones out)."""
+    return _mapping_body("hosts", (
+        (_host_uuid(host), [(index, True) for index in _protected(repositories, host, per_host)])
+        for host in range(hosts)
+    ))
+
+
+def _users(users, katello, password=None):
+    """``users`` Foreman users (Katello maps only those Pulp knows) and Katello's Pulp user."""
+    from django.contrib.auth import get_user_model
+    from pulpcore.plugin.util import assign_role
+
+    from pulp_katello_gateway.app.models import ForemanUser
+
+    ForemanUser.objects.all().delete()
+    for user in range(users):
+        ForemanUser.objects.create_for_login(_login(user))
+    User = get_user_model()
+    User.objects.filter(username=katello).delete()
+    assign_role("katello_gateway.katello", User.objects.create_user(katello, password=password))
 
 
 def _prepare(users):
@@ -80,13 +180,10 @@ def _prepare(users):
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
     from django.db import connection
-    from pulpcore.plugin.util import assign_role
 
     from pulp_katello_gateway.app.models import (
         ConsumerHost,
-        ForemanUser,
         HostRepositoryGrant,
         KatelloRepository,
         UserRepositoryGrant,
@@ -100,23 +197,35 @@ def _prepare(users):
     ]
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {', '.join(tables)}")
-    ForemanUser.objects.all().delete()
-    for user in range(users):
-        ForemanUser.objects.create_for_login(f"user{user:04d}@example.com")
-    User = get_user_model()
-    User.objects.filter(username=BENCH_USER).delete()
-    katello = User.objects.create_user(BENCH_USER, password=BENCH_PASSWORD)
-    assign_role("katello_gateway.katello", katello)
+    _users(users, BENCH_USER, BENCH_PASSWORD)
     print(json.dumps({"database": name}))
 
 
-def _build(workdir, repositories, users, per_user):
+def _known_users(users):
+    """Katello's Pulp user and the Foreman users in the configured database (a running stack's)."""
+    import django
+
+    django.setup()
+    _users(users, PUSH_USER)
+
+
+def _build(workdir, args):
     """Write the bodies of the scenarios into ``workdir``."""
-    bodies = {
-        "repositories": repository_list_body(repositories),
-        "mapping": user_mapping_body(users, repositories, per_user),
-        "mapping-changed": user_mapping_body(users, repositories, per_user, shift=10),
-    }
+    if args.through == "apache":
+        bodies = {
+            "repositories": repository_list_body(args.repositories),
+            "mapping": user_mapping_body(args.users, args.repositories, args.per_user,
+                                         public=None),
+            "hosts": hosts_body(args.hosts),
+            "host-mapping": host_mapping_body(args.hosts, args.repositories, args.per_host),
+        }
+    else:
+        bodies = {
+            "repositories": repository_list_body(args.repositories),
+            "mapping": user_mapping_body(args.users, args.repositories, args.per_user),
+            "mapping-changed": user_mapping_body(args.users, args.repositories, args.per_user,
+                                                 shift=10),
+        }
     for name, body in bodies.items():
         (Path(workdir) / f"{name}.body").write_bytes(body)
 
@@ -218,26 +327,17 @@ def _run(database, label, endpoint, path):
     return result
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repositories", type=int, default=100_000)
-    parser.add_argument("--users", type=int, default=1_000)
-    parser.add_argument("--per-user", type=int, default=1_000)
-    parser.add_argument("--output", type=Path, help="also write the figures to this JSON file")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
-    parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--build", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        return _child(*args.child)
-    if args.prepare:
-        return _prepare(args.users)
-    if args.build:
-        return _build(args.build, args.repositories, args.users, args.per_user)
+def _shape_args(args):
+    """The command-line options that give the children this run's mode and sizes."""
+    options = ["--through", args.through]
+    for name in SHAPES[args.through]:
+        options += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    return options
 
-    sizes = ["--repositories", str(args.repositories), "--users", str(args.users),
-             "--per-user", str(args.per_user)]
-    database = _python("--prepare", *sizes)["database"]
+
+def _in_process(args):
+    """Each push alone through Django's WSGI handler, in a fresh process."""
+    database = _python("--prepare", *_shape_args(args))["database"]
     print(f"database {database}: {args.repositories} repositories, {args.users} Foreman users, "
           f"{args.users * args.per_user} user->repository pairs", flush=True)
     scenarios = [
@@ -249,7 +349,7 @@ def main():
     ]
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-push-") as workdir:
-        _python("--build", workdir, *sizes)
+        _python("--build", workdir, *_shape_args(args))
         for label, endpoint, body in scenarios:
             results.append(_run(database, label, endpoint, Path(workdir) / f"{body}.body"))
             r = results[-1]
@@ -259,18 +359,285 @@ def main():
     worst_time = max(r["seconds"] for r in results)
     worst_rss = max(r["peak_rss_mib"] for r in results)
     ok = worst_time <= LIMIT_SECONDS and worst_rss <= LIMIT_RSS_MIB
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps({
-            "repositories": args.repositories,
-            "users": args.users,
-            "per_user": args.per_user,
-            "pairs": args.users * args.per_user,
-            "limits": {"seconds": LIMIT_SECONDS, "peak_rss_mib": LIMIT_RSS_MIB},
-            "results": results,
-        }, indent=2) + "\n")
+    report = {
+        "repositories": args.repositories,
+        "users": args.users,
+        "per_user": args.per_user,
+        "pairs": args.users * args.per_user,
+        "limits": {"seconds": LIMIT_SECONDS, "peak_rss_mib": LIMIT_RSS_MIB},
+        "results": results,
+    }
     print(f"slowest push {worst_time:.2f} s (limit {LIMIT_SECONDS} s), highest peak RSS "
           f"{worst_rss:.0f} MiB (limit {LIMIT_RSS_MIB} MiB): {'OK' if ok else 'OVER LIMIT'}")
+    return report, ok
+
+
+class WorkerMemory:
+    """Peak RSS of the gunicorn workers of the server whose master is ``master`` (a pid).
+
+    Each worker's high-water mark (VmHWM) is reset on entry (``clear_refs``), then read every
+    ``interval`` seconds, so a worker that gunicorn replaces is counted before it is gone.
+    """
+
+    def __init__(self, master, interval=0.25):
+        self.master, self.interval = master, interval
+        self.peak_kib = {}
+        self._done = threading.Event()
+        self._poller = threading.Thread(target=self._poll_until_done, daemon=True)
+
+    def workers(self):
+        children = Path(f"/proc/{self.master}/task/{self.master}/children").read_text()
+        return [int(pid) for pid in children.split()]
+
+    def __enter__(self):
+        for pid in self.workers():
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+        self._poller.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._poller.join()
+        self._poll()
+
+    def _poll_until_done(self):
+        while not self._done.wait(self.interval):
+            self._poll()
+
+    def _poll(self):
+        for pid in self.workers():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:  # exited meanwhile
+                continue
+            kib = int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.M).group(1))
+            self.peak_kib[pid] = max(kib, self.peak_kib.get(pid, 0))
+
+    def peak_mib(self):
+        """Each worker's peak, in the order of their pids."""
+        return [round(kib / 1024) for _, kib in sorted(self.peak_kib.items())]
+
+
+@dataclass
+class Capsule:
+    """What Katello talks to: Apache in front of ``stack``'s pulpcore-api (``api``)."""
+
+    stack: object
+    url: str  # Katello's base URL of the push API, ``…/container_gateway``
+    session: object
+    tls: dict  # requests' verify (the stack's CA) and cert (Foreman's)
+
+
+@contextmanager
+def _capsule(tmp, args):
+    """Start PostgreSQL, pulpcore-api on a Unix socket with the Katello and Foreman users, and
+    Apache in front of it; stop them on leaving."""
+    from devtools import docs
+    from devtools.apache import Apache
+    from devtools.net import wait_until
+    from devtools.pg import bench_database
+    from devtools.pki import CertificateAuthority
+    from devtools.stack import PulpStack
+
+    database, cluster = bench_database(tmp, "bench_push_apache")
+    stack, proxy = PulpStack(tmp / "pulp", database), None
+    try:
+        stack.prepare()
+        api_socket = tmp / "api.sock"
+        stack.start_api("api", tls=False, unix_socket=api_socket,
+                        settings_text=docs.block("python", "REMOTE_USER_ENVIRON_NAME"))
+        _python("--known-users", *_shape_args(args),
+                env=dict(stack.env(), DJANGO_SETTINGS_MODULE="pulpcore.app.settings"))
+        katello_ca = CertificateAuthority(tmp / "katello-ca", common_name="Katello bench CA")
+        foreman = (str(tmp / "foreman.crt"), str(tmp / "foreman.key"))
+        katello_ca.issue(FOREMAN_CN, *foreman)
+        wait_until(api_socket.exists, 90, what="pulpcore-api's socket")
+        proxy = Apache(
+            tmp / "apache", api_socket=api_socket,
+            content_upstream=f"127.0.0.1:{stack.content_port}",
+            server_cert=stack.tls / "server.crt", server_key=stack.tls / "server.key",
+            client_ca=katello_ca.cert_path, foreman_cn=FOREMAN_CN, push_user=PUSH_USER,
+        ).start()
+        capsule = Capsule(stack, f"{proxy.url}/container_gateway", stack.session(auth=None),
+                          {"verify": str(stack.ca_file), "cert": foreman})
+
+        def users_answered(_=None):
+            try:
+                return capsule.session.get(f"{capsule.url}/users", timeout=30, **capsule.tls).ok
+            except OSError:
+                return False
+
+        wait_until(users_answered, 90, what="Pulp behind Apache")
+        with ThreadPoolExecutor(stack.api_workers) as pool:  # warm up every worker
+            list(pool.map(users_answered, range(4 * stack.api_workers)))
+        yield capsule
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        stack.stop()
+        if cluster is not None:
+            cluster.stop()
+
+
+def _sync(capsule, bodies, logins):
+    """Katello's capsule sync (``SYNC_STEPS`` one after the other); a record per request."""
+    from devtools.katello_standin import RESTCLIENT_HEADERS, put
+
+    records = []
+    for method, endpoint, name in SYNC_STEPS:
+        body = (bodies / f"{name}.body").read_bytes() if name else b""
+        started = time.perf_counter()
+        if method == "GET":
+            response = capsule.session.get(f"{capsule.url}/{endpoint}", headers=RESTCLIENT_HEADERS,
+                                           timeout=KATELLO_TIMEOUT, **capsule.tls)
+        else:
+            response = put(capsule.url, endpoint, body, session=capsule.session,
+                           timeout=KATELLO_TIMEOUT, **capsule.tls)
+        seconds = time.perf_counter() - started
+        request = f"{method} {urlsplit(response.url).path}"
+        if response.status_code != 200:
+            raise SystemExit(f"{request}: {response.status_code} {response.text[:300]}")
+        if endpoint == "users" and not logins <= set(response.json()["users"]):
+            raise SystemExit("GET users does not list every bench user: Katello would skip some")
+        records.append({
+            "request": request,
+            "body_mb": len(body) / 1e6,
+            "client_seconds": seconds,
+            "correlation_id": response.headers["Correlation-ID"],
+        })
+    return records
+
+
+def _measure_sync(label, capsule, bodies, logins):
+    """One sync with the workers' memory watched; its figures, with the rows it left."""
+    from bench.token import server_ms
+    from devtools.net import wait_until
+
+    stack = capsule.stack
+    with WorkerMemory(stack.processes["api"].pid) as memory:
+        started = time.perf_counter()
+        records = _sync(capsule, bodies, logins)
+        wall = time.perf_counter() - started
+
+    def logged():  # gunicorn writes its access log after answering
+        times = server_ms(stack.logs / "api-access.log")
+        return times if all(r["correlation_id"] in times for r in records) else None
+
+    times = wait_until(logged, 10, what="gunicorn's access log")
+    for record in records:
+        record["server_seconds"] = times[record.pop("correlation_id")] / 1000
+    with stack.database.connect() as db:
+        counts = {name: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                  for name, table in COUNTED_TABLES.items()}
+    return {
+        "label": label,
+        "requests": records,
+        "client_seconds": wall,
+        "server_seconds": sum(r["server_seconds"] for r in records),
+        "worker_peak_rss_mib": memory.peak_mib(),
+        "counts": counts,
+    }
+
+
+def _through_apache(args):
+    """Katello-shaped capsule syncs through Apache httpd into a Pulp started for them."""
+    from bench.report import _cpu_model
+
+    labels = ["first sync, all rows new"]
+    labels += [f"sync {n + 2}, nothing changed" for n in range(args.repeats)]
+    logins = {_login(user) for user in range(args.users)}
+    expected = {"repositories": args.repositories, "user grants": args.users * args.per_user,
+                "hosts": args.hosts, "host grants": args.hosts * args.per_host}
+    with tempfile.TemporaryDirectory(prefix="bench-push-apache-") as tmp:
+        tmp = Path(tmp)
+        tmp.chmod(0o755)  # postgres reaches its cluster inside, Apache (www-data) the socket
+        print("Starting PostgreSQL, pulpcore-api and Apache; building the bodies ...",
+              file=sys.stderr, flush=True)
+        bodies = tmp / "bodies"
+        bodies.mkdir()
+        _python("--build", str(bodies), *_shape_args(args))
+        with _capsule(tmp, args) as capsule:
+            syncs = []
+            for label in labels:
+                syncs.append(_measure_sync(label, capsule, bodies, logins))
+                _print_sync(syncs[-1])
+                if syncs[-1]["counts"] != expected:
+                    raise SystemExit(f"the sync should leave {expected}")
+    ok = all(sync["server_seconds"] <= LIMIT_SECONDS
+             and max(sync["worker_peak_rss_mib"]) <= LIMIT_RSS_MIB for sync in syncs)
+    print(f"limits: {LIMIT_SECONDS} s per sync (server side), {LIMIT_RSS_MIB} MiB per worker: "
+          f"{'OK' if ok else 'OVER LIMIT'}")
+    report = {
+        "benchmark": "push-apache",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "shape": {name: getattr(args, name) for name in SHAPES["apache"]},
+        "public_repositories": sum(map(_is_public, range(args.repositories))),
+        "api_workers": capsule.stack.api_workers,
+        "environment": {
+            "cpus": os.cpu_count(),
+            "cpu": _cpu_model(),
+            "python": platform.python_version(),
+            "apache": _apache_version(),
+            "pulpcore": version("pulpcore"),
+            "pulp_container": version("pulp-container"),
+        },
+        "limits": {"seconds": LIMIT_SECONDS, "peak_rss_mib": LIMIT_RSS_MIB},
+        "syncs": syncs,
+    }
+    return report, ok
+
+
+def _apache_version():
+    from devtools.apache import BINARY
+
+    out = subprocess.run([BINARY, "-v"], capture_output=True, text=True).stdout
+    match = re.search(r"Apache/(\S+)", out)
+    return match.group(1) if match else "?"
+
+
+def _print_sync(sync):
+    print(f"{sync['label']}:")
+    for r in sync["requests"]:
+        print(f"  {r['request']:55s} {r['body_mb']:7.1f} MB  client {r['client_seconds']:6.2f} s"
+              f"  server {r['server_seconds']:6.2f} s")
+    print(f"  whole sync: client {sync['client_seconds']:.2f} s, server "
+          f"{sync['server_seconds']:.2f} s; peak RSS per worker {sync['worker_peak_rss_mib']} MiB;"
+          f" rows {sync['counts']}", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--through", choices=sorted(SHAPES), default="wsgi",
+                        help="wsgi: each push alone through Django's WSGI handler (default); "
+                        "apache: Katello-shaped capsule syncs through Apache httpd")
+    for name in SHAPES["apache"]:
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int,
+                            help=f"default {SHAPES['wsgi'].get(name, '-')} (wsgi), "
+                            f"{SHAPES['apache'][name]} (apache)")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="unchanged syncs after the first (apache; default 2)")
+    parser.add_argument("--output", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--known-users", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--build", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    for name, default in SHAPES[args.through].items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    if args.child:
+        return _child(*args.child)
+    if args.prepare:
+        return _prepare(args.users)
+    if args.known_users:
+        return _known_users(args.users)
+    if args.build:
+        return _build(args.build, args)
+
+    report, ok = (_through_apache if args.through == "apache" else _in_process)(args)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(report, indent=2) + "\n")
     return 0 if ok else 1
 
 

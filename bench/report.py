@@ -6,9 +6,10 @@
 Runs, each in its own process and writing JSON to ``bench/results/``: ``bench.token`` (token
 latency per path, plugin and stock view on one stack; once with Foreman answering at once, once
 with 100 ms), ``bench.pulls`` (Foreman calls per 100 pulls), ``bench.catalog`` at 1 000, 10 000 and
-100 000 repositories (plugin and stock catalog) and ``bench.push`` at 10 000, 100 000 and
-1 000 000 user->repository pairs (stock pulp_container has no push API to compare with). Then
-writes ``docs/performance.md`` with tables and ``docs/img/perf-*.png`` (matplotlib, Agg).
+100 000 repositories (plugin and stock catalog), ``bench.push`` at 10 000, 100 000 and
+1 000 000 user->repository pairs (stock pulp_container has no push API to compare with) and
+``bench.push --through apache`` (Katello-shaped capsule syncs through Apache httpd). Then writes
+``docs/performance.md`` with tables and ``docs/img/perf-*.png`` (matplotlib, Agg).
 
 Without ``PULP_SETTINGS`` it starts one throwaway PostgreSQL cluster for all of them and removes
 it afterwards (``make bench`` runs this).
@@ -61,6 +62,8 @@ def _steps():
             "bench.push", "--repositories", str(PUSH_REPOSITORIES), "--users", str(users),
             "--per-user", str(PUSH_PER_USER),
         ], True, {"PULP_DATABASES__default__NAME": "report_push"}))  # not the catalog's rows
+    steps.append(("push-apache", ["bench.push", "--through", "apache"], False, {}))
+    steps.append(("pull_record", ["bench.pull_record"], False, {}))
     return steps
 
 
@@ -213,6 +216,36 @@ def plot_push(pushes):
     return _save(figure, "perf-push.png")
 
 
+def plot_sync(report):
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    syncs = report["syncs"]
+    labels = [sync["label"].replace(", ", "\n") for sync in syncs]
+    bottoms = [0.0] * len(syncs)
+    for step, request in enumerate(syncs[0]["requests"]):
+        seconds = [sync["requests"][step]["server_seconds"] for sync in syncs]
+        axes[0].bar(labels, seconds, bottom=bottoms, label=_endpoint(request))
+        bottoms = [bottom + value for bottom, value in zip(bottoms, seconds, strict=True)]
+    workers = max(len(sync["worker_peak_rss_mib"]) for sync in syncs)
+    width = 0.8 / workers
+    for worker in range(workers):
+        axes[1].bar([index + (worker - (workers - 1) / 2) * width for index in range(len(syncs))],
+                    [sorted(sync["worker_peak_rss_mib"], reverse=True)[worker] for sync in syncs],
+                    width, color=PLUGIN_COLOUR, alpha=1 / (1 + worker))
+    axes[1].set_xticks(range(len(syncs)), labels)
+    limits = report["limits"]
+    axes[0].axhline(limits["seconds"], color="grey", linestyle=":", label="limit")
+    axes[1].axhline(limits["peak_rss_mib"], color="grey", linestyle=":")
+    for axis, title, unit in ((axes[0], "whole sync: gunicorn's time per request", "s"),
+                              (axes[1], "peak RSS of each pulpcore-api worker", "MiB")):
+        axis.set_ylabel(unit)
+        axis.set_title(title, fontsize=9)
+        axis.tick_params(axis="x", labelsize=7)
+        axis.grid(True, axis="y", alpha=0.3)
+    axes[0].legend(fontsize=7)
+    return _save(figure, "perf-push-apache.png")
+
+
 def plot_foreman_calls(pulls):
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(6, 2.6))
@@ -269,12 +302,37 @@ def _push_table(pushes):
     return "\n".join(lines)
 
 
+def _sync_table(report):
+    requests = report["syncs"][0]["requests"]
+    lines = [
+        "| Sync | " + " | ".join(
+            f"{r['request'].split(' ')[0]} {_endpoint(r)}"
+            + (f" ({r['body_mb']:.1f} MB)" if r["body_mb"] else "")
+            for r in requests
+        ) + " | Whole sync, server (client) | Peak RSS per worker |",
+        "|---|" + "---:|" * (len(requests) + 2),
+    ]
+    for sync in report["syncs"]:
+        rss = " / ".join(map(str, sorted(sync["worker_peak_rss_mib"], reverse=True)))
+        lines.append(
+            f"| {sync['label']} | "
+            + " | ".join(f"{r['server_seconds']:.2f} s" for r in sync["requests"])
+            + f" | {sync['server_seconds']:.1f} s ({sync['client_seconds']:.1f} s) | {rss} MiB |"
+        )
+    return "\n".join(lines)
+
+
+def _endpoint(record):
+    return record["request"].rstrip("/").rsplit("/", 1)[1]
+
+
 def write_page(durations=None):
     token, slow, pulls = _load("token"), _load("token-foreman-100ms"), _load("pulls")
     catalogs = [(size, _load(f"catalog-{size}")) for size in CATALOG_SIZES]
     catalogs = [(size, report) for size, report in catalogs if report]
     pushes = [_load(f"push-{users * PUSH_PER_USER}") for users in PUSH_USERS]
     pushes = [report for report in pushes if report]
+    sync = _load("push-apache")
     environment = (token or pulls or {}).get("environment", {})
     out = [
         "# Performance",
@@ -392,6 +450,11 @@ def write_page(durations=None):
             f"![push time]({plot_push(pushes)})",
             "",
         ]
+    if sync:
+        out += _sync_section(sync)
+    record = _load("pull_record")
+    if record:
+        out += _pull_record_section(record)
     if durations:
         out += [
             "## Run",
@@ -411,6 +474,83 @@ def write_page(durations=None):
     ]
     PAGE.write_text("\n".join(_wrap(line) for line in out))
     return PAGE
+
+
+def _sync_section(report):
+    shape, syncs = report["shape"], report["syncs"]
+    first = syncs[0]
+    mapping = next(r for r in first["requests"] if "user_repository_mapping" in r["request"])
+    slowest = max(r["client_seconds"] for sync in syncs for r in sync["requests"])
+    return [
+        "## Capsule sync through Apache",
+        "",
+        "`python -m bench.push --through apache`: what a capsule serves when Katello syncs it. "
+        f"Apache httpd {report['environment']['apache']} (mod_ssl, Katello's CA, both snippets, "
+        "as install.md sets it up) in front of pulpcore-api on a Unix socket "
+        f"({report['api_workers']} gunicorn workers, install.md's remote-user settings); the "
+        "requests Katello makes, in its order and encoding (RestClient's form bodies and headers, "
+        "PUT with the trailing slash), with Foreman's client certificate, which Apache maps to "
+        f"Katello's Pulp user. The shape: {shape['repositories']:,} repositories; "
+        f"{shape['users']} users with {shape['per_user']:,} grants each, every list also naming "
+        f"the {report['public_repositories']:,} public repositories (`auth_required` false, as "
+        f"Katello sends them); {shape['hosts']:,} hosts with {shape['per_host']} grants each. "
+        f"The first sync fills empty tables ({first['counts']['user grants']:,} user grants, "
+        f"{first['counts']['host grants']:,} host grants), the next ones change nothing, as "
+        "every later capsule sync. Times are gunicorn's own per request (its access log); the "
+        "whole sync is their sum, next to the client's wall time. Peak RSS is each worker's "
+        f"high-water mark (VmHWM, reset before the sync), the highest first. Run "
+        f"{report['date'][:10]} on {report['environment']['cpus']} CPUs "
+        f"({report['environment']['cpu']}).",
+        "",
+        _sync_table(report),
+        "",
+        f"The limits are this project's: {report['limits']['seconds']} s for the whole sync and "
+        f"{report['limits']['peak_rss_mib']} MiB per worker. The user mapping "
+        f"({mapping['body_mb']:.0f} MB) is most of it: decoding the form, then writing the "
+        "difference. Every sync starts from what the last one left in the workers, so the later "
+        "rows show that memory does not build up: a large push first frees the previous one's "
+        "payload, which pulpcore keeps referenced until the worker's next request (a worker "
+        "that got no large push since holds it still, the lower figure). The slowest request "
+        f"took {slowest:.0f} s: within Apache's default "
+        "`Timeout` (60 s, which `ProxyTimeout` inherits) and the 120 s Katello's RestClient "
+        "gives each request.",
+        "",
+        f"![capsule sync]({plot_sync(report)})",
+        "",
+    ]
+
+
+def _pull_record_section(report):
+    latency, who, refresh = report["manifest_get_ms"], report["who_pulled"], report["host_refresh"]
+    on, off = latency["record_on"], latency["record_off"]
+    return [
+        "## Operators' answers",
+        "",
+        "`python -m bench.pull_record`: what the pull record, `pulls/` and host refresh cost. "
+        "Manifest GETs by a Foreman user (client wall time on loopback, "
+        f"{on['n']} per node, alternating) on two API nodes of one stack, one recording pulls "
+        "and one with `KATELLO_GATEWAY_PULL_RECORD = False`:",
+        "",
+        "| Manifest GET | p50 | p95 |",
+        "|---|---:|---:|",
+        f"| pull record on | {on['p50']} ms | {on['p95']} ms |",
+        f"| pull record off | {off['p50']} ms | {off['p95']} ms |",
+        "",
+        f"\"Who pulled digest X\" over {who['rows']:,} recorded pulls "
+        f"({who['rows_per_digest'][0]} identities per digest; filled in {who['fill_seconds']} s): "
+        f"`GET pulls/?digest=X` p50 {who['endpoint_ms']['p50']} ms, next to "
+        f"{who['same_login_baseline_ms']['p50']} ms for `GET repositories/?limit=1` with the same "
+        "Basic login (Pulp's password hashing is most of both); the database executes the "
+        f"endpoint's two queries in {who['query_ms']['p50']} ms (p50, EXPLAIN ANALYZE).",
+        "",
+        f"Host refresh: {refresh['hosts']} hosts each asking for a token every second for "
+        f"{refresh['seconds']} s ({refresh['token_requests']} token requests) with "
+        f"`KATELLO_GATEWAY_HOST_REFRESH_INTERVAL = {refresh['interval']}` made "
+        f"{refresh['foreman_catalog_calls']} Foreman calls: at most one per host per interval "
+        f"(bound {refresh['bound']}), whatever the number of requests. Run "
+        f"{report['date'][:10]} on {report['environment']['cpus']} CPUs.",
+        "",
+    ]
 
 
 def _wrap(line):

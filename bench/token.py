@@ -135,14 +135,21 @@ def _granted(response):
     return [action for entry in claims["access"] for action in entry["actions"]]
 
 
-def _server_ms(stack, kinds):
-    """Per kind, gunicorn's own request times (ms) from the access log, by Correlation-ID."""
+def server_ms(access_log):
+    """gunicorn's own time (ms) of each request in ``access_log`` (the stack's format), by
+    Correlation-ID."""
     pattern = re.compile(r"^pulp \[([0-9a-f]+)\]: .* (\d+)ms$")
     times = {}
-    for line in (stack.logs / "api-access.log").read_text().splitlines():
+    for line in access_log.read_text().splitlines():
         match = pattern.match(line)
         if match:
             times[match.group(1)] = int(match.group(2))
+    return times
+
+
+def _server_ms(stack, kinds):
+    """Per kind, gunicorn's own request times (ms) from the access log, by Correlation-ID."""
+    times = server_ms(stack.logs / "api-access.log")
     return {kind.key: [times[c] for c in kind.correlation_ids if c in times] for kind in kinds}
 
 
