@@ -8,13 +8,11 @@ is and includes pulp_container's shipped snippet and this plugin's, unchanged.
 """
 
 import os
-import signal
-import subprocess
 from pathlib import Path
 
 import pulp_container
 
-from devtools.net import free_port, wait_for_port
+from devtools.webserver import WebServer
 
 SNIPPET = (
     Path(__file__).resolve().parent.parent
@@ -80,34 +78,21 @@ Define pulp-content http://{content_upstream}
 """
 
 
-class Apache:
+class Apache(WebServer):
     """One httpd serving ``https://127.0.0.1:<port>`` in front of pulpcore-api's socket."""
+
+    name, config_name = "apache2", "httpd.conf"
 
     def __init__(self, state_dir, *, api_socket, content_upstream, server_cert, server_key,
                  client_ca, foreman_cn, push_user, port=None):
-        self.state = Path(state_dir).resolve()
-        self.port = port or free_port()
+        super().__init__(state_dir, port)
         self.api_socket = api_socket
         self.content_upstream = content_upstream
         self.server_cert, self.server_key = server_cert, server_key
         self.client_ca = client_ca
         self.foreman_cn, self.push_user = foreman_cn, push_user
-        self.process = None
-
-    @property
-    def url(self):
-        return f"https://127.0.0.1:{self.port}"
-
-    @property
-    def registry(self):
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def config_path(self):
-        return self.state / "httpd.conf"
 
     def write_config(self):
-        self.state.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(
             CONFIG.format(
                 state=self.state,
@@ -127,33 +112,8 @@ class Apache:
         )
         return self.config_path
 
-    def _command(self, *args):
+    def command(self, *args):
         return [BINARY, "-d", str(self.state), "-f", str(self.config_path), *args]
 
-    def config_test(self):
-        """``apache2 -t`` on the written configuration (the finished process)."""
-        return subprocess.run(self._command("-t"), capture_output=True, text=True)
-
     def start(self, timeout=20):
-        self.write_config()
-        tested = self.config_test()
-        if tested.returncode != 0:
-            raise RuntimeError(f"apache2 -t refused {self.config_path}:\n{tested.stderr}")
-        log = open(self.state / "httpd.out", "ab")
-        self.process = subprocess.Popen(
-            self._command("-DFOREGROUND"), stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        wait_for_port("127.0.0.1", self.port, timeout)
-        return self
-
-    def stop(self, timeout=10):
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(5)
+        return super().start(timeout, "-DFOREGROUND")

@@ -11,12 +11,11 @@ certificate header from nginx only, and not from clients on 127.0.0.1.
 import os
 import shutil
 import signal
-import subprocess
 from pathlib import Path
 
 import pulp_container
 
-from devtools.net import free_port, wait_for_port
+from devtools.webserver import WebServer
 
 SNIPPETS = (
     Path(__file__).resolve().parent.parent / "pulp_katello_gateway" / "app" / "webserver_snippets"
@@ -84,37 +83,26 @@ def nginx_binary():
     return shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-class Nginx:
+class Nginx(WebServer):
     """One nginx process serving ``https://127.0.0.1:<port>`` in front of ``upstream``."""
+
+    name, config_name = "nginx", "nginx.conf"
+    stop_signal = signal.SIGQUIT  # graceful: master and its worker
 
     def __init__(self, state_dir, *, upstream, content_upstream, server_cert, server_key,
                  client_ca, remote_user_map, source_address="127.0.0.2", port=None):
-        self.state = Path(state_dir).resolve()
-        self.port = port or free_port()
+        super().__init__(state_dir, port)
         self.upstream = upstream
         self.content_upstream = content_upstream
         self.remote_user_map = remote_user_map
         self.server_cert, self.server_key = server_cert, server_key
         self.client_ca = client_ca
         self.source_address = source_address
-        self.process = None
-
-    @property
-    def url(self):
-        return f"https://127.0.0.1:{self.port}"
-
-    @property
-    def registry(self):
-        return f"127.0.0.1:{self.port}"
 
     @property
     def upstream_url(self):
         """Pulp itself, bypassing nginx."""
         return f"http://{self.upstream}"
-
-    @property
-    def config_path(self):
-        return self.state / "nginx.conf"
 
     def write_config(self):
         (self.state / "tmp").mkdir(parents=True, exist_ok=True)
@@ -136,33 +124,5 @@ class Nginx:
         )
         return self.config_path
 
-    def config_test(self):
-        """``nginx -t`` on the written configuration (the finished process)."""
-        return subprocess.run(
-            [nginx_binary(), "-t", "-p", str(self.state), "-c", str(self.config_path)],
-            capture_output=True, text=True,
-        )
-
-    def start(self, timeout=20):
-        self.write_config()
-        tested = self.config_test()
-        if tested.returncode != 0:
-            raise RuntimeError(f"nginx -t refused {self.config_path}:\n{tested.stderr}")
-        log = open(self.state / "nginx.out", "ab")
-        self.process = subprocess.Popen(
-            [nginx_binary(), "-p", str(self.state), "-c", str(self.config_path)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        log.close()
-        wait_for_port("127.0.0.1", self.port, timeout)
-        return self
-
-    def stop(self, timeout=10):
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGQUIT)  # graceful: master and its worker
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(5)
+    def command(self, *args):
+        return [nginx_binary(), *args, "-p", str(self.state), "-c", str(self.config_path)]

@@ -9,11 +9,15 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import override_settings
+from pulpcore.app.authentication import BasicAuthentication, PulpRemoteUserAuthentication
 from pulpcore.plugin.util import assign_role
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 
 from devtools.katello_standin import KatelloStandin
 from pulp_katello_gateway.app import foreman as foreman_client
+from pulp_katello_gateway.app.katello.views import KatelloPushView
 from pulp_katello_gateway.app.models import (
     CachedLogin,
     ConsumerHost,
@@ -86,6 +90,20 @@ def katello_client(katello_user):
 @pytest.fixture
 def admin_client(db):
     return _client(get_user_model().objects.create_superuser("root", password=None))
+
+
+@pytest.fixture
+def remote_user_authentication(monkeypatch, settings):
+    """Pulp's remote-user authentication as docs/install.md (and foremanctl) configure it, for
+    the REST views (their classes were read at import) and the registry alike."""
+    settings.AUTHENTICATION_BACKENDS = [
+        *settings.AUTHENTICATION_BACKENDS,
+        "pulpcore.app.authentication.PulpNoCreateRemoteUserBackend",
+    ]
+    classes = [BasicAuthentication, SessionAuthentication, PulpRemoteUserAuthentication]
+    monkeypatch.setattr(PulpRemoteUserAuthentication, "header", "HTTP_REMOTE_USER")
+    monkeypatch.setattr(api_settings, "DEFAULT_AUTHENTICATION_CLASSES", classes)
+    monkeypatch.setattr(KatelloPushView, "authentication_classes", classes)
 
 
 @pytest.fixture

@@ -5,12 +5,9 @@ import base64
 import pytest
 from django.conf import settings
 from django.test import override_settings
-from pulpcore.app.authentication import BasicAuthentication, PulpRemoteUserAuthentication
-from rest_framework.authentication import SessionAuthentication
 
 from devtools import rack
 from pulp_katello_gateway.app.katello import parsers
-from pulp_katello_gateway.app.katello.views import KatelloPushView
 from pulp_katello_gateway.app.models import (
     ConsumerHost,
     ForemanUser,
@@ -398,18 +395,9 @@ def test_katello_role_with_basic_credentials(anonymous_client, katello_user):
     assert put_form(anonymous_client, "repository_list", "repositories").status_code == 200
 
 
-def test_remote_user_set_by_the_web_server(anonymous_client, katello_user, monkeypatch, settings):
-    """The set-up docs/push-api.md describes for Foreman's client certificate."""
-    settings.AUTHENTICATION_BACKENDS = [
-        *settings.AUTHENTICATION_BACKENDS,
-        "pulpcore.app.authentication.PulpNoCreateRemoteUserBackend",
-    ]
-    monkeypatch.setattr(PulpRemoteUserAuthentication, "header", "HTTP_REMOTE_USER")
-    monkeypatch.setattr(
-        KatelloPushView,
-        "authentication_classes",
-        [BasicAuthentication, SessionAuthentication, PulpRemoteUserAuthentication],
-    )
+def test_remote_user_set_by_the_web_server(anonymous_client, katello_user,
+                                           remote_user_authentication):
+    """The set-up docs/install.md describes for Foreman's client certificate."""
 
     def put_as(remote_user):
         return anonymous_client.put(

@@ -9,9 +9,6 @@ import jwt
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from pulpcore.app.authentication import BasicAuthentication, PulpRemoteUserAuthentication
-from rest_framework.authentication import SessionAuthentication
-from rest_framework.settings import api_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -246,23 +243,12 @@ def test_scope_with_a_nul_is_refused_not_a_500(client, foreman):
 
 
 @pytest.fixture
-def remote_user_authentication(monkeypatch, settings):
-    """Pulp's remote-user authentication as docs/install.md (and foremanctl) configure it."""
-    settings.AUTHENTICATION_BACKENDS = [
-        *settings.AUTHENTICATION_BACKENDS,
-        "pulpcore.app.authentication.PulpNoCreateRemoteUserBackend",
-    ]
-    monkeypatch.setattr(PulpRemoteUserAuthentication, "header", "HTTP_REMOTE_USER")
-    monkeypatch.setattr(
-        api_settings,
-        "DEFAULT_AUTHENTICATION_CLASSES",
-        [BasicAuthentication, SessionAuthentication, PulpRemoteUserAuthentication],
-    )
-    get_user_model().objects.create_superuser("root", password="root-password-1")
+def root(db):
+    return get_user_model().objects.create_superuser("root", password="root-password-1")
 
 
 def test_a_remote_user_header_is_nobody_on_the_token_endpoint(
-    client, foreman, remote_user_authentication
+    client, foreman, remote_user_authentication, root
 ):
     """A client's own Remote-User header must not make it the Pulp admin (issue 14)."""
     response = get_token(client, "repository:kat/a:pull", HTTP_REMOTE_USER="root")
@@ -272,14 +258,14 @@ def test_a_remote_user_header_is_nobody_on_the_token_endpoint(
     assert decoded["access"] == [{"type": "repository", "name": "kat/a", "actions": []}]
 
 
-def test_search_ignores_a_remote_user_header(client, foreman, remote_user_authentication):
+def test_search_ignores_a_remote_user_header(client, foreman, remote_user_authentication, root):
     response = client.get("/v1/search", {"q": "kat"}, HTTP_REMOTE_USER="root")
     assert response.status_code == 200
     assert [result["name"] for result in response.json()["results"]] == ["kat/pub"]
 
 
 def test_remote_user_is_believed_only_when_enabled(
-    client, foreman, remote_user_authentication, settings
+    client, foreman, remote_user_authentication, root, settings
 ):
     settings.KATELLO_GATEWAY_TOKEN_REMOTE_AUTHENTICATION = True
     response = get_token(client, "repository:kat/a:pull", HTTP_REMOTE_USER="root")
