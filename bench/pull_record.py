@@ -17,7 +17,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -26,13 +25,9 @@ from urllib.parse import quote
 
 import requests
 
-from bench.token import LOGIN, PASSWORD, PRIVATE
-from bench.token import _prepare as prepare_images_and_acl
-from devtools.katello_standin import KatelloStandin
+from bench.token import LOGIN, PASSWORD, PRIVATE, katello_stack
 from devtools.net import free_port, wait_until
-from devtools.pg import bench_database
 from devtools.pki import CertificateAuthority
-from devtools.stack import PulpStack
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pull_record.json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -157,8 +152,9 @@ def _executed_ms(conn, sql, digest):
 
 
 def _host_refresh_calls(stack, katello, tmp, hosts, seconds):
-    """Foreman catalog calls while ``hosts`` hosts each ask for a token every second for
-    ``seconds`` seconds on a node refreshing stale hosts every ``REFRESH_INTERVAL`` seconds."""
+    """Foreman catalog calls while ``hosts`` hosts ask for tokens in turn (a round at most
+    every second) for ``seconds`` seconds on a node refreshing stale hosts every
+    ``REFRESH_INTERVAL`` seconds."""
     ca = CertificateAuthority(tmp / "consumer-ca", common_name="bench consumer CA")
     url = _node(stack, "api-refresh", {
         "PULP_KATELLO_GATEWAY_HOST_REFRESH_INTERVAL": str(REFRESH_INTERVAL),
@@ -190,38 +186,20 @@ def _host_refresh_calls(stack, katello, tmp, hosts, seconds):
 
 
 def run(requests_per_node, rows, hosts):
-    with tempfile.TemporaryDirectory(prefix="bench-pull-record-") as tmp:
-        tmp = Path(tmp)
-        tmp.chmod(0o755)  # the postgres user must reach the cluster directory inside
-        database, cluster = bench_database(tmp, "bench_pull_record")
-        katello = KatelloStandin().start()
-        stack = None
-        try:
-            stack = PulpStack(tmp / "pulp", database,
-                              settings={"KATELLO_GATEWAY_FOREMAN_URL": katello.url})
-            print("Starting PostgreSQL, the Katello stand-in and Pulp ...", file=sys.stderr)
-            stack.prepare()
-            stack.start()
-            prepare_images_and_acl(stack, katello, tmp)
-            nodes = {
-                "record_on": _node(stack, "api-on", {}),
-                "record_off": _node(stack, "api-off", {"PULP_KATELLO_GATEWAY_PULL_RECORD": "0"}),
-            }
-            print(f"{requests_per_node} manifest GETs per node ...", file=sys.stderr)
-            latency = _manifest_latency(stack, nodes, requests_per_node)
-            print(f"Recording {rows} pulls ...", file=sys.stderr)
-            filled = time.perf_counter()
-            digests = _fill(database, rows)
-            fill_seconds = round(time.perf_counter() - filled, 1)
-            who = _who_pulled(stack, database, digests)
-            print(f"Host refresh with {hosts} hosts ...", file=sys.stderr)
-            refresh = _host_refresh_calls(stack, katello, tmp, hosts, 3 * REFRESH_INTERVAL)
-        finally:
-            if stack is not None:
-                stack.stop()
-            katello.stop()
-            if cluster is not None:
-                cluster.stop()
+    with katello_stack("bench_pull_record") as (stack, katello, database, tmp):
+        nodes = {
+            "record_on": _node(stack, "api-on", {}),
+            "record_off": _node(stack, "api-off", {"PULP_KATELLO_GATEWAY_PULL_RECORD": "0"}),
+        }
+        print(f"{requests_per_node} manifest GETs per node ...", file=sys.stderr)
+        latency = _manifest_latency(stack, nodes, requests_per_node)
+        print(f"Recording {rows} pulls ...", file=sys.stderr)
+        filled = time.perf_counter()
+        digests = _fill(database, rows)
+        fill_seconds = round(time.perf_counter() - filled, 1)
+        who = _who_pulled(stack, database, digests)
+        print(f"Host refresh with {hosts} hosts ...", file=sys.stderr)
+        refresh = _host_refresh_calls(stack, katello, tmp, hosts, 3 * REFRESH_INTERVAL)
     return {
         "benchmark": "pull_record",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -23,18 +23,13 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-from bench.token import LOGIN, PASSWORD, PRIVATE
-from bench.token import _prepare as prepare_images_and_acl
+from bench.token import LOGIN, PASSWORD, PRIVATE, katello_stack
 from devtools.clients import Skopeo
-from devtools.katello_standin import KatelloStandin
-from devtools.pg import bench_database
-from devtools.stack import PulpStack
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pulls.json"
 RUBY_CALLS_PER_TOKEN = 2  # Katello's /v2/token and /v2/_catalog on every token request
@@ -87,27 +82,9 @@ def _skopeo_version():
 
 
 def run(pulls):
-    with tempfile.TemporaryDirectory(prefix="bench-pulls-") as tmp:
-        tmp = Path(tmp)
-        tmp.chmod(0o755)  # the postgres user must reach the cluster directory inside
-        database, cluster = bench_database(tmp, "bench_pulls")
-        katello = KatelloStandin().start()
-        stack = None
-        try:
-            stack = PulpStack(tmp / "pulp", database,
-                              settings={"KATELLO_GATEWAY_FOREMAN_URL": katello.url})
-            print("Starting PostgreSQL, the Katello stand-in and Pulp ...", file=sys.stderr)
-            stack.prepare()
-            stack.start()
-            prepare_images_and_acl(stack, katello, tmp)
-            print(f"{pulls} pulls by one logged-in Foreman user ...", file=sys.stderr)
-            result = _measure(stack, katello, tmp, pulls)
-        finally:
-            if stack is not None:
-                stack.stop()
-            katello.stop()
-            if cluster is not None:
-                cluster.stop()
+    with katello_stack("bench_pulls") as (stack, katello, _, tmp):
+        print(f"{pulls} pulls by one logged-in Foreman user ...", file=sys.stderr)
+        result = _measure(stack, katello, tmp, pulls)
     result.update(
         benchmark="pulls",
         date=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -543,7 +543,7 @@ def _pull_record_section(report):
         "Basic login (Pulp's password hashing is most of both); the database executes the "
         f"endpoint's two queries in {who['query_ms']['p50']} ms (p50, EXPLAIN ANALYZE).",
         "",
-        f"Host refresh: {refresh['hosts']} hosts each asking for a token every second for "
+        f"Host refresh: {refresh['hosts']} hosts asking for tokens in turn for "
         f"{refresh['seconds']} s ({refresh['token_requests']} token requests) with "
         f"`KATELLO_GATEWAY_HOST_REFRESH_INTERVAL = {refresh['interval']}` made "
         f"{refresh['foreman_catalog_calls']} Foreman calls: at most one per host per interval "

@@ -51,6 +51,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -153,37 +154,41 @@ def _server_ms(stack, kinds):
     return {kind.key: [times[c] for c in kind.correlation_ids if c in times] for kind in kinds}
 
 
-def run(args):
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    )  # pulpcore-api must import bench.token_urls
-    with tempfile.TemporaryDirectory(prefix="bench-token-") as tmp:
+@contextmanager
+def katello_stack(name, **stack_options):
+    """``(stack, katello, database, tmp)``: a throwaway PostgreSQL (or ``DATABASE_URL``), the
+    Katello stand-in as Foreman, and a real Pulp stack with this plugin, holding the images and
+    Katello's ACL of ``_prepare``; everything is stopped afterwards."""
+    settings = {"KATELLO_GATEWAY_FOREMAN_URL": None, **stack_options.pop("settings", {})}
+    with tempfile.TemporaryDirectory(prefix=f"{name.replace('_', '-')}-") as tmp:
         tmp = Path(tmp)
         tmp.chmod(0o755)  # the postgres user must reach the cluster directory inside
-        database, cluster = bench_database(tmp, "bench_token")
+        database, cluster = bench_database(tmp, name)
         katello = KatelloStandin().start()
         stack = None
         try:
-            stack = PulpStack(
-                tmp / "pulp",
-                database,
-                api_workers=args.api_workers,
-                settings={
-                    "KATELLO_GATEWAY_FOREMAN_URL": katello.url,
-                    "ROOT_URLCONF": "bench.token_urls",
-                },
-            )
+            settings["KATELLO_GATEWAY_FOREMAN_URL"] = katello.url
+            stack = PulpStack(tmp / "pulp", database, settings=settings, **stack_options)
             print("Starting PostgreSQL, the Katello stand-in and Pulp ...", file=sys.stderr)
             stack.prepare()
             stack.start()
             _prepare(stack, katello, tmp)
-            return _measure(args, stack, database, katello)
+            yield stack, katello, database, tmp
         finally:
             if stack is not None:
                 stack.stop()
             katello.stop()
             if cluster is not None:
                 cluster.stop()
+
+
+def run(args):
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )  # pulpcore-api must import bench.token_urls
+    with katello_stack("bench_token", api_workers=args.api_workers,
+                       settings={"ROOT_URLCONF": "bench.token_urls"}) as (stack, katello, db, _):
+        return _measure(args, stack, db, katello)
 
 
 def _measure(args, stack, database, katello):

@@ -15,7 +15,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import authenticate
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -32,6 +32,7 @@ from pulp_katello_gateway.app.models import (
     ConsumerHost,
     ForemanUser,
     LoginThrottle,
+    local_user,
     name_problem,
 )
 
@@ -138,15 +139,6 @@ def identify_host(request, uuid):
     return Identity(host_id=host.pk)
 
 
-def _is_local_user(login):
-    """A Pulp user that is not the shadow of a Foreman user authenticates the Pulp way."""
-    return (
-        get_user_model()
-        .objects.filter(username=login, katello_foreman_user__isnull=True)
-        .exists()
-    )
-
-
 def identify(request, login, secret):
     """The Identity for Basic-style credentials; raises a DRF exception when there is none."""
     source = client_address(request)
@@ -157,7 +149,7 @@ def identify(request, login, secret):
         audit.info("login user=- source=%s kind=- result=denied", source)
         metrics.login("denied", "-", "-")
         raise AuthenticationFailed("Invalid username/password.")
-    if _is_local_user(login):
+    if local_user(login) is not None:  # a local Pulp user authenticates the Pulp way
         # Not throttled: Pulp's REST API checks these passwords unthrottled anyway, so a throttle
         # here would protect nothing and only let anyone lock the Pulp admin out of the registry.
         user = authenticate(request, username=login, password=secret)

@@ -48,6 +48,13 @@ def name_problem(value):
     return None
 
 
+def local_user(login):
+    """The local Pulp user named ``login`` (never the shadow of a Foreman user), or None."""
+    return get_user_model().objects.filter(
+        username=login, katello_foreman_user__isnull=True
+    ).first()
+
+
 def reserved_username(login):
     """The Django username of Foreman user ``login``; never the name of a local Pulp user.
 

@@ -5,7 +5,6 @@ Both read what the ACL endpoints read, so they carry the same permission: Pulp a
 ``katello_gateway.katello`` role.
 """
 
-from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
@@ -13,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pulp_katello_gateway.app import access, acl_state
-from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, name_problem
+from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, local_user, name_problem
 
 _READ_ACL = {
     "statements": [
@@ -83,9 +82,7 @@ class ExplainView(APIView):
             foreman_user = ForemanUser.objects.for_login(data["login"])
             if foreman_user is not None:
                 return access.Identity(user=foreman_user.user, foreman_user_id=foreman_user.pk)
-            local = get_user_model().objects.filter(
-                username=data["login"], katello_foreman_user__isnull=True
-            ).first()
+            local = local_user(data["login"])
             if local is None:
                 raise NotFound(
                     f"No login {data['login']!r}: neither a Foreman user that has logged in here "

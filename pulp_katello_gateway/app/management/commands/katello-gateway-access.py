@@ -1,10 +1,9 @@
 """``katello-gateway-access``: what a login, host or anonymous client may pull here, and why."""
 
-from django.contrib.auth import get_user_model
 from django.core.management import BaseCommand, CommandError
 
 from pulp_katello_gateway.app import access
-from pulp_katello_gateway.app.models import CachedLogin, ConsumerHost, ForemanUser
+from pulp_katello_gateway.app.models import CachedLogin, ConsumerHost, ForemanUser, local_user
 
 
 class Command(BaseCommand):
@@ -62,9 +61,7 @@ class Command(BaseCommand):
             return [(f"Host {host} ({grants} grants from Katello):",
                      access.Identity(host_id=found.pk))]
         identities = []
-        local = get_user_model().objects.filter(
-            username=login, katello_foreman_user__isnull=True
-        ).first()
+        local = local_user(login)
         if local is not None:
             kind = "superuser" if local.is_superuser else "user"
             active = "" if local.is_active else ", INACTIVE: cannot log in"
