@@ -29,6 +29,7 @@ FILTERS = {
     + ["auth_required", "granted_to_user", "granted_to_host"],
     "users": [f"login{lookup}" for lookup in LOOKUPS] + ["granted_repository"],
     "hosts": ["uuid", "uuid__in", "granted_repository"],
+    "pulls": ["digest", "repository", "login", "kind", "host", "since", "until"],
 }
 COMMON = ["pulp_id__in", "pulp_href__in", "prn__in", "q", "ordering", "limit", "offset",
           "fields", "exclude_fields", "minimal", "unknown", "a%s", "%(x)s", "%"]
@@ -71,6 +72,15 @@ def test_every_parameter_alone_with_every_nasty_value(admin_client, data, endpoi
             query = urlencode([(name, value)])
             response = admin_client.get(f"{API}{endpoint}/?{query}")
             assert response.status_code in (200, 400), (query, response.status_code)
+
+
+@pytest.mark.parametrize("name", ["repository", "login", "host", "action", "unknown"])
+def test_explain_with_every_nasty_value(admin_client, data, name):
+    """explain/ answers or refuses (400, or 404 for an unknown login or host), never fails."""
+    for value in NASTY:
+        query = {"repository": "prod-a", name: value}
+        response = admin_client.get(f"{API}explain/", query)
+        assert response.status_code in (200, 400, 404), (query, response.status_code)
 
 
 @FUZZ
