@@ -68,11 +68,11 @@ def last_push():
     return PushState.objects.order_by("-pushed_at").values_list("pushed_at", flat=True).first()
 
 
-def is_stale(now=None):
+def is_stale():
     """No push within ``KATELLO_GATEWAY_PUSH_MAX_AGE`` seconds (or none ever)."""
     latest = last_push()
     limit = timedelta(seconds=settings.KATELLO_GATEWAY_PUSH_MAX_AGE)
-    return latest is None or (now or timezone.now()) - latest > limit
+    return latest is None or timezone.now() - latest > limit
 
 
 def state():
