@@ -20,6 +20,8 @@ from devtools.pg import Cluster, Database
 from devtools.pulp_settings import write_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# The plugin's tests, and the development tools' own (not shipped in the wheel).
+TEST_PATHS = ["pulp_katello_gateway/tests", "devtools/tests"]
 PULP_DB_VARIABLES = {
     "host": "PULP_DATABASES__default__HOST",
     "port": "PULP_DATABASES__default__PORT",
@@ -76,7 +78,7 @@ def main(argv):
                 DJANGO_SETTINGS_MODULE="pulpcore.app.settings",
                 KATELLO_GATEWAY_TEST_TMP=str(tmp),
             )
-            command = [sys.executable, "-m", "pytest", *(argv or ["pulp_katello_gateway/tests"])]
+            command = [sys.executable, "-m", "pytest", *(argv or TEST_PATHS)]
             return subprocess.run(command, env=env, cwd=ROOT).returncode
         finally:
             if cluster is not None:

@@ -18,33 +18,7 @@ from devtools import rack
 from devtools.katello_standin import KatelloStandin, PushStep
 from devtools.net import free_port
 
-ROOT = Path(__file__).resolve().parents[3]
-
-CONFIG = {
-    "repositories": {
-        "org-prod-busybox": {"auth_required": True},
-        "org-prod-web": {"auth_required": True},
-        "org-lib-public": {"auth_required": False},
-    },
-    "users": {
-        "admin": {"password": "admin-pw", "repositories": ["org-prod-busybox", "org-prod-web"]},
-        "bob": {
-            "password": "bob-pw", "pat": "bob-personal-token", "repositories": ["org-prod-web"],
-        },
-        "carol": {"password": "carol-pw"},
-    },
-    "hosts": {
-        "2f1c-host": {"repositories": ["org-prod-busybox", "org-lib-public"]},
-        "9a0b-host": [],
-    },
-}
-
-
-@pytest.fixture
-def katello():
-    with KatelloStandin(config=json.loads(json.dumps(CONFIG))) as standin:
-        yield standin
-
+ROOT = Path(__file__).resolve().parents[2]
 
 def get(katello, path, **kwargs):
     kwargs.setdefault("timeout", 5)
@@ -284,8 +258,8 @@ def test_down_cuts_open_keepalive_connections(katello):
     assert session.get(katello.url + "/v2/token", timeout=5).status_code == 200
 
 
-def test_hang_never_answers_and_does_not_block_stop():
-    standin = KatelloStandin(config=CONFIG).start()
+def test_hang_never_answers_and_does_not_block_stop(standin_config):
+    standin = KatelloStandin(config=standin_config).start()
     standin.set_fault("hang")
     with pytest.raises(requests.ReadTimeout):
         get(standin, "/v2/token", timeout=0.5)
@@ -450,12 +424,12 @@ def test_control_api_faults_including_down_for_a_while(katello):
 # -- TLS ------------------------------------------------------------------------------------
 
 
-def test_tls_with_ca_bundle(tmp_path):
+def test_tls_with_ca_bundle(tmp_path, standin_config):
     from devtools.pki import CertificateAuthority
 
     ca = CertificateAuthority(tmp_path)
     cert, key = ca.issue("127.0.0.1", tmp_path / "k.crt", tmp_path / "k.key", server=True)
-    with KatelloStandin(certfile=cert, keyfile=key, config=CONFIG) as standin:
+    with KatelloStandin(certfile=cert, keyfile=key, config=standin_config) as standin:
         assert standin.url.startswith("https://")
         response = get(standin, "/v2/_catalog", verify=str(ca.cert_path))
         assert response.json() == {"repositories": ["org-lib-public"]}
@@ -576,9 +550,9 @@ def test_push_one_sends_a_raw_payload(katello):
 # -- CLI ------------------------------------------------------------------------------------
 
 
-def test_cli_serves_until_sigterm(tmp_path):
+def test_cli_serves_until_sigterm(tmp_path, standin_config):
     config = tmp_path / "katello.json"
-    config.write_text(json.dumps(CONFIG))
+    config.write_text(json.dumps(standin_config))
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "devtools.katello_standin", "--port", str(port),
