@@ -8,6 +8,8 @@ and that can be made to fail on demand. It serves:
 - a control API under ``/_standin/`` (JSON) to read or change the state, inject faults, read the
   request log and trigger a push; it also listens on a port of its own (``control_url``), which
   stays up while the Katello endpoints are ``down``;
+- for tests in the same process, waits on what happened instead of on a clock:
+  ``wait_requests()``, ``wait_hanging()`` and ``wait_fault()``;
 - ``KatelloStandin.push()`` / ``sync_container_gateway()``: the capsule-sync sequence Katello runs
   against the gateway's admin API, form-encoded byte for byte like RestClient (``devtools.rack``).
 
@@ -574,6 +576,8 @@ class KatelloStandin(Katello):
         self._stopped = threading.Event()
         self._log = []
         self._counts = Counter()
+        self._hanging = Counter()  # path -> requests the ``hang`` fault holds now
+        self._changed = threading.Condition()  # notified on each request, hang and fault change
 
     @property
     def url(self):
@@ -650,7 +654,8 @@ class KatelloStandin(Katello):
           ``seconds=N`` comes back up by itself after N seconds;
         - ``"slow"``: wait ``seconds`` (alias ``delay``, default 5) then answer normally;
         - ``"hang"``: read the request and never answer; when the fault is cleared (or the
-          stand-in stops) the connection is closed without an answer;
+          stand-in stops) the connection is closed without an answer; ``hanging()`` counts the
+          requests held, ``wait_hanging()`` waits for them;
         - ``"error"``: answer ``status`` (default 500) with ``body`` (default: Foreman's JSON
           error for 500, an Apache HTML error page otherwise);
         - ``"garbage"``: ``kind`` = ``html`` (200 text/html page), ``truncated`` (200, JSON cut
@@ -679,6 +684,7 @@ class KatelloStandin(Katello):
                     self._up_timer.start()
             elif not self._stopped.is_set() and self._thread is not None:
                 self._listen()
+        self._notify()
 
     def fault(self):
         with self._lifecycle:
@@ -698,6 +704,51 @@ class KatelloStandin(Katello):
                     self._fault = Fault(release=fault.release)
             return fault
 
+    # -- waiting for what happens (tests wait on these, never on a clock) ----------------------
+
+    def _notify(self):
+        with self._changed:
+            self._changed.notify_all()
+
+    def _wait(self, predicate, timeout, what):
+        with self._changed:
+            if not self._changed.wait_for(predicate, timeout):
+                raise TimeoutError(f"katello stand-in: no {what} within {timeout} s")
+
+    def _hang(self, path, release):
+        """Hold a request until ``release`` is set, counted in ``hanging()`` meanwhile."""
+        with self._changed:
+            self._hanging[path] += 1
+            self._changed.notify_all()
+        try:
+            release.wait()
+        finally:
+            with self._changed:
+                self._hanging[path] -= 1
+                self._changed.notify_all()
+
+    def hanging(self, path=None):
+        """Requests the ``hang`` fault holds now, in all or on ``path``."""
+        with self._changed:
+            return sum(self._hanging.values()) if path is None else self._hanging[path]
+
+    def wait_hanging(self, count=1, path=None, timeout=30):
+        """Block until at least ``count`` requests (on ``path``) hang; ``TimeoutError`` when
+        they do not within ``timeout`` seconds."""
+        self._wait(lambda: self.hanging(path) >= count, timeout,
+                   f"{count} hanging request(s){f' on {path}' if path else ''}")
+
+    def wait_requests(self, count, path=None, timeout=30):
+        """Block until ``request_count(path)`` reaches ``count`` (requests received, answered
+        or not); ``TimeoutError`` otherwise."""
+        self._wait(lambda: self.request_count(path) >= count, timeout,
+                   f"{count} request(s){f' on {path}' if path else ''}")
+
+    def wait_fault(self, mode, timeout=30):
+        """Block until the fault mode is ``mode`` (``None``: normal again, e.g. when a ``down``
+        with ``seconds`` is over); ``TimeoutError`` otherwise."""
+        self._wait(lambda: self.fault()["mode"] == mode, timeout, f"fault mode {mode!r}")
+
     # -- request log -------------------------------------------------------------------------
 
     def _record(self, method, path, query, header_names):
@@ -706,6 +757,7 @@ class KatelloStandin(Katello):
         with self._lock:
             self._log.append(entry)
             self._counts[path] += 1
+        self._notify()
         return entry
 
     def request_count(self, path=None):
@@ -897,7 +949,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return True
             return False
         if fault.mode == "hang":
-            fault.release.wait()
+            self.standin._hang(self._entry["path"], fault.release)
             self.close_connection = True
             return True
         if fault.mode == "error":

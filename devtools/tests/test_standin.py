@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -261,37 +260,23 @@ def test_down_cuts_open_keepalive_connections(katello):
 def test_hang_never_answers_and_does_not_block_stop(standin_config):
     standin = KatelloStandin(config=standin_config).start()
     standin.set_fault("hang")
-    with pytest.raises(requests.ReadTimeout):
-        get(standin, "/v2/token", timeout=0.5)
-    background = threading.Thread(target=lambda: _swallow(get, standin, "/v2/token", timeout=30))
-    background.start()
-    time.sleep(0.2)
-    started = time.monotonic()
-    standin.stop()
-    assert time.monotonic() - started < 2
-    background.join(5)
-    assert not background.is_alive()
-
-
-def _swallow(function, *args, **kwargs):
-    try:
-        function(*args, **kwargs)
-    except requests.RequestException:
-        pass
-
-
-def test_hang_once_then_cleared(katello):
-    katello.set_fault("hang", times=1)
     outcome = []
     background = threading.Thread(
-        target=lambda: outcome.append(_try(get, katello, "/v2/token", timeout=10)))
+        target=lambda: outcome.append(_try(get, standin, "/v2/token", timeout=60)))
     background.start()
-    time.sleep(0.3)
-    assert get(katello, "/v2/token").status_code == 200  # only the first request hangs
-    assert background.is_alive()
-    katello.set_fault(None)  # closes the hanging connection without an answer
-    background.join(5)
-    assert isinstance(outcome[0], requests.ConnectionError)
+    standin.wait_hanging(1)
+    with pytest.raises(requests.ReadTimeout):  # no answer, however long a client waits
+        get(standin, "/v2/token", timeout=0.5)
+    assert standin.hanging() == 2
+    assert [entry["status"] for entry in standin.requests] == [None, None]
+
+    stopping = threading.Thread(target=standin.stop)
+    stopping.start()
+    stopping.join(30)
+    assert not stopping.is_alive()  # stop() did not wait for the hanging requests ...
+    background.join(30)
+    assert not background.is_alive()
+    assert isinstance(outcome[0], requests.ConnectionError)  # ... it closed them unanswered
 
 
 def _try(function, *args, **kwargs):
@@ -301,11 +286,32 @@ def _try(function, *args, **kwargs):
         return exc
 
 
+def test_hang_once_then_cleared(katello):
+    katello.set_fault("hang", times=1)
+    outcome = []
+    background = threading.Thread(
+        target=lambda: outcome.append(_try(get, katello, "/v2/token", timeout=60)))
+    background.start()
+    katello.wait_hanging(1)  # the first request is the one that hangs
+    assert get(katello, "/v2/token").status_code == 200  # only the first request hangs
+    assert katello.fault()["mode"] is None
+    assert background.is_alive() and katello.hanging("/v2/token") == 1
+    katello.set_fault(None)  # closes the hanging connection without an answer
+    background.join(30)
+    assert isinstance(outcome[0], requests.ConnectionError)
+    assert katello.hanging() == 0
+
+
 def test_slow_answers_after_the_delay(katello):
-    katello.set_fault("slow", seconds=0.5)
-    started = time.monotonic()
-    assert get(katello, "/v2/token").json()["token"] == "unauthenticated"
-    assert time.monotonic() - started >= 0.5
+    """Slower than the client waits: a read timeout, the request not answered yet; faster: the
+    answer."""
+    katello.set_fault("slow", seconds=60)
+    with pytest.raises(requests.ReadTimeout):
+        get(katello, "/v2/token", timeout=0.5)
+    assert [entry["status"] for entry in katello.requests] == [None]
+    katello.set_fault("slow", seconds=0.1)
+    assert get(katello, "/v2/token", timeout=60).json()["token"] == "unauthenticated"
+    assert [entry["status"] for entry in katello.requests] == [None, 200]
 
 
 def test_error_statuses(katello):
@@ -414,10 +420,10 @@ def test_control_api_faults_including_down_for_a_while(katello):
         "mode"] == "error"
     assert get(katello, "/v2/token").status_code == 504
     assert requests.get(control, timeout=5).status_code == 200  # control API is never faulted
-    requests.put(control, json={"mode": "down", "seconds": 0.5}, timeout=5)
+    requests.put(control, json={"mode": "down", "seconds": 2}, timeout=5)
     with pytest.raises(requests.ConnectionError):
         get(katello, "/v2/token", timeout=1)
-    time.sleep(1)
+    katello.wait_fault(None)  # up again by itself
     assert get(katello, "/v2/token").status_code == 200
 
 
