@@ -34,7 +34,7 @@ class PulpKatelloGatewayPluginAppConfig(PulpPluginAppConfig):
             )
         from django.db.models.signals import pre_save
 
-        from .katello.distributions import enforce_private
+        from .acl.private_flag import enforce_private
         from .pulp_internals import ContainerDistribution
 
         pre_save.connect(

@@ -12,7 +12,6 @@ re-implements a rule. Katello's rules, for repositories Katello pushed to us:
   local users keep them too (the distribution's ``private`` flag mirrors ``auth_required``).
 """
 
-import re
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser
@@ -24,6 +23,7 @@ from pulp_katello_gateway.app.models import (
     KatelloRepository,
     UserRepositoryGrant,
 )
+from pulp_katello_gateway.app.names import has_control_characters
 from pulp_katello_gateway.app.pulp_internals import (
     CatalogView,
     ContainerDistribution,
@@ -31,7 +31,6 @@ from pulp_katello_gateway.app.pulp_internals import (
 )
 
 PULL, PUSH = "pull", "push"
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -41,6 +40,10 @@ class Identity:
     user: object = AnonymousUser()
     foreman_user_id: int | None = None
     host_id: int | None = None
+
+    @classmethod
+    def of_foreman_user(cls, foreman_user):
+        return cls(user=foreman_user.user, foreman_user_id=foreman_user.pk)
 
     @property
     def from_katello(self):
@@ -71,14 +74,11 @@ class Identity:
 ANONYMOUS = Identity()
 
 
-def _has_grant(identity, repository):
+def _grants(identity):
+    """The grants of an identity from Katello (a Foreman user or a host)."""
     if identity.foreman_user_id is not None:
-        return UserRepositoryGrant.objects.filter(
-            foreman_user_id=identity.foreman_user_id, repository=repository
-        ).exists()
-    return HostRepositoryGrant.objects.filter(
-        host_id=identity.host_id, repository=repository
-    ).exists()
+        return UserRepositoryGrant.objects.filter(foreman_user_id=identity.foreman_user_id)
+    return HostRepositoryGrant.objects.filter(host_id=identity.host_id)
 
 
 def permitted_actions(identity, name, requested):
@@ -95,7 +95,7 @@ def explain(identity, name, requested=(PULL, PUSH)):
 
 
 def _decide(identity, name, requested):
-    if _CONTROL_CHARACTERS.search(name):
+    if has_control_characters(name):
         # No repository is named so (and PostgreSQL cannot even compare a NUL).
         return set(), "no repository can have this name (control characters)"
     repository = KatelloRepository.objects.filter(name=name).first()
@@ -109,7 +109,7 @@ def _decide(identity, name, requested):
             return set(), "Foreman users and hosts may only pull"
         if not repository.auth_required:
             return {PULL}, "public repository (auth_required false); Foreman users never push"
-        if _has_grant(identity, repository):
+        if _grants(identity).filter(repository=repository).exists():
             return {PULL}, "grant from Katello (pushed, or loaded from Foreman at login)"
         return set(), "no grant: the repository requires authentication and has no grant"
     if repository is not None and identity.is_anonymous:
@@ -173,13 +173,10 @@ def _katello_visible(identity):
     tests each row in constant time however many grants the identity has.
     """
     public = Q(auth_required=False)
-    if identity.foreman_user_id is not None:
-        grants = UserRepositoryGrant.objects.filter(foreman_user_id=identity.foreman_user_id)
-    elif identity.host_id is not None:
-        grants = HostRepositoryGrant.objects.filter(host_id=identity.host_id)
-    else:
+    if not identity.from_katello:
         return KatelloRepository.objects.filter(public)
-    return KatelloRepository.objects.filter(public | Q(pk__in=grants.values("repository_id")))
+    granted = _grants(identity).values("repository_id")
+    return KatelloRepository.objects.filter(public | Q(pk__in=granted))
 
 
 def _pulp_container_catalog(user):

@@ -1,4 +1,5 @@
-"""Consumer-certificate identity: which registered host presents this request.
+"""What the web server in front of Pulp says about the client: which registered host presents
+the request (its consumer certificate), and the client's address.
 
 The web server in front of Pulp terminates TLS with optional client certificates and passes the
 client certificate (PEM, raw or URL-escaped as nginx's ``$ssl_client_escaped_cert``) in the
@@ -58,6 +59,24 @@ def from_trusted_proxy(request):
         return False
     networks = _networks(tuple(entry for entry in trusted if entry != UNIX_SOCKET))
     return any(address in network for network in networks)
+
+
+def client_address(request):
+    """The client's address, for the throttle and the audit log.
+
+    Behind the capsule's web server every request comes from the web server's address, so a
+    request from a trusted proxy is attributed to the address that proxy appended to
+    ``X-Forwarded-For`` (the last one; earlier entries are the client's own word). Otherwise the
+    per-address throttle would be one budget for everybody.
+    """
+    remote = request.META.get("REMOTE_ADDR") or "-"
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if forwarded and from_trusted_proxy(request):
+        try:
+            return str(ipaddress.ip_address(forwarded.rsplit(",", 1)[-1].strip()))
+        except ValueError:
+            pass
+    return remote
 
 
 def _issued_by_trusted_ca(cert):

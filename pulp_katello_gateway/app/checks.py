@@ -21,7 +21,7 @@ from django.db import DatabaseError
 from rest_framework.authentication import RemoteUserAuthentication
 from rest_framework.settings import api_settings
 
-from pulp_katello_gateway.app import acl_state
+from pulp_katello_gateway.app.acl import state as acl_state
 from pulp_katello_gateway.app.certificates import UNIX_SOCKET
 
 TAG = "katello_gateway"

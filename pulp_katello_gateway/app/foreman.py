@@ -45,31 +45,27 @@ class ForemanRejected(Exception):
 _local = threading.local()
 
 
-class _Backoff:
-    """After Foreman failed to answer in time, no API process asks it for a while.
+def backoff_until():
+    """Until when no API process asks Foreman, after it failed to answer in time; or None.
 
     Shared through PostgreSQL (one row), so every process and node stops waiting on a hanging
     Foreman as soon as one of them saw it: stale cached logins are honoured at once and other
     logins get 503 at once instead of each tying up a worker for the whole timeout.
     """
-
-    def check(self):
-        if ForemanBackoff.objects.filter(pk=ForemanBackoff.SINGLETON, until__gt=timezone.now()):
-            raise ForemanUnavailable("Foreman did not answer in time")
-
-    def trip(self):
-        seconds = settings.KATELLO_GATEWAY_FOREMAN_BACKOFF
-        ForemanBackoff.objects.update_or_create(
-            pk=ForemanBackoff.SINGLETON,
-            defaults={"until": timezone.now() + timedelta(seconds=seconds)},
-        )
-        log.warning("Foreman did not answer in time; not asking it for %s s", seconds)
-
-    def reset(self):
-        ForemanBackoff.objects.filter(pk=ForemanBackoff.SINGLETON).delete()
+    return (
+        ForemanBackoff.objects.filter(pk=ForemanBackoff.SINGLETON, until__gt=timezone.now())
+        .values_list("until", flat=True)
+        .first()
+    )
 
 
-_backoff = _Backoff()
+def _back_off():
+    seconds = settings.KATELLO_GATEWAY_FOREMAN_BACKOFF
+    ForemanBackoff.objects.update_or_create(
+        pk=ForemanBackoff.SINGLETON,
+        defaults={"until": timezone.now() + timedelta(seconds=seconds)},
+    )
+    log.warning("Foreman did not answer in time; not asking it for %s s", seconds)
 
 
 class _RetryRefused(Retry):
@@ -84,8 +80,9 @@ class _RetryRefused(Retry):
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
-# Advisory-lock group of the Foreman call slots (``locks.py`` of the push API uses 0x4B47).
-_SLOT_GROUP = 0x4B48
+# Advisory-lock group of the Foreman call slots, keyed by slot number (``pg_locks`` shows them as
+# classid 19272; the ACL writers' lock is ``acl.locks.PUSH_LOCK``).
+CALL_SLOT_LOCK_GROUP = 0x4B48
 
 
 @contextmanager
@@ -102,7 +99,7 @@ def _call_slot():
         yield
     finally:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_SLOT_GROUP, slot])
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [CALL_SLOT_LOCK_GROUP, slot])
 
 
 def _take_slot(deadline):
@@ -110,7 +107,7 @@ def _take_slot(deadline):
     with connection.cursor() as cursor:
         while True:
             for slot in range(settings.KATELLO_GATEWAY_FOREMAN_MAX_CONCURRENT):
-                cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_SLOT_GROUP, slot])
+                cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [CALL_SLOT_LOCK_GROUP, slot])
                 if cursor.fetchone()[0]:
                     return slot
             if time.monotonic() > deadline:
@@ -148,7 +145,8 @@ def _url(endpoint):
 
 def _get(endpoint, *, params=None, auth=None, headers=None):
     url = _url(endpoint)
-    _backoff.check()
+    if backoff_until():
+        raise ForemanUnavailable("Foreman did not answer in time")
     return _call(endpoint, url, params=params, auth=auth, headers=headers)
 
 
@@ -174,7 +172,7 @@ def _call(endpoint, url, *, params, auth, headers):
     except requests.Timeout as exc:
         # A login check that times out means Foreman is sick; a catalog may just be big.
         if isinstance(exc, requests.ConnectTimeout) or endpoint == "token":
-            _backoff.trip()
+            _back_off()
         raise ForemanUnavailable("Foreman did not answer in time") from None
     except requests.RequestException as exc:
         log.warning("Foreman request to %s failed: %s", endpoint, type(exc).__name__)

@@ -22,7 +22,7 @@ PREFIX = "katello_gateway"
 
 
 @dataclass(frozen=True)
-class _Instruments:
+class Instruments:
     logins: object
     throttled: object
     foreman_duration: object
@@ -68,29 +68,29 @@ class _Instruments:
 
 
 @lru_cache(maxsize=1)
-def _instruments():
+def instruments():
     """The instruments on pulpcore-api's meter, or None when telemetry is off."""
     if not settings.OTEL_ENABLED:
         return None
-    return _Instruments.on(pulp_internals.init_otel_meter("pulp-api"))
+    return Instruments.on(pulp_internals.init_otel_meter("pulp-api"))
 
 
 def login(result, cache="-", kind="foreman"):
     """One login decision (the audit line's ``result``, ``cache`` and ``kind``)."""
-    instruments = _instruments()
-    if instruments is None:
+    active = instruments()
+    if active is None:
         return
-    instruments.logins.add(1, {"result": result, "cache": cache, "kind": kind})
+    active.logins.add(1, {"result": result, "cache": cache, "kind": kind})
     if result == "throttled":
-        instruments.throttled.add(1)
+        active.throttled.add(1)
 
 
 def refused_scope(identity, granted):
     """A token scope that got fewer actions than it asked for (none, or only some)."""
-    instruments = _instruments()
-    if instruments is None:
+    active = instruments()
+    if active is None:
         return
-    instruments.refused_scopes.add(
+    active.refused_scopes.add(
         1, {"identity": identity.kind, "granted": "some" if granted else "none"}
     )
 
@@ -98,17 +98,17 @@ def refused_scope(identity, granted):
 def host_refresh(result):
     """A host refresh ``requested`` at a token request, or done by its task (``ok``,
     ``unavailable``)."""
-    instruments = _instruments()
-    if instruments is not None:
-        instruments.host_refreshes.add(1, {"result": result})
+    active = instruments()
+    if active is not None:
+        active.host_refreshes.add(1, {"result": result})
 
 
 def push(endpoint, body_bytes):
     """A successful Katello push (the ACL state's last push, as a metric)."""
-    instruments = _instruments()
-    if instruments is not None:
-        instruments.pushes.add(1, {"endpoint": endpoint})
-        instruments.push_bytes.record(body_bytes, {"endpoint": endpoint})
+    active = instruments()
+    if active is not None:
+        active.pushes.add(1, {"endpoint": endpoint})
+        active.push_bytes.record(body_bytes, {"endpoint": endpoint})
 
 
 def timed_foreman_call(rejected):
@@ -122,8 +122,8 @@ def timed_foreman_call(rejected):
     def decorate(function):
         @functools.wraps(function)
         def timed(endpoint, *args, **kwargs):
-            instruments = _instruments()
-            if instruments is None:
+            active = instruments()
+            if active is None:
                 return function(endpoint, *args, **kwargs)
             outcome = "unavailable"
             started = time.perf_counter()
@@ -135,7 +135,7 @@ def timed_foreman_call(rejected):
                 outcome = "rejected"
                 raise
             finally:
-                instruments.foreman_duration.record(
+                active.foreman_duration.record(
                     (time.perf_counter() - started) * 1000,
                     {"endpoint": endpoint, "outcome": outcome},
                 )

@@ -1,51 +1,21 @@
 """Katello's authorization data: repositories, Foreman users, hosts and their pull grants.
 
 Katello owns the repository list, the hosts and every grant, and replaces them wholesale through
-the push API (``katello/``); ``katello/apply.py`` is the only code that writes them in bulk.
+the push API (``katello/``); ``acl/writes.py`` is the only code that writes them in bulk.
 Repository names are matched against ``ContainerDistribution.base_path`` when a decision is made,
 so there is deliberately no foreign key to distributions: Katello may name a repository before or
 after its distribution exists.
 """
 
-import math
-import re
-from datetime import timedelta
-from hashlib import sha256
-
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.db.models.functions import Upper
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
-from django.utils import timezone
 from pulpcore.plugin.models import BaseModel
 
-NAME_MAX_LENGTH = 255
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-_SURROGATES = re.compile("[\ud800-\udfff]")  # JSON can carry them; UTF-8 (PostgreSQL) cannot
-
-# Django usernames of Foreman users. ":" and "#" are outside Django's username alphabet, so no
-# local Pulp user can be created with such a name through the API or createsuperuser, and a name
-# with ":" can never log in with Basic credentials either (the first ":" ends the user part).
-RESERVED_USERNAME_PREFIX = "foreman:"
-_HASHED_USERNAME_PREFIX = "foreman#"
-_USERNAME_MAX_LENGTH = 150
-
-
-def name_problem(value):
-    """Why ``value`` cannot be a repository name, login or consumer uuid; None when it can."""
-    if not isinstance(value, str):
-        return "must be a string"
-    if not value.strip():
-        return "may not be blank"
-    if len(value) > NAME_MAX_LENGTH:
-        return f"may not be longer than {NAME_MAX_LENGTH} characters"
-    if _CONTROL_CHARACTERS.search(value):
-        return "may not contain control characters"
-    if _SURROGATES.search(value):
-        return "may not contain lone surrogates"
-    return None
+from pulp_katello_gateway.app.names import NAME_MAX_LENGTH, reserved_username
 
 
 def local_user(login):
@@ -53,18 +23,6 @@ def local_user(login):
     return get_user_model().objects.filter(
         username=login, katello_foreman_user__isnull=True
     ).first()
-
-
-def reserved_username(login):
-    """The Django username of Foreman user ``login``; never the name of a local Pulp user.
-
-    Logins too long for Django's 150 characters get a digest instead (with a different prefix,
-    so a digest never equals a short login's name).
-    """
-    username = RESERVED_USERNAME_PREFIX + login
-    if len(username) <= _USERNAME_MAX_LENGTH:
-        return username
-    return _HASHED_USERNAME_PREFIX + sha256(login.encode()).hexdigest()
 
 
 class KatelloRepository(BaseModel):
@@ -111,6 +69,8 @@ class ForemanUser(BaseModel):
     users it got from ``GET /users``. Deleting it deletes its Django user and its grants.
     """
 
+    NATURAL_KEY = "login"  # how Katello names it in pushes
+
     login = models.CharField(max_length=NAME_MAX_LENGTH, unique=True)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="katello_foreman_user"
@@ -139,6 +99,8 @@ class ConsumerHost(BaseModel):
     (``host_refresh``).
     """
 
+    NATURAL_KEY = "uuid"  # how Katello names it in pushes
+
     uuid = models.CharField(max_length=NAME_MAX_LENGTH, unique=True)
     repositories = models.ManyToManyField(
         KatelloRepository, through="HostRepositoryGrant", related_name="hosts"
@@ -147,33 +109,58 @@ class ConsumerHost(BaseModel):
     refresh_requested_at = models.DateTimeField(null=True)
 
 
-class UserRepositoryGrant(models.Model):
-    """Foreman user ``foreman_user`` may pull ``repository``.
+class RepositoryGrant(models.Model):
+    """A principal (``PRINCIPAL``: a Foreman user or a host) may pull ``repository``.
 
-    A plain table with a bigint key: pushes write up to millions of these with set-based SQL.
-    The (foreman_user, repository) unique index serves lookups by user; the repository index
+    Plain tables with a bigint key: pushes write up to millions of these with set-based SQL. The
+    (principal, repository) unique index serves lookups by principal; the repository index
     serves lookups and cascades by repository.
 
     PostgreSQL does not enforce the foreign keys (``db_constraint=False``): checking a million
     new rows at commit would double the time of a full push. They hold all the same: the only
-    bulk writer (``katello/apply.py``) inserts grants joined to existing rows under the push
-    lock and deletes grants before what they name, and ORM deletes cascade as usual.
+    bulk writer (``acl/writes.py``) inserts grants joined to existing rows under the push lock
+    and deletes grants before what they name, and ORM deletes cascade as usual.
     """
 
+    PRINCIPAL = None  # the name of the foreign key to the principal
+
     id = models.BigAutoField(primary_key=True)
-    foreman_user = models.ForeignKey(
-        ForemanUser,
+
+    class Meta:
+        abstract = True
+
+    def __str__(self):
+        principal = getattr(self, f"{self.PRINCIPAL}_id")
+        return f"{self.PRINCIPAL} {principal} may pull {self.repository_id}"
+
+
+def _principal(model):
+    """The foreign key of a grant to its principal (indexed by the unique constraint)."""
+    return models.ForeignKey(
+        model,
         on_delete=models.CASCADE,
         related_name="repository_grants",
         db_index=False,
         db_constraint=False,
     )
-    repository = models.ForeignKey(
+
+
+def _repository(related_name):
+    """The foreign key of a grant to its repository."""
+    return models.ForeignKey(
         KatelloRepository,
         on_delete=models.CASCADE,
-        related_name="user_grants",
+        related_name=related_name,
         db_constraint=False,
     )
+
+
+class UserRepositoryGrant(RepositoryGrant):
+    """Foreman user ``foreman_user`` may pull ``repository``."""
+
+    PRINCIPAL = "foreman_user"
+    foreman_user = _principal(ForemanUser)
+    repository = _repository("user_grants")
 
     class Meta:
         constraints = [
@@ -182,27 +169,13 @@ class UserRepositoryGrant(models.Model):
             )
         ]
 
-    def __str__(self):
-        return f"Foreman user {self.foreman_user_id} may pull {self.repository_id}"
 
+class HostRepositoryGrant(RepositoryGrant):
+    """Host ``host`` may pull ``repository``."""
 
-class HostRepositoryGrant(models.Model):
-    """Host ``host`` may pull ``repository`` (a table shaped like UserRepositoryGrant)."""
-
-    id = models.BigAutoField(primary_key=True)
-    host = models.ForeignKey(
-        ConsumerHost,
-        on_delete=models.CASCADE,
-        related_name="repository_grants",
-        db_index=False,
-        db_constraint=False,
-    )
-    repository = models.ForeignKey(
-        KatelloRepository,
-        on_delete=models.CASCADE,
-        related_name="host_grants",
-        db_constraint=False,
-    )
+    PRINCIPAL = "host"
+    host = _principal(ConsumerHost)
+    repository = _repository("host_grants")
 
     class Meta:
         constraints = [
@@ -210,9 +183,6 @@ class HostRepositoryGrant(models.Model):
                 fields=("host", "repository"), name="katello_gateway_host_grant_unique"
             )
         ]
-
-    def __str__(self):
-        return f"Host {self.host_id} may pull {self.repository_id}"
 
 
 class CachedLogin(models.Model):
@@ -230,10 +200,8 @@ class CachedLogin(models.Model):
 
 
 class LoginThrottle(models.Model):
-    """Failed Foreman logins per key (a login, or a login from one address) in a fixed window.
-
-    Keys are stored hashed so the table holds no logins or addresses in clear.
-    """
+    """Failed Foreman logins per key (a login, or a login from one address) in a fixed window
+    (``logins/throttle.py``). Keys are stored hashed: the table holds no logins or addresses."""
 
     ADDRESS, LOGIN = "address", "login"
 
@@ -244,66 +212,6 @@ class LoginThrottle(models.Model):
 
     def __str__(self):
         return f"{self.failures} failed {self.kind} logins since {self.window_start}"
-
-    @staticmethod
-    def _hashed(keys):
-        return {sha256(key.encode()).hexdigest(): kind for kind, key in keys}
-
-    @staticmethod
-    def _limits():
-        return {
-            LoginThrottle.ADDRESS: settings.KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES,
-            LoginThrottle.LOGIN: settings.KATELLO_GATEWAY_THROTTLE_LOGIN_FAILURES,
-        }
-
-    @classmethod
-    def retry_after(cls, keys):
-        """Seconds until ``keys`` (``(kind, key)`` pairs) may try again; 0 when not throttled."""
-        window = timedelta(seconds=settings.KATELLO_GATEWAY_THROTTLE_WINDOW)
-        now = timezone.now()
-        limits = cls._limits()
-        waits = [
-            (row.window_start + window - now).total_seconds()
-            for row in cls.objects.filter(
-                key__in=cls._hashed(keys), window_start__gt=now - window
-            )
-            if row.failures >= limits[row.kind]
-        ]
-        return max(1, math.ceil(max(waits))) if waits else 0
-
-    @classmethod
-    def throttled_counts(cls):
-        """{kind: number of keys answered 429 right now}, for operators."""
-        window = timedelta(seconds=settings.KATELLO_GATEWAY_THROTTLE_WINDOW)
-        rows = cls.objects.filter(window_start__gt=timezone.now() - window)
-        return {
-            kind: rows.filter(kind=kind, failures__gte=limit).count()
-            for kind, limit in cls._limits().items()
-        }
-
-    @classmethod
-    def record_failure(cls, keys):
-        """Count one failure for each key, starting a new window when the old one is over."""
-        window = timedelta(seconds=settings.KATELLO_GATEWAY_THROTTLE_WINDOW)
-        table = cls._meta.db_table
-        with connection.cursor() as cursor:
-            for key, kind in cls._hashed(keys).items():
-                cursor.execute(
-                    f"""
-                    INSERT INTO {table} AS t (key, kind, window_start, failures)
-                    VALUES (%s, %s, now(), 1)
-                    ON CONFLICT (key) DO UPDATE SET
-                        failures = CASE WHEN t.window_start > now() - %s
-                                        THEN t.failures + 1 ELSE 1 END,
-                        window_start = CASE WHEN t.window_start > now() - %s
-                                            THEN t.window_start ELSE now() END
-                    """,
-                    [key, kind, window, window],
-                )
-
-    @classmethod
-    def clear(cls, keys):
-        cls.objects.filter(key__in=cls._hashed(keys)).delete()
 
 
 class ForemanBackoff(models.Model):

@@ -9,7 +9,7 @@ auth_required)``, ``users(id, name)``, ``repositories_users(repository_id, user_
 this plugin never accepts as passwords; users log in again with their Foreman credentials.
 
 The import **replaces** repositories, hosts and grants with the Ruby gateway's, exactly as a
-Katello push of that state would (through ``katello/apply.py``: differences only, one
+Katello push of that state would (through ``acl/writes.py``: differences only, one
 transaction, rows that stay are never touched), and **adds** its users as Foreman users (never
 removing any, never adopting a local Pulp user). Running it twice changes nothing the second
 time. A dry run does the same work in a transaction that is rolled back, so its counts are the
@@ -22,15 +22,15 @@ import psycopg
 from django.db import IntegrityError, transaction
 from psycopg.conninfo import conninfo_to_dict
 
-from .katello import apply
+from .acl import writes
 from .models import (
     ConsumerHost,
     ForemanUser,
     HostRepositoryGrant,
     KatelloRepository,
     UserRepositoryGrant,
-    name_problem,
 )
+from .names import name_problem
 
 SCHEMA = {
     "repositories": {"id", "name", "auth_required"},
@@ -64,7 +64,7 @@ class Outcome:
 
     label: str
     source: int
-    changes: apply.Changes
+    changes: writes.Changes
     total: int
 
 
@@ -192,11 +192,11 @@ def import_snapshot(snapshot, *, dry_run=False):
     """
     notes = list(snapshot.notes)
     with transaction.atomic():
-        repositories = apply.replace_repositories(snapshot.repositories)
+        repositories = writes.replace_repositories(snapshot.repositories)
         created, refused = _add_users(snapshot.users)
-        user_grants = apply.replace_user_grants(snapshot.user_grants)
-        hosts = apply.replace_hosts(snapshot.hosts)
-        host_grants = apply.replace_host_grants(snapshot.host_grants)
+        user_grants = writes.replace_user_grants(snapshot.user_grants)
+        hosts = writes.replace_hosts(snapshot.hosts)
+        host_grants = writes.replace_host_grants(snapshot.host_grants)
 
         def source(grants):
             return sum(len(names) for names in grants.values())
@@ -204,7 +204,7 @@ def import_snapshot(snapshot, *, dry_run=False):
         outcomes = [
             Outcome("repositories", len(snapshot.repositories), repositories,
                     KatelloRepository.objects.count()),
-            Outcome("Foreman users", len(snapshot.users), apply.Changes(added=created),
+            Outcome("Foreman users", len(snapshot.users), writes.Changes(added=created),
                     ForemanUser.objects.count()),
             Outcome("user grants", source(snapshot.user_grants), user_grants,
                     UserRepositoryGrant.objects.count()),

@@ -5,7 +5,8 @@ from pulpcore.plugin.serializers import IdentityField, ModelSerializer, RelatedF
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
-from .models import ConsumerHost, ForemanUser, KatelloRepository, PullRecord, name_problem
+from .models import ConsumerHost, ForemanUser, KatelloRepository, PullRecord
+from .names import name_problem
 
 
 def _valid_name(value):

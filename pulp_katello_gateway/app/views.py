@@ -11,8 +11,10 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pulp_katello_gateway.app import access, acl_state
-from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, local_user, name_problem
+from pulp_katello_gateway.app import access
+from pulp_katello_gateway.app.acl import state
+from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, local_user
+from pulp_katello_gateway.app.names import name_problem
 
 _READ_ACL = {
     "statements": [
@@ -81,7 +83,7 @@ class ExplainView(APIView):
         if "login" in data:
             foreman_user = ForemanUser.objects.for_login(data["login"])
             if foreman_user is not None:
-                return access.Identity(user=foreman_user.user, foreman_user_id=foreman_user.pk)
+                return access.Identity.of_foreman_user(foreman_user)
             local = local_user(data["login"])
             if local is None:
                 raise NotFound(
@@ -101,4 +103,4 @@ class StatusView(APIView):
 
     @extend_schema(summary="ACL state", operation_id="katello_gateway_status")
     def get(self, request):
-        return Response(acl_state.state())
+        return Response(state.state())

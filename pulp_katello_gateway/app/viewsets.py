@@ -6,43 +6,22 @@ next sync) and remove users and hosts (revoking their grants at once). Readable 
 ``katello_gateway.katello`` role, writable by admins.
 """
 
-from django.core.exceptions import ValidationError
-from django.db import DataError, connection, transaction
-from django.forms.utils import ErrorList
+from django.db import transaction
 from django_filters import CharFilter, IsoDateTimeFilter
-from django_filters.constants import EMPTY_VALUES
-from pulpcore.plugin.viewsets import (
-    NAME_FILTER_OPTIONS,
-    BaseFilterSet,
-    NamedModelViewSet,
-    StableOrderingFilter,
-)
+from pulpcore.plugin.viewsets import NAME_FILTER_OPTIONS, NamedModelViewSet
 from rest_framework import mixins
-from rest_framework.pagination import LimitOffsetPagination
 
 from . import pulls
-from .katello.locks import lock_for_push
-from .katello.parsers import PARSER_CLASSES
+from .acl.locks import lock_for_push
 from .models import ConsumerHost, ForemanUser, KatelloRepository, PullRecord
+from .parsers import PARSER_CLASSES
+from .pulp_fixes import FilterSet, Pagination
 from .serializers import (
     ConsumerHostSerializer,
     ForemanUserSerializer,
     KatelloRepositorySerializer,
     PullRecordSerializer,
 )
-
-BIGINT_MAX = 2**63 - 1
-
-
-class _Pagination(LimitOffsetPagination):
-    """Pulp's limit/offset pages, with both numbers capped at PostgreSQL's bigint: a larger one
-    fails the query (a 500 on pulpcore's own endpoints); capped, it reads as "all" or "past the
-    end"."""
-
-    max_limit = BIGINT_MAX
-
-    def get_offset(self, request):
-        return min(super().get_offset(request), BIGINT_MAX)
 
 
 def _access_policy(view_permission):
@@ -68,54 +47,7 @@ class _DestroyBehindPushesMixin(mixins.DestroyModelMixin):
             instance.delete()
 
 
-def _postgres_regex(value):
-    """Refuse a pattern PostgreSQL cannot compile, which would fail the query (a 500)."""
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT '' ~ %s", [value])
-    except DataError:
-        raise ValidationError("Not a valid regular expression.") from None
-
-
-class _Ordering(StableOrderingFilter):
-    """Skips empty names as django-filter's own ordering does: pulpcore orders by ``''`` for
-    ``ordering=,``, which fails the query."""
-
-    def filter(self, qs, value):
-        return super().filter(qs, [name for name in value or () if name not in EMPTY_VALUES])
-
-
-class _FilterSet(BaseFilterSet):
-    """pulpcore's filters, answering 400 or ignoring where pulpcore's own endpoints answer 500:
-    for a ``__regex``/``__iregex`` pattern PostgreSQL rejects (400), an unknown parameter whose
-    name holds a ``%`` (400; pulpcore puts the name into its message, which django-filter
-    %-formats) and empty names in ``ordering`` (ignored)."""
-
-    @classmethod
-    def get_filters(cls):
-        filters = super().get_filters()
-        fields = [(field, param) for param, field in filters["ordering"].param_map.items()]
-        filters["ordering"] = _Ordering(fields=fields)
-        return filters
-
-    @classmethod
-    def filter_for_field(cls, field, name, lookup_expr):
-        filter_ = super().filter_for_field(field, name, lookup_expr)
-        if lookup_expr in ("regex", "iregex"):
-            filter_.extra["validators"] = [*filter_.extra.get("validators", ()), _postgres_regex]
-        return filter_
-
-    def is_valid(self, *args, **kwargs):
-        valid = super().is_valid(*args, **kwargs)
-        unknown = self.form._errors.get("errors")
-        if unknown:
-            self.form._errors["errors"] = ErrorList(
-                [str(message).replace("%", "%%") for message in unknown]
-            )
-        return valid
-
-
-class KatelloRepositoryFilter(_FilterSet):
+class KatelloRepositoryFilter(FilterSet):
     granted_to_user = CharFilter(
         field_name="foreman_users__login", help_text="Repositories this Foreman login may pull."
     )
@@ -134,7 +66,7 @@ class KatelloRepositoryViewSet(
     """Container repositories Katello serves here (pushed by Katello; read-only)."""
 
     endpoint_name = "katello_gateway/repositories"
-    pagination_class = _Pagination
+    pagination_class = Pagination
     parser_classes = PARSER_CLASSES
     queryset = KatelloRepository.objects.all()
     serializer_class = KatelloRepositorySerializer
@@ -155,7 +87,7 @@ class KatelloRepositoryViewSet(
     }
 
 
-class ForemanUserFilter(_FilterSet):
+class ForemanUserFilter(FilterSet):
     granted_repository = CharFilter(
         field_name="repositories__name",
         help_text="Users who may pull the repository of this name.",
@@ -176,7 +108,7 @@ class ForemanUserViewSet(
     """Foreman logins known here; deleting one deletes its Pulp user and its grants."""
 
     endpoint_name = "katello_gateway/users"
-    pagination_class = _Pagination
+    pagination_class = Pagination
     parser_classes = PARSER_CLASSES
     queryset = ForemanUser.objects.select_related("user")
     serializer_class = ForemanUserSerializer
@@ -184,7 +116,7 @@ class ForemanUserViewSet(
     DEFAULT_ACCESS_POLICY = _access_policy("katello_gateway.view_foremanuser")
 
 
-class ConsumerHostFilter(_FilterSet):
+class ConsumerHostFilter(FilterSet):
     granted_repository = CharFilter(
         field_name="repositories__name",
         help_text="Hosts that may pull the repository of this name.",
@@ -201,7 +133,7 @@ class ConsumerHostViewSet(
     """Content hosts pushed by Katello; deleting one revokes its grants until the next sync."""
 
     endpoint_name = "katello_gateway/hosts"
-    pagination_class = _Pagination
+    pagination_class = Pagination
     parser_classes = PARSER_CLASSES
     queryset = ConsumerHost.objects.all()
     serializer_class = ConsumerHostSerializer
@@ -209,7 +141,7 @@ class ConsumerHostViewSet(
     DEFAULT_ACCESS_POLICY = _access_policy("katello_gateway.view_consumerhost")
 
 
-class PullRecordFilter(_FilterSet):
+class PullRecordFilter(FilterSet):
     host = CharFilter(field_name="host_uuid", help_text="Pulls by the host with this uuid.")
     since = IsoDateTimeFilter(field_name="last_pulled", lookup_expr="gte",
                               help_text="Pulls last seen at or after this time.")
@@ -230,7 +162,7 @@ class PullRecordViewSet(NamedModelViewSet, mixins.ListModelMixin, mixins.Retriev
     """Who pulled which manifest, when and how often (within the retention period)."""
 
     endpoint_name = "katello_gateway/pulls"
-    pagination_class = _Pagination
+    pagination_class = Pagination
     parser_classes = PARSER_CLASSES
     queryset = PullRecord.objects.all()
     serializer_class = PullRecordSerializer

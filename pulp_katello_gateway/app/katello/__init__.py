@@ -1,6 +1,6 @@
-"""The Katello-compatible push API: what Katello's capsule sync sends to a container gateway.
+"""Katello's wire format: the push API its capsule sync calls on a container gateway.
 
-``parsers`` reads the body (Rack-style form via ``forms``, or JSON), ``serializers`` validates it
-into plain mappings, ``apply`` writes it as a diff, ``views`` ties them together per endpoint, and
-``distributions`` mirrors ``auth_required`` onto ``ContainerDistribution.private``.
+``parsers`` reads the body (a Rack-style form decoded by ``rack_query``, or JSON),
+``serializers`` validates it into plain mappings, ``views`` answers each endpoint and hands the
+mappings to the ACL layer (``acl/``), which writes them.
 """

@@ -7,14 +7,19 @@ cost memory however few bytes they take) instead.
 """
 
 import gc
-import json
+import io
 
 from django.conf import settings
-from rest_framework import parsers, status
+from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import BaseParser
 
-from .forms import FormDecodeError, TooManyEntries, parse_nested_query
+from pulp_katello_gateway.app.katello.rack_query import (
+    FormDecodeError,
+    TooManyEntries,
+    parse_nested_query,
+)
+from pulp_katello_gateway.app.parsers import JSONParser
 
 # Bodies from this size on run a full garbage collection first (see read_body). It takes about
 # 0.1 s in a pulpcore-api worker: more than a small push (one host's repositories) itself.
@@ -77,39 +82,13 @@ class RackFormParser(BaseParser):
             raise _too_many_entries() from None
 
 
-def _reject_constant(name):
-    raise ValueError(f"{name} is not valid JSON")
-
-
-class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, where a body nested too deeply is a 400 like any other malformed body
-    (DRF lets the RecursionError through: a 500, on pulpcore's own endpoints too)."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise ParseError("JSON parse error - nested too deeply.") from None
-
-
-# The plugin's other DRF views (token endpoint, native API) parse what DRF does by default.
-PARSER_CLASSES = [JSONParser, parsers.FormParser, parsers.MultiPartParser]
-
-
-class BoundedJSONParser(BaseParser):
-    """``application/json`` with the same limits (and no NaN/Infinity). Objects and arrays are
-    counted before parsing by their opening brackets (an upper bound: brackets inside strings
-    count too), so an oversized body is refused without building it."""
-
-    media_type = "application/json"
+class BoundedJSONParser(JSONParser):
+    """``application/json`` with the same limits. Objects and arrays are counted before parsing
+    by their opening brackets (an upper bound: brackets inside strings count too), so an
+    oversized body is refused without building it."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         body = read_body(stream, parser_context)
         if body.count(b"{") + body.count(b"[") > settings.KATELLO_GATEWAY_PUSH_MAX_ENTRIES:
             raise _too_many_entries()
-        try:
-            return json.loads(body, parse_constant=_reject_constant)
-        except RecursionError:
-            raise ParseError("Malformed JSON body: nested too deeply.") from None
-        except ValueError as exc:
-            raise ParseError(f"Malformed JSON body: {exc}") from None
+        return super().parse(io.BytesIO(body), media_type, parser_context)

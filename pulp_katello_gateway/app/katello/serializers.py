@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from ..models import name_problem
+from pulp_katello_gateway.app.names import name_problem
 
 _FLAGS = {"true": True, "false": False}
 

@@ -1,6 +1,6 @@
 """The six endpoints Katello's capsule sync calls, under ``<API_ROOT>container_gateway/``.
 
-Each PUT parses (``parsers``), validates (``serializers``) and writes (``apply``), then answers
+Each PUT parses (``parsers``), validates (``serializers``) and writes (``acl.writes``), then answers
 200 with an empty body, as the Ruby gateway did. Only superusers and holders of the
 ``katello_gateway.katello`` role may call them.
 """
@@ -13,18 +13,18 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import acl_state, metrics
-from ..host_refresh import mark_refreshed
-from ..logins import forget_logins
-from ..models import ConsumerHost, ForemanUser
-from . import apply
-from .parsers import BoundedJSONParser, RackFormParser
-from .serializers import (
+from pulp_katello_gateway.app import metrics
+from pulp_katello_gateway.app.acl import state, writes
+from pulp_katello_gateway.app.grant_refresh import mark_refreshed
+from pulp_katello_gateway.app.katello.parsers import BoundedJSONParser, RackFormParser
+from pulp_katello_gateway.app.katello.serializers import (
     HostGrantsSerializer,
     HostListSerializer,
     RepositoryListSerializer,
     UserGrantsSerializer,
 )
+from pulp_katello_gateway.app.logins import cache
+from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class KatelloWriteView(KatelloPushView):
         (payload,) = serializer.validated_data.values()
         changes = self.write(payload)
         body_bytes = int(request.META.get("CONTENT_LENGTH") or 0)
-        acl_state.note_push(self.endpoint, body_bytes, len(payload))
+        state.note_push(self.endpoint, body_bytes, len(payload))
         metrics.push(self.endpoint, body_bytes)
         log.info(
             "Katello push %s by %s: %d listed, %d added, %d removed, %d updated, %.2f s",
@@ -86,17 +86,17 @@ class UsersView(KatelloPushView):
 
 class RepositoryListView(KatelloWriteView):
     endpoint, serializer_class = "repository_list", RepositoryListSerializer
-    write = staticmethod(apply.replace_repositories)
+    write = staticmethod(writes.replace_repositories)
 
 
 class UserRepositoryMappingView(KatelloWriteView):
     endpoint, serializer_class = "user_repository_mapping", UserGrantsSerializer
-    write = staticmethod(apply.replace_user_grants)
+    write = staticmethod(writes.replace_user_grants)
 
 
 class UpdateHostsView(KatelloWriteView):
     endpoint, serializer_class = "update_hosts", HostListSerializer
-    write = staticmethod(apply.replace_hosts)
+    write = staticmethod(writes.replace_hosts)
 
 
 class HostRepositoryMappingView(KatelloWriteView):
@@ -104,7 +104,7 @@ class HostRepositoryMappingView(KatelloWriteView):
 
     @staticmethod
     def write(grants):
-        changes = apply.replace_host_grants(grants)
+        changes = writes.replace_host_grants(grants)
         mark_refreshed(ConsumerHost.objects.all())  # every host's grants are Katello's now
         return changes
 
@@ -114,7 +114,7 @@ class UpdateHostRepositoriesView(KatelloWriteView):
 
     @staticmethod
     def write(grants):
-        changes = apply.update_host_grants(grants)
+        changes = writes.update_host_grants(grants)
         mark_refreshed(ConsumerHost.objects.filter(uuid__in=grants))
         return changes
 
@@ -126,6 +126,6 @@ class CachedLoginsView(KatelloPushView):
         For revoking a password or personal access token before the cache TTL runs out.
         Idempotent: an unknown login drops nothing.
         """
-        dropped = forget_logins(login)
+        dropped = cache.forget(login)
         log.info("Katello dropped %d cached logins of %s", dropped, login)
         return Response({"login": login, "dropped": dropped})

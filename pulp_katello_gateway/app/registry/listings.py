@@ -16,18 +16,17 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from pulp_katello_gateway.app import access, logins
+from pulp_katello_gateway.app import access
 from pulp_katello_gateway.app.pulp_internals import (
     ContainerDistribution,
     ContainerRegistryApiMixin,
     Tag,
-    TokenAuthentication,
     get_full_path,
 )
 from pulp_katello_gateway.app.pulp_internals import (
     FlatpakIndexDynamicView as StockFlatpakIndexView,
 )
-from pulp_katello_gateway.app.registry.token import token_identity
+from pulp_katello_gateway.app.registry.identity import identify
 
 SEARCH_PAGE_SIZE = 25  # Katello's default for /v1/search
 
@@ -64,16 +63,6 @@ def _registry_error(code, message):
     return {"errors": [{"code": code, "message": message, "detail": {}}]}
 
 
-def _caller(request):
-    """Who asks for a search or an index: a registry token's bearer, Basic credentials (the
-    same cached Foreman login as the token endpoint), a verified consumer certificate, or nobody.
-    """
-    authenticated = TokenAuthentication().authenticate(request)
-    if authenticated is not None:
-        return token_identity(*authenticated)
-    return logins.identify_request(request, logins.basic_credentials(request))
-
-
 class BasicChallengeMixin:
     """401 (not 403) for bad credentials: DRF needs a challenge to send one."""
 
@@ -96,7 +85,7 @@ class CatalogView(ContainerRegistryApiMixin, APIView):
     def get(self, request):
         limit = _page_size(request.query_params.get("n"), api_settings.PAGE_SIZE)
         names = access.visible_repositories(
-            token_identity(request.user, request.auth),
+            identify(request),
             after=_text(request.query_params, "last"),
             limit=limit + 1,  # one more tells whether there is a next page
         )
@@ -121,7 +110,7 @@ class SearchView(BasicChallengeMixin, APIView):
             return HttpResponse("not found", status=404, content_type="text/plain")
         query = _text(request.query_params, "q")
         limit = _page_size(request.query_params.get("n"), SEARCH_PAGE_SIZE)
-        identity = _caller(request)
+        identity = identify(request)
         names = access.visible_repositories(identity, contains=query, limit=limit) if limit else []
         return Response(
             {
@@ -193,7 +182,7 @@ class FlatpakIndexView(BasicChallengeMixin, StockFlatpakIndexView):
         query = IndexQuery.parse(request.query_params)
         domain = get_domain()
         distributions = access.pullable_distributions(
-            _caller(request), ContainerDistribution.objects.filter(pulp_domain=domain)
+            identify(request), ContainerDistribution.objects.filter(pulp_domain=domain)
         )
         if query.repositories:
             distributions = distributions.filter(base_path__in=query.repositories)

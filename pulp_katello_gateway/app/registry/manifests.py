@@ -5,9 +5,10 @@ only notes a successful GET afterwards: who (from the registry token), which rep
 reference and digest, from which address. HEAD is not a pull.
 """
 
-from pulp_katello_gateway.app import logins, pulls
+from pulp_katello_gateway.app import pulls
+from pulp_katello_gateway.app.certificates import client_address
 from pulp_katello_gateway.app.pulp_internals import Manifests, served_manifest_digest
-from pulp_katello_gateway.app.registry.token import token_identity
+from pulp_katello_gateway.app.registry.identity import identify
 
 # 200: the manifest itself; 302/307: pulp_container < 2.28 sends it from the content app.
 _SERVED = {200, 302, 307}
@@ -19,8 +20,5 @@ class RecordedManifests(Manifests):
         if response.status_code in _SERVED:
             digest = served_manifest_digest(self, response, path, pk)
             if digest:
-                pulls.record(
-                    token_identity(request.user, request.auth), path, pk, digest,
-                    logins.client_address(request),
-                )
+                pulls.record(identify(request), path, pk, digest, client_address(request))
         return response

@@ -6,15 +6,16 @@ from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pulp_katello_gateway.app import access, logins
-from pulp_katello_gateway.app.katello.parsers import PARSER_CLASSES
-from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser
+from pulp_katello_gateway.app import access
+from pulp_katello_gateway.app.models import ConsumerHost
+from pulp_katello_gateway.app.parsers import PARSER_CLASSES
 from pulp_katello_gateway.app.pulp_internals import AuthorizationService
+from pulp_katello_gateway.app.registry.identity import (
+    HOST_CLAIM,
+    basic_credentials,
+    identify,
+)
 
-# Private claim naming the host (its consumer uuid) a token was issued to. Hosts have no Django
-# user, so ``sub`` stays "" and pulp_container's views treat them as the anonymous user they are
-# for Pulp's RBAC; only listings, which must know whose grants to show, read this claim.
-HOST_CLAIM = "katello_host"
 # Registry clients ask for one to a few scopes per token. Each costs a query or two and makes the
 # JWT longer, so a request for more is refused rather than tying up a worker (50 000 scopes in a
 # POST took 17 s and made an 8 MB token).
@@ -39,27 +40,12 @@ class KatelloAuthorizationService(AuthorizationService):
         return claim_set
 
 
-def token_identity(user, claims):
-    """The Identity a registry token stands for, from TokenAuthentication's ``(user, claims)``.
-
-    A host Katello has since removed, like any unknown one, is nobody in particular.
-    """
-    host_uuid = (claims or {}).get(HOST_CLAIM)
-    if host_uuid:
-        host = ConsumerHost.objects.filter(uuid=host_uuid).values_list("pk", flat=True).first()
-        return access.Identity(host_id=host) if host is not None else access.ANONYMOUS
-    if not user.is_authenticated:
-        return access.ANONYMOUS
-    foreman_user = ForemanUser.objects.filter(user=user).values_list("pk", flat=True).first()
-    return access.Identity(user=user, foreman_user_id=foreman_user)
-
-
 class TokenView(APIView):
     """The registry's token endpoint (``TOKEN_SERVER``), issuing JWTs pulp_container accepts.
 
     GET is the Docker token protocol; POST the OAuth2 form (``grant_type=password``) that
-    containerd tries first. Who the client is comes from ``logins``; what it may do from
-    ``access``.
+    containerd tries first. Who the client is comes from ``registry.identity``; what it may
+    do from ``access``.
     """
 
     authentication_classes = []
@@ -75,7 +61,8 @@ class TokenView(APIView):
             raise ParseError("No service name provided.")
         if len(scopes) > MAX_SCOPES:
             raise ParseError(f"Too many scopes: at most {MAX_SCOPES} per token request.")
-        identity = logins.identify_request(request, credentials)
+        # A registry token never buys another: it would outlive a revocation.
+        identity = identify(request, credentials, registry_token=False)
         issuer = KatelloAuthorizationService(identity, service, scopes)
         return issuer.generate_token(), issuer.access
 
@@ -83,7 +70,7 @@ class TokenView(APIView):
     def get(self, request):
         token, _ = self._issue(
             request,
-            logins.basic_credentials(request),
+            basic_credentials(request),
             request.query_params.get("service"),
             request.query_params.getlist("scope"),
         )

@@ -16,11 +16,11 @@ from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 
 from devtools.katello_standin import KatelloStandin
-from pulp_katello_gateway.app import foreman as foreman_client
 from pulp_katello_gateway.app.katello.views import KatelloPushView
 from pulp_katello_gateway.app.models import (
     CachedLogin,
     ConsumerHost,
+    ForemanBackoff,
     ForemanUser,
     HostRepositoryGrant,
     KatelloRepository,
@@ -135,7 +135,7 @@ def foreman_with(standin, db):
             standin.set_fault(None)
             standin.load(world)
             standin.reset_counters()
-            foreman_client._backoff.reset()
+            ForemanBackoff.objects.all().delete()
             for name, spec in world["repositories"].items():
                 KatelloRepository.objects.create(name=name, auth_required=spec["auth_required"])
             undo.enter_context(
@@ -145,4 +145,4 @@ def foreman_with(standin, db):
 
         yield configure
     standin.set_fault(None)
-    foreman_client._backoff.reset()
+    ForemanBackoff.objects.all().delete()

@@ -1,4 +1,4 @@
-"""apply.py: full replaces written as diffs, atomic, serialized by the push lock."""
+"""writes.py: full replaces written as diffs, atomic, serialized by the push lock."""
 
 import threading
 import time
@@ -6,8 +6,8 @@ import time
 import pytest
 from django.db import connections, transaction
 
-from pulp_katello_gateway.app.katello import apply
-from pulp_katello_gateway.app.katello.locks import lock_for_push
+from pulp_katello_gateway.app.acl import writes
+from pulp_katello_gateway.app.acl.locks import lock_for_push
 from pulp_katello_gateway.app.models import (
     ConsumerHost,
     ForemanUser,
@@ -42,10 +42,10 @@ def host_grant_ids():
 def _make_world():
     for login in ("alice", "bob"):
         ForemanUser.objects.create_for_login(login)
-    apply.replace_repositories({"a": True, "b": True, "c": True, "open": False})
-    apply.replace_user_grants({"alice": ["a", "b"], "bob": ["b"]})
-    apply.replace_hosts(["h1", "h2"])
-    apply.replace_host_grants({"h1": ["a"], "h2": ["b", "c"]})
+    writes.replace_repositories({"a": True, "b": True, "c": True, "open": False})
+    writes.replace_user_grants({"alice": ["a", "b"], "bob": ["b"]})
+    writes.replace_hosts(["h1", "h2"])
+    writes.replace_host_grants({"h1": ["a"], "h2": ["b", "c"]})
 
 
 @pytest.fixture
@@ -65,8 +65,8 @@ def committed_world(django_db_setup, django_db_blocker):
         try:
             yield
         finally:
-            apply.replace_repositories({})
-            apply.replace_hosts([])
+            writes.replace_repositories({})
+            writes.replace_hosts([])
             ForemanUser.objects.all().delete()
 
 
@@ -74,9 +74,9 @@ def committed_world(django_db_setup, django_db_blocker):
 class TestRepositories:
     def test_kept_rows_keep_their_ids(self, world):
         before = repository_ids()
-        changes = apply.replace_repositories({"a": True, "b": True, "d": True, "open": False})
+        changes = writes.replace_repositories({"a": True, "b": True, "d": True, "open": False})
         after = repository_ids()
-        assert changes == apply.Changes(added=1, removed=1, updated=0)
+        assert changes == writes.Changes(added=1, removed=1, updated=0)
         assert set(after) == {"a", "b", "d", "open"}
         assert {name: after[name] for name in ("a", "b", "open")} == {
             name: before[name] for name in ("a", "b", "open")
@@ -84,7 +84,7 @@ class TestRepositories:
 
     def test_removed_repository_revokes_its_grants_and_no_other(self, world):
         users, hosts = user_grant_ids(), host_grant_ids()
-        apply.replace_repositories({"a": True, "c": True, "open": False})
+        writes.replace_repositories({"a": True, "c": True, "open": False})
         assert user_grant_ids() == {("alice", "a"): users["alice", "a"]}
         assert host_grant_ids() == {
             ("h1", "a"): hosts["h1", "a"], ("h2", "c"): hosts["h2", "c"]
@@ -92,8 +92,8 @@ class TestRepositories:
 
     def test_changed_auth_required_is_updated_in_place(self, world):
         before, grants = repository_ids(), user_grant_ids()
-        changes = apply.replace_repositories({"a": False, "b": True, "c": True, "open": True})
-        assert changes == apply.Changes(added=0, removed=0, updated=2)
+        changes = writes.replace_repositories({"a": False, "b": True, "c": True, "open": True})
+        assert changes == writes.Changes(added=0, removed=0, updated=2)
         assert repository_ids() == before
         assert dict(KatelloRepository.objects.values_list("name", "auth_required")) == {
             "a": False, "b": True, "c": True, "open": True
@@ -102,9 +102,9 @@ class TestRepositories:
 
     def test_same_push_twice_changes_nothing(self, world):
         before = repository_ids()
-        assert apply.replace_repositories(
+        assert writes.replace_repositories(
             {"a": True, "b": True, "c": True, "open": False}
-        ) == apply.Changes()
+        ) == writes.Changes()
         assert repository_ids() == before
 
 
@@ -112,28 +112,28 @@ class TestRepositories:
 class TestGrants:
     def test_kept_grants_keep_their_ids(self, world):
         before = user_grant_ids()
-        changes = apply.replace_user_grants({"alice": ["a", "c"], "bob": ["b"]})
+        changes = writes.replace_user_grants({"alice": ["a", "c"], "bob": ["b"]})
         after = user_grant_ids()
-        assert changes == apply.Changes(added=1, removed=1)
+        assert changes == writes.Changes(added=1, removed=1)
         assert set(after) == {("alice", "a"), ("alice", "c"), ("bob", "b")}
         assert after["alice", "a"] == before["alice", "a"]
         assert after["bob", "b"] == before["bob", "b"]
 
     def test_full_replace_revokes_users_not_listed(self, world):
-        apply.replace_user_grants({"bob": ["b"]})
+        writes.replace_user_grants({"bob": ["b"]})
         assert set(user_grant_ids()) == {("bob", "b")}
 
     def test_unknown_principals_and_repositories_and_public_ones_grant_nothing(self, world):
-        changes = apply.replace_user_grants(
+        changes = writes.replace_user_grants(
             {"alice": ["a", "nope", "open"], "mallory": ["a"]}
         )
         assert set(user_grant_ids()) == {("alice", "a")}
-        assert changes == apply.Changes(added=0, removed=2)
+        assert changes == writes.Changes(added=0, removed=2)
         assert not ForemanUser.objects.filter(login="mallory").exists()
 
     def test_update_user_grants_touches_only_listed_users(self, world):
         bob = user_grant_ids()["bob", "b"]
-        apply.update_user_grants({"alice": ["c"], "mallory": ["a"]})
+        writes.update_user_grants({"alice": ["c"], "mallory": ["a"]})
         after = user_grant_ids()
         assert set(after) == {("alice", "c"), ("bob", "b")}
         assert after["bob", "b"] == bob
@@ -141,14 +141,14 @@ class TestGrants:
 
     def test_host_grants_full_replace(self, world):
         before = host_grant_ids()
-        apply.replace_host_grants({"h2": ["c"], "unknown": ["a"]})
+        writes.replace_host_grants({"h2": ["c"], "unknown": ["a"]})
         assert host_grant_ids() == {("h2", "c"): before["h2", "c"]}
         assert set(ConsumerHost.objects.values_list("uuid", flat=True)) == {"h1", "h2"}
 
     def test_update_host_grants_creates_hosts_and_touches_only_listed(self, world):
         before = host_grant_ids()
-        changes = apply.update_host_grants({"h3": ["a", "b"], "h2": []})
-        assert changes == apply.Changes(added=3, removed=2)  # one host and two grants added
+        changes = writes.update_host_grants({"h3": ["a", "b"], "h2": []})
+        assert changes == writes.Changes(added=3, removed=2)  # one host and two grants added
         after = host_grant_ids()
         assert set(after) == {("h1", "a"), ("h3", "a"), ("h3", "b")}
         assert after["h1", "a"] == before["h1", "a"]
@@ -159,7 +159,7 @@ class TestGrants:
 def test_replace_hosts_keeps_known_hosts_and_drops_the_rest(world):
     h1 = ConsumerHost.objects.get(uuid="h1").pk
     grants = host_grant_ids()
-    assert apply.replace_hosts(["h1", "h3"]) == apply.Changes(added=1, removed=1)
+    assert writes.replace_hosts(["h1", "h3"]) == writes.Changes(added=1, removed=1)
     assert dict(ConsumerHost.objects.values_list("uuid", "pk"))["h1"] == h1
     assert set(ConsumerHost.objects.values_list("uuid", flat=True)) == {"h1", "h3"}
     assert host_grant_ids() == {("h1", "a"): grants["h1", "a"]}
@@ -172,9 +172,9 @@ def test_failing_push_changes_nothing(world, monkeypatch):
     def fail():
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(apply, "sync_private", fail)
+    monkeypatch.setattr(writes, "sync_private", fail)
     with pytest.raises(RuntimeError):
-        apply.replace_repositories({"z": True})
+        writes.replace_repositories({"z": True})
     assert (repository_ids(), user_grant_ids(), host_grant_ids()) == before
 
 
@@ -182,7 +182,7 @@ def test_failing_push_changes_nothing(world, monkeypatch):
 def test_names_with_copy_special_characters(world):
     """COPY's text format escapes tabs, newlines and backslashes; names must survive intact."""
     names = {"back\\slash": True, "DOMAIN\\user repo": True, "quote'\"": False, "ünï/cödé": True}
-    apply.replace_repositories(names)
+    writes.replace_repositories(names)
     assert dict(KatelloRepository.objects.values_list("name", "auth_required")) == names
 
 
@@ -211,14 +211,14 @@ def test_pushes_wait_for_each_other_and_readers_never_see_a_gap(committed_world)
 
     def first_push():
         with transaction.atomic():
-            apply.replace_user_grants({"alice": ["a", "c"]})  # drops bob's and alice's b
+            writes.replace_user_grants({"alice": ["a", "c"]})  # drops bob's and alice's b
             first_holds_lock.set()
             release_first.wait(10)
             order.append("first committed")
 
     def second_push():
         first_holds_lock.wait(10)
-        apply.replace_user_grants({"alice": ["a"], "bob": ["c"]})
+        writes.replace_user_grants({"alice": ["a"], "bob": ["c"]})
         order.append("second committed")
 
     first, first_errors = _in_thread(first_push)
@@ -243,6 +243,6 @@ def test_push_lock_is_released_by_a_rollback(committed_world):
         lock_for_push()
         raise RuntimeError("push failed")
     done = threading.Event()
-    thread, errors = _in_thread(lambda: (apply.replace_hosts(["h9"]), done.set()))
+    thread, errors = _in_thread(lambda: (writes.replace_hosts(["h9"]), done.set()))
     thread.join(10)
     assert done.is_set() and errors == []

@@ -13,7 +13,8 @@ from pulpcore.app.authentication import BasicAuthentication, PulpRemoteUserAuthe
 from rest_framework.settings import api_settings
 
 from devtools.pki import CertificateAuthority, write_token_keys
-from pulp_katello_gateway.app import acl_state, checks
+from pulp_katello_gateway.app import checks
+from pulp_katello_gateway.app.acl import state as acl_state
 from pulp_katello_gateway.app.models import PushState
 
 

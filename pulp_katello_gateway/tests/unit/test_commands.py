@@ -11,6 +11,7 @@ from django.test import override_settings
 from django.utils import timezone
 from pulp_container.app.models import ContainerDistribution
 
+from pulp_katello_gateway.app.logins import throttle
 from pulp_katello_gateway.app.models import (
     CachedLogin,
     ConsumerHost,
@@ -135,9 +136,9 @@ def test_status_counts_everything_an_operator_asks_about(world):
     cache(alice, 10)  # fresh
     cache(alice, 1000)  # stale
     cache(alice, 5000)  # expired
-    LoginThrottle.record_failure([(LoginThrottle.ADDRESS, "alice|192.0.2.1")])
-    LoginThrottle.record_failure([(LoginThrottle.ADDRESS, "alice|192.0.2.1")])
-    LoginThrottle.record_failure([(LoginThrottle.LOGIN, "bob")])  # below its limit
+    throttle.record_failure([(LoginThrottle.ADDRESS, "alice|192.0.2.1")])
+    throttle.record_failure([(LoginThrottle.ADDRESS, "alice|192.0.2.1")])
+    throttle.record_failure([(LoginThrottle.LOGIN, "bob")])  # below its limit
     ForemanBackoff.objects.create(until=timezone.now() + timedelta(seconds=30))
     output = re.sub(" +", " ", run("katello-gateway-status"))
     assert "Repositories: 3 (1 public, 2 require authentication)" in output

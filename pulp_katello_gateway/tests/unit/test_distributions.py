@@ -3,7 +3,7 @@
 import pytest
 from pulp_container.app.models import ContainerDistribution
 
-from pulp_katello_gateway.app.katello import apply, distributions
+from pulp_katello_gateway.app.acl import private_flag, writes
 from pulp_katello_gateway.app.models import KatelloRepository
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,7 @@ def test_push_sets_private_both_ways_on_katello_distributions_only():
     distribution("org/public", private=True)
     distribution("admin/own-public", private=False)
     distribution("admin/own-private", private=True)
-    apply.replace_repositories({"org/protected": True, "org/public": False, "org/no-dist": True})
+    writes.replace_repositories({"org/protected": True, "org/public": False, "org/no-dist": True})
     assert private_flags() == {
         "org/protected": True,
         "org/public": False,
@@ -36,13 +36,13 @@ def test_push_sets_private_both_ways_on_katello_distributions_only():
 def test_flip_of_auth_required_follows_and_removal_leaves_the_flag():
     distribution("org/a")
     distribution("org/b")
-    apply.replace_repositories({"org/a": True, "org/b": True})
-    apply.replace_repositories({"org/a": False})
+    writes.replace_repositories({"org/a": True, "org/b": True})
+    writes.replace_repositories({"org/a": False})
     assert private_flags() == {"org/a": False, "org/b": True}
 
 
 def test_distribution_saved_later_takes_the_flag(django_capture_on_commit_callbacks):
-    apply.replace_repositories({"org/protected": True, "org/public": False})
+    writes.replace_repositories({"org/protected": True, "org/public": False})
     with django_capture_on_commit_callbacks(execute=True):
         protected = distribution("org/protected", private=False)
         public = distribution("org/public", private=True)
@@ -61,7 +61,7 @@ def test_distribution_saved_later_takes_the_flag(django_capture_on_commit_callba
 
 
 def test_renaming_a_distribution_onto_a_katello_name(django_capture_on_commit_callbacks):
-    apply.replace_repositories({"org/protected": True})
+    writes.replace_repositories({"org/protected": True})
     moved = distribution("staging/app")
     moved.base_path = "org/protected"
     with django_capture_on_commit_callbacks(execute=True):
@@ -84,5 +84,5 @@ def test_recheck_after_commit_catches_a_push_that_committed_meanwhile(
 
 def test_no_change_means_no_write():
     distribution("org/a", private=True)
-    apply.replace_repositories({"org/a": True})
-    assert distributions.sync_private() == 0
+    writes.replace_repositories({"org/a": True})
+    assert private_flag.sync_private() == 0

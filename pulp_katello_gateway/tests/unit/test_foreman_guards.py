@@ -1,10 +1,14 @@
 """foreman.py's guards against a hanging Foreman are shared by every API process."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from devtools.katello_standin import KatelloStandin
 from pulp_katello_gateway.app import foreman
+from pulp_katello_gateway.app.models import ForemanBackoff
 
 pytestmark = pytest.mark.django_db
 
@@ -19,25 +23,25 @@ def katello():
             KATELLO_GATEWAY_FOREMAN_MAX_CONCURRENT=1,
         ):
             yield standin
-    foreman._backoff.reset()
 
 
 def test_a_backoff_tripped_anywhere_stops_every_process(katello):
-    foreman._backoff.trip()
+    # Another process saw Foreman time out: it wrote the shared row.
+    ForemanBackoff.objects.create(until=timezone.now() + timedelta(seconds=30))
     katello.reset_counters()
     with pytest.raises(foreman.ForemanUnavailable, match="did not answer in time"):
         foreman.verify_login("alice", "alice-pw")
     assert katello.request_count() == 0
-    foreman._backoff.reset()
+    ForemanBackoff.objects.all().delete()
     foreman.verify_login("alice", "alice-pw")
     assert katello.request_count() == 1
 
 
 def test_all_slots_taken_elsewhere_is_503_after_the_connect_timeout(katello, other_session):
-    other_session.execute("SELECT pg_advisory_lock(%s, 0)", [foreman._SLOT_GROUP])
+    other_session.execute("SELECT pg_advisory_lock(%s, 0)", [foreman.CALL_SLOT_LOCK_GROUP])
     with pytest.raises(foreman.ForemanUnavailable, match="busy"):
         foreman.verify_login("alice", "alice-pw")
     assert katello.request_count() == 0
-    other_session.execute("SELECT pg_advisory_unlock(%s, 0)", [foreman._SLOT_GROUP])
+    other_session.execute("SELECT pg_advisory_unlock(%s, 0)", [foreman.CALL_SLOT_LOCK_GROUP])
     foreman.verify_login("alice", "alice-pw")
     assert katello.request_count() == 1

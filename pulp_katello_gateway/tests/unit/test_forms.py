@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devtools.rack import encode
-from pulp_katello_gateway.app.katello.forms import (
+from pulp_katello_gateway.app.katello.rack_query import (
     DEPTH_LIMIT,
     FormDecodeError,
     TooManyEntries,

@@ -4,7 +4,7 @@ Bodies are Katello's payloads with one thing broken (a value of another type, a 
 key, a duplicate, a control character, an enormous name), arbitrary JSON, arbitrary form keys
 and raw bytes. Whatever arrives: never a 5xx; a refused body (4xx) changes nothing at all; an
 accepted one leaves no grant pointing at a row that does not exist (PostgreSQL does not enforce
-those foreign keys, ``apply.py`` does).
+those foreign keys, ``writes.py`` does).
 """
 
 import json

@@ -11,13 +11,13 @@ from django_guid import clear_guid, set_guid
 from pulpcore.app.util import set_current_user
 from pulpcore.plugin.models import Task
 
-from pulp_katello_gateway.app import host_refresh
-from pulp_katello_gateway.app.katello.apply import update_host_grants
+from pulp_katello_gateway.app import grant_refresh
+from pulp_katello_gateway.app.acl.writes import update_host_grants
 from pulp_katello_gateway.app.models import ConsumerHost
 
 pytestmark = pytest.mark.django_db
 
-TASK = "pulp_katello_gateway.app.host_refresh.refresh_host"
+TASK = "pulp_katello_gateway.app.grant_refresh.refresh_host"
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +62,7 @@ def refreshes():
 
 def test_fresh_grants_ask_for_nothing(host, settings):
     settings.KATELLO_GATEWAY_HOST_REFRESH_INTERVAL = 3600
-    host_refresh.request_if_stale(host.pk)
+    grant_refresh.request_if_stale(host.pk)
     assert refreshes() == 0
 
 
@@ -70,7 +70,7 @@ def test_stale_grants_ask_for_one_refresh_per_interval(host, settings, foreman):
     settings.KATELLO_GATEWAY_HOST_REFRESH_INTERVAL = 3600
     age(host, 7200)
     for _ in range(3):
-        host_refresh.request_if_stale(host.pk)
+        grant_refresh.request_if_stale(host.pk)
     assert refreshes() == 1
     assert foreman.request_count() == 0  # the request itself never asks Foreman
 
@@ -78,12 +78,12 @@ def test_stale_grants_ask_for_one_refresh_per_interval(host, settings, foreman):
 def test_off_asks_for_nothing(host, settings):
     settings.KATELLO_GATEWAY_HOST_REFRESH_INTERVAL = 0
     age(host, 7200)
-    host_refresh.request_if_stale(host.pk)
+    grant_refresh.request_if_stale(host.pk)
     assert refreshes() == 0
 
 
 def test_the_refresh_takes_katellos_catalog(host, foreman):
-    host_refresh.refresh_host("h1")
+    grant_refresh.refresh_host("h1")
     assert granted(host) == ["kat/b"]
     host.refresh_from_db()
     assert host.refresh_requested_at is None
@@ -92,5 +92,5 @@ def test_the_refresh_takes_katellos_catalog(host, foreman):
 
 def test_without_foreman_the_host_keeps_its_grants(host, foreman):
     foreman.set_fault("down")
-    host_refresh.refresh_host("h1")
+    grant_refresh.refresh_host("h1")
     assert granted(host) == ["kat/a"]

@@ -18,11 +18,8 @@ from pulp_katello_gateway.app.models import (
     KatelloRepository,
     UserRepositoryGrant,
 )
-from pulp_katello_gateway.app.registry.token import (
-    HOST_CLAIM,
-    KatelloAuthorizationService,
-    token_identity,
-)
+from pulp_katello_gateway.app.registry.identity import HOST_CLAIM, token_identity
+from pulp_katello_gateway.app.registry.token import KatelloAuthorizationService
 
 pytestmark = pytest.mark.django_db
 

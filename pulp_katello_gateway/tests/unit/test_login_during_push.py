@@ -4,9 +4,9 @@ import pytest
 from django.test import RequestFactory, override_settings
 
 from devtools.katello_standin import KatelloStandin
-from pulp_katello_gateway.app import logins
-from pulp_katello_gateway.app.katello import apply, locks
+from pulp_katello_gateway.app.acl import locks, writes
 from pulp_katello_gateway.app.models import KatelloRepository, UserRepositoryGrant
+from pulp_katello_gateway.app.registry.identity import identify
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def foreman():
 @pytest.fixture
 def push_running(other_session):
     """Another process holds the push lock, as a long push does."""
-    other_session.execute("SELECT pg_advisory_lock(%s, %s)", [locks._GROUP, locks._KEY])
+    other_session.execute("SELECT pg_advisory_lock(%s, %s)", list(locks.PUSH_LOCK))
     yield
 
 
@@ -36,17 +36,21 @@ def _grants():
 
 
 def test_login_during_a_push_succeeds_and_keeps_the_grants_it_had(foreman, push_running):
-    identity = logins.identify(RequestFactory().get("/token/"), "alice", "alice-pw")
+    identity = identify(
+        RequestFactory().get("/token/"), ("alice", "alice-pw"), registry_token=False
+    )
     assert identity.foreman_user_id is not None
     # Katello's catalog (kat/b) was not applied: the push holds the lock and brings it anyway.
     assert _grants() == set()
 
 
 def test_login_without_a_push_refreshes_the_grants(foreman):
-    logins.identify(RequestFactory().get("/token/"), "alice", "alice-pw")
+    identify(
+        RequestFactory().get("/token/"), ("alice", "alice-pw"), registry_token=False
+    )
     assert _grants() == {"kat/b"}
 
 
 def test_a_non_waiting_update_refuses_while_a_push_runs(push_running):
     with pytest.raises(locks.PushInProgress):
-        apply.update_user_grants({"alice": ["kat/a"]}, wait=False)
+        writes.update_user_grants({"alice": ["kat/a"]}, wait=False)

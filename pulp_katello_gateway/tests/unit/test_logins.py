@@ -17,14 +17,15 @@ from rest_framework.request import Request
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from pulp_katello_gateway.app import foreman as foreman_client
-from pulp_katello_gateway.app import logins
 from pulp_katello_gateway.app.access import ANONYMOUS
 from pulp_katello_gateway.app.models import (
     CachedLogin,
+    ForemanBackoff,
     ForemanUser,
     LoginThrottle,
     UserRepositoryGrant,
 )
+from pulp_katello_gateway.app.registry import identity
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +70,9 @@ def request(address="192.0.2.10", authorization=None, forwarded_for=None):
 
 
 def login(login_name, secret, address="192.0.2.10", forwarded_for=None):
-    return logins.identify(request(address, forwarded_for=forwarded_for), login_name, secret)
+    return identity.identify(
+        request(address, forwarded_for=forwarded_for), (login_name, secret), registry_token=False
+    )
 
 
 def age(login_name, seconds):
@@ -167,7 +170,7 @@ def test_expired_entry_is_honoured_while_foreman_is_down_until_max_stale(foreman
     assert login("alice", PASSWORD).foreman_user_id is not None
 
     age("alice", TTL + MAX_STALE + 60)
-    with pytest.raises(logins.ForemanUnreachable) as raised:
+    with pytest.raises(identity.IdentityUnavailable) as raised:
         login("alice", PASSWORD)
     assert raised.value.status_code == 503
     assert "Cannot verify the login now" in str(raised.value.detail)
@@ -175,7 +178,7 @@ def test_expired_entry_is_honoured_while_foreman_is_down_until_max_stale(foreman
 
 def test_unknown_login_while_foreman_is_down_is_503_not_401(foreman):
     foreman.set_fault("down")
-    with pytest.raises(logins.ForemanUnreachable) as raised:
+    with pytest.raises(identity.IdentityUnavailable) as raised:
         login("alice", PASSWORD)
     assert raised.value.status_code == 503
     assert "Foreman cannot be reached" in str(raised.value.detail)
@@ -198,7 +201,7 @@ def test_unknown_login_while_foreman_is_down_is_503_not_401(foreman):
 )
 def test_foreman_without_a_usable_answer_is_503(foreman, mode, options):
     foreman.set_fault(mode, **options)
-    with pytest.raises(logins.ForemanUnreachable):
+    with pytest.raises(identity.IdentityUnavailable):
         login("alice", PASSWORD)
     assert not CachedLogin.objects.exists()
     assert not LoginThrottle.objects.exists()
@@ -212,20 +215,20 @@ def test_foreman_not_answering_in_time_is_not_asked_again_for_a_while(foreman):
     with override_settings(KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT=0.3):
         foreman.set_fault("hang")
         foreman.reset_counters()
-        with pytest.raises(logins.ForemanUnreachable) as raised:
+        with pytest.raises(identity.IdentityUnavailable) as raised:
             login("bob", "bob-password-1")
         assert "did not answer in time" in str(raised.value.detail)
         assert foreman.request_count() == 1
 
         assert login("alice", PASSWORD).foreman_user_id is not None  # stale, not asked
-        with pytest.raises(logins.ForemanUnreachable):
+        with pytest.raises(identity.IdentityUnavailable):
             login("bob", "bob-password-1")
         assert foreman.request_count() == 1
 
         foreman.set_fault(None)
-        with pytest.raises(logins.ForemanUnreachable):  # still backing off ...
+        with pytest.raises(identity.IdentityUnavailable):  # still backing off ...
             login("bob", "bob-password-1")
-        foreman_client._backoff.reset()  # ... until KATELLO_GATEWAY_FOREMAN_BACKOFF has passed
+        ForemanBackoff.objects.all().delete()  # ... until the backoff has passed
         assert login("bob", "bob-password-1").foreman_user_id is not None
 
 
@@ -279,7 +282,7 @@ def test_changed_credentials_stop_working_after_the_ttl(foreman, change):
         login("alice", secret)
     assert not CachedLogin.objects.exists()  # dropped at once, not kept for max-stale
     foreman.set_fault("down")
-    with pytest.raises(logins.ForemanUnreachable):  # so it is not honoured while Foreman is down
+    with pytest.raises(identity.IdentityUnavailable):  # so it is not honoured while Foreman is down
         login("alice", secret)
 
 
@@ -309,7 +312,7 @@ def test_wrong_password_never_matches_a_cached_entry(foreman):
         assert foreman.request_count() == 0
 
         foreman.set_fault("down")  # and a wrong password is never accepted from the cache
-        with pytest.raises(logins.ForemanUnreachable):
+        with pytest.raises(identity.IdentityUnavailable):
             login("alice", PASSWORD + "x")
 
 
@@ -362,7 +365,7 @@ def test_entries_older_than_ttl_plus_max_stale_are_purged_at_the_next_login(fore
     login("alice", PASSWORD)  # a verified login of the same user
     assert CachedLogin.objects.filter(foreman_user__login="alice").count() == 1
     foreman.set_fault("down")
-    with pytest.raises(logins.ForemanUnreachable):
+    with pytest.raises(identity.IdentityUnavailable):
         login("alice", PAT)
 
 
@@ -533,7 +536,7 @@ def test_foreman_user_shadow_cannot_log_in_as_a_local_user(foreman):
     ],
 )
 def test_basic_credentials(header, expected):
-    assert logins.basic_credentials(request(authorization=header)) == expected
+    assert identity.basic_credentials(request(authorization=header)) == expected
 
 
 @pytest.mark.parametrize(
@@ -541,9 +544,9 @@ def test_basic_credentials(header, expected):
 )
 def test_malformed_basic_credentials_are_refused(header):
     with pytest.raises(AuthenticationFailed):
-        logins.basic_credentials(request(authorization=header))
+        identity.basic_credentials(request(authorization=header))
 
 
 def test_no_credentials_is_anonymous_without_asking_foreman(foreman):
-    assert logins.identify_request(Request(request()), None) == ANONYMOUS
+    assert identity.identify(Request(request()), registry_token=False) == ANONYMOUS
     assert foreman.request_count() == 0

@@ -10,9 +10,10 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from rest_framework.exceptions import AuthenticationFailed
 
-from pulp_katello_gateway.app import logins, metrics
+from pulp_katello_gateway.app import metrics
 from pulp_katello_gateway.app.access import ANONYMOUS, token_access
 from pulp_katello_gateway.app.models import KatelloRepository
+from pulp_katello_gateway.app.registry import identity
 
 pytestmark = pytest.mark.django_db
 
@@ -23,8 +24,8 @@ PASSWORD = "alice-password-1"
 def reader(monkeypatch):
     """Metrics recorded during the test, as pulpcore's exporter would collect them."""
     reader = InMemoryMetricReader()
-    instruments = metrics._Instruments.on(MeterProvider(metric_readers=[reader]).get_meter("t"))
-    monkeypatch.setattr(metrics, "_instruments", lambda: instruments)
+    instruments = metrics.Instruments.on(MeterProvider(metric_readers=[reader]).get_meter("t"))
+    monkeypatch.setattr(metrics, "instruments", lambda: instruments)
     return reader
 
 
@@ -52,7 +53,7 @@ def foreman(foreman_with):
 
 def login(secret):
     request = RequestFactory().get("/token/", REMOTE_ADDR="192.0.2.10")
-    return logins.identify(request, "alice", secret)
+    return identity.identify(request, ("alice", secret), registry_token=False)
 
 
 def test_logins_and_foreman_calls_are_counted_by_result_and_outcome(reader, foreman):
@@ -75,7 +76,7 @@ def test_logins_and_foreman_calls_are_counted_by_result_and_outcome(reader, fore
 
 def test_foreman_down_is_an_unavailable_call(reader, foreman):
     foreman.set_fault("error", status=502)
-    with pytest.raises(logins.ForemanUnreachable):
+    with pytest.raises(identity.IdentityUnavailable):
         login(PASSWORD)
     found = points(reader)
     assert found["katello_gateway.foreman.request_duration"] == [
@@ -115,14 +116,14 @@ def test_without_telemetry_nothing_is_set_up(monkeypatch):
         raise AssertionError("pulpcore's meter must not be set up with telemetry off")
 
     monkeypatch.setattr("pulpcore.metrics.init_otel_meter", fail)
-    metrics._instruments.cache_clear()
+    metrics.instruments.cache_clear()
     try:
         with override_settings(OTEL_ENABLED=False):
-            assert metrics._instruments() is None
+            assert metrics.instruments() is None
             metrics.login("ok", "hit")
             metrics.refused_scope(ANONYMOUS, set())
     finally:
-        metrics._instruments.cache_clear()
+        metrics.instruments.cache_clear()
 
 
 def test_with_telemetry_the_instruments_live_on_pulp_apis_meter(monkeypatch):
@@ -132,12 +133,12 @@ def test_with_telemetry_the_instruments_live_on_pulp_apis_meter(monkeypatch):
     monkeypatch.setattr(
         "pulpcore.metrics.init_otel_meter", lambda service: services.append(service) or meter
     )
-    metrics._instruments.cache_clear()
+    metrics.instruments.cache_clear()
     try:
         with override_settings(OTEL_ENABLED=True):
             metrics.login("ok", "hit")
     finally:
-        metrics._instruments.cache_clear()
+        metrics.instruments.cache_clear()
     assert services == ["pulp-api"]
     assert points(reader)["katello_gateway.logins"] == [
         ((("cache", "hit"), ("kind", "foreman"), ("result", "ok")), 1)

@@ -8,9 +8,8 @@ from pulp_katello_gateway.app.models import (
     ForemanUser,
     KatelloRepository,
     UserRepositoryGrant,
-    name_problem,
-    reserved_username,
 )
+from pulp_katello_gateway.app.names import name_problem, reserved_username
 
 User = get_user_model()
 

@@ -295,9 +295,9 @@ def test_bad_form_is_refused_and_changes_nothing(
 @pytest.mark.parametrize(
     "endpoint, body, message",
     [
-        ("repository_list", "{", "Malformed JSON"),
-        ("repository_list", '{"repositories": NaN}', "NaN is not valid JSON"),
-        ("repository_list", "[" * 100_000, "Malformed JSON"),
+        ("repository_list", "{", "JSON parse error"),
+        ("repository_list", '{"repositories": NaN}', "not JSON compliant"),
+        ("repository_list", "[" * 100_000, "JSON parse error"),
         ("repository_list", "[]", "Expected a dictionary"),
         ("repository_list", '{"repositories": {"repository": "a"}}', "must be a list"),
         (

@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from pulp_katello_gateway.app.katello import apply
+from pulp_katello_gateway.app.acl import writes
 from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, HostRepositoryGrant
 
 pytestmark = pytest.mark.django_db
@@ -15,10 +15,10 @@ API = "/pulp/api/v3/katello_gateway/"
 def data():
     for login in ("alice", "bob"):
         ForemanUser.objects.create_for_login(login)
-    apply.replace_repositories({"org/a": True, "org/b": True, "org/open": False})
-    apply.replace_user_grants({"alice": ["org/a", "org/b"], "bob": ["org/b"]})
-    apply.replace_hosts(["h1", "h2"])
-    apply.replace_host_grants({"h1": ["org/a"]})
+    writes.replace_repositories({"org/a": True, "org/b": True, "org/open": False})
+    writes.replace_user_grants({"alice": ["org/a", "org/b"], "bob": ["org/b"]})
+    writes.replace_hosts(["h1", "h2"])
+    writes.replace_host_grants({"h1": ["org/a"]})
 
 
 def names(response, field):

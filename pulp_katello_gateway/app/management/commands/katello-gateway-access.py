@@ -77,7 +77,7 @@ class Command(BaseCommand):
             identities.append((
                 f"Foreman user {foreman_user.login} (Pulp user {foreman_user.user.username}; "
                 f"{grants} grants from Katello, {cached} cached logins):",
-                access.Identity(user=foreman_user.user, foreman_user_id=foreman_user.pk),
+                access.Identity.of_foreman_user(foreman_user),
             ))
         if not identities:
             raise CommandError(

@@ -2,7 +2,7 @@
 
 from django.core.management import BaseCommand, CommandError
 
-from pulp_katello_gateway.app import logins
+from pulp_katello_gateway.app.logins import cache
 from pulp_katello_gateway.app.models import ForemanUser
 
 
@@ -21,11 +21,11 @@ class Command(BaseCommand):
 
     def handle(self, user, **options):
         if options["all"]:
-            dropped = logins.forget_all_logins()
+            dropped = cache.forget_all()
             self.stdout.write(f"Dropped {dropped} cached logins of all Foreman users.")
             return
         if ForemanUser.objects.for_login(user) is None:
             raise CommandError(f"No Foreman user {user} has logged in here.")
-        dropped = logins.forget_logins(user)
+        dropped = cache.forget(user)
         self.stdout.write(f"Dropped {dropped} cached logins of {user}; its next login asks "
                           "Foreman.")

@@ -3,12 +3,12 @@ stand, at a glance."""
 
 from django.conf import settings
 from django.core.management import BaseCommand
-from django.utils import timezone
 
-from pulp_katello_gateway.app import acl_state, logins
+from pulp_katello_gateway.app import foreman
+from pulp_katello_gateway.app.acl import state as acl_state
+from pulp_katello_gateway.app.logins import cache, throttle
 from pulp_katello_gateway.app.models import (
     ConsumerHost,
-    ForemanBackoff,
     ForemanUser,
     HostRepositoryGrant,
     KatelloRepository,
@@ -28,14 +28,15 @@ class Command(BaseCommand):
     def handle(self, **options):
         repositories = KatelloRepository.objects.count()
         public = KatelloRepository.objects.filter(auth_required=False).count()
-        ages = logins.cached_login_ages()
-        throttled = LoginThrottle.throttled_counts()
-        backoff = ForemanBackoff.objects.filter(until__gt=timezone.now()).first()
+        ages = cache.ages()
+        throttled = throttle.throttled_counts()
+        backoff = foreman.backoff_until()
         ttl = settings.KATELLO_GATEWAY_LOGIN_CACHE_TTL
-        foreman = settings.KATELLO_GATEWAY_FOREMAN_URL or "not set: only local Pulp users log in"
+        foreman_url = (settings.KATELLO_GATEWAY_FOREMAN_URL
+                       or "not set: only local Pulp users log in")
         if backoff:
-            until = backoff.until.isoformat(timespec="seconds")
-            foreman += f" (did not answer in time; not asked until {until})"
+            until = backoff.isoformat(timespec="seconds")
+            foreman_url += f" (did not answer in time; not asked until {until})"
         rows = [
             ("Repositories", f"{repositories} ({public} public, {repositories - public} "
                              "require authentication)"),
@@ -49,7 +50,7 @@ class Command(BaseCommand):
             ("Throttled", f"{throttled[LoginThrottle.LOGIN]} logins, "
                           f"{throttled[LoginThrottle.ADDRESS]} login+address pairs (answered "
                           "429 until their window ends)"),
-            ("Foreman", foreman),
+            ("Foreman", foreman_url),
         ]
         state = acl_state.state()
         last = state["last_push"]

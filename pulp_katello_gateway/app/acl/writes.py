@@ -20,15 +20,14 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from ..models import (
+from pulp_katello_gateway.app.acl.locks import lock_for_push
+from pulp_katello_gateway.app.acl.private_flag import sync_private
+from pulp_katello_gateway.app.models import (
     ConsumerHost,
-    ForemanUser,
     HostRepositoryGrant,
     KatelloRepository,
     UserRepositoryGrant,
 )
-from .distributions import sync_private
-from .locks import lock_for_push
 
 
 @dataclass(frozen=True)
@@ -46,20 +45,27 @@ class Changes:
 
 
 @dataclass(frozen=True)
-class _Grants:
-    """Where the grants of one kind of principal (Foreman user or host) live."""
+class Grants:
+    """Where the grants of one kind of principal (Foreman user or host) live, in SQL names."""
 
     table: str
     principal_column: str
     principals: str
     principal_key: str
 
+    @classmethod
+    def of(cls, model):
+        """The tables and columns of grant model ``model`` (a ``models.RepositoryGrant``)."""
+        principal = model._meta.get_field(model.PRINCIPAL)
+        principals = principal.related_model
+        return cls(model._meta.db_table, principal.column, principals._meta.db_table,
+                   principals.NATURAL_KEY)
 
-_REPOSITORIES = KatelloRepository._meta.db_table
+
+REPOSITORIES = KatelloRepository._meta.db_table
 _HOSTS = ConsumerHost._meta.db_table
-_USER_GRANTS = _Grants(UserRepositoryGrant._meta.db_table, "foreman_user_id",
-                       ForemanUser._meta.db_table, "login")
-_HOST_GRANTS = _Grants(HostRepositoryGrant._meta.db_table, "host_id", _HOSTS, "uuid")
+USER_GRANTS = Grants.of(UserRepositoryGrant)
+HOST_GRANTS = Grants.of(HostRepositoryGrant)
 
 
 @contextmanager
@@ -111,25 +117,25 @@ def replace_repositories(repositories):
     columns = (("name", "text"), ("auth_required", "boolean"), ("pulp_id", "uuid"))
     with _push(whole_tables=True) as cursor, _staged(cursor, "kg_pushed_repository", columns, rows):
         gone = (
-            f"SELECT r.pulp_id FROM {_REPOSITORIES} r WHERE NOT EXISTS"
+            f"SELECT r.pulp_id FROM {REPOSITORIES} r WHERE NOT EXISTS"
             " (SELECT FROM kg_pushed_repository p WHERE p.name = r.name)"
         )
-        for grants in (_USER_GRANTS, _HOST_GRANTS):
+        for grants in (USER_GRANTS, HOST_GRANTS):
             cursor.execute(f"DELETE FROM {grants.table} WHERE repository_id IN ({gone})")
-        cursor.execute(f"DELETE FROM {_REPOSITORIES} WHERE pulp_id IN ({gone})")
+        cursor.execute(f"DELETE FROM {REPOSITORIES} WHERE pulp_id IN ({gone})")
         removed = cursor.rowcount
         cursor.execute(
-            f"UPDATE {_REPOSITORIES} r SET auth_required = p.auth_required,"
+            f"UPDATE {REPOSITORIES} r SET auth_required = p.auth_required,"
             " pulp_last_updated = now() FROM kg_pushed_repository p"
             " WHERE r.name = p.name AND r.auth_required <> p.auth_required"
         )
         updated = cursor.rowcount
         cursor.execute(
-            f"INSERT INTO {_REPOSITORIES}"
+            f"INSERT INTO {REPOSITORIES}"
             " (pulp_id, pulp_created, pulp_last_updated, name, auth_required)"
             " SELECT p.pulp_id, now(), now(), p.name, p.auth_required"
             " FROM kg_pushed_repository p"
-            f" WHERE NOT EXISTS (SELECT FROM {_REPOSITORIES} r WHERE r.name = p.name)"
+            f" WHERE NOT EXISTS (SELECT FROM {REPOSITORIES} r WHERE r.name = p.name)"
         )
         added = cursor.rowcount
         sync_private()
@@ -143,7 +149,7 @@ def replace_hosts(uuids):
             f"SELECT h.pulp_id FROM {_HOSTS} h WHERE NOT EXISTS"
             " (SELECT FROM kg_pushed_host p WHERE p.uuid = h.uuid)"
         )
-        cursor.execute(f"DELETE FROM {_HOST_GRANTS.table} WHERE host_id IN ({gone})")
+        cursor.execute(f"DELETE FROM {HOST_GRANTS.table} WHERE host_id IN ({gone})")
         cursor.execute(f"DELETE FROM {_HOSTS} WHERE pulp_id IN ({gone})")
         removed = cursor.rowcount
         added = _add_missing_hosts(cursor)
@@ -153,23 +159,23 @@ def replace_hosts(uuids):
 def replace_user_grants(grants):
     """Make all user grants exactly ``grants`` ({login: [repository name, …]})."""
     with _push(whole_tables=True) as cursor:
-        return _replace_grants(cursor, _USER_GRANTS, grants, everyone=True)
+        return _replace_grants(cursor, USER_GRANTS, grants, everyone=True)
 
 
 def replace_host_grants(grants):
     """Make all host grants exactly ``grants`` ({uuid: [repository name, …]})."""
     with _push(whole_tables=True) as cursor:
-        return _replace_grants(cursor, _HOST_GRANTS, grants, everyone=True)
+        return _replace_grants(cursor, HOST_GRANTS, grants, everyone=True)
 
 
 def update_user_grants(grants, wait=True):
     """Replace the grants of the listed users only ({login: [repository name, …]}).
 
     For refreshing one user from Katello's catalog; unknown logins are ignored, not created.
-    ``wait=False`` raises ``locks.PushInProgress`` rather than wait for a running push.
+    ``wait=False`` raises ``acl.locks.PushInProgress`` rather than wait for a running push.
     """
     with _push(wait=wait) as cursor:
-        return _replace_grants(cursor, _USER_GRANTS, grants, everyone=False)
+        return _replace_grants(cursor, USER_GRANTS, grants, everyone=False)
 
 
 def update_host_grants(grants):
@@ -177,7 +183,7 @@ def update_host_grants(grants):
     with _push() as cursor:
         with _staged_hosts(cursor, grants):
             added = _add_missing_hosts(cursor)
-        return Changes(added=added) + _replace_grants(cursor, _HOST_GRANTS, grants, everyone=False)
+        return Changes(added=added) + _replace_grants(cursor, HOST_GRANTS, grants, everyone=False)
 
 
 @contextmanager
@@ -209,7 +215,7 @@ def _replace_grants(cursor, kind, grants, everyone):
             " FROM kg_pushed_grant pushed"
             f" JOIN {kind.principals} principal"
             f" ON principal.{kind.principal_key} = pushed.principal"
-            f" JOIN {_REPOSITORIES} repository ON repository.name = pushed.repository"
+            f" JOIN {REPOSITORIES} repository ON repository.name = pushed.repository"
             " AND repository.auth_required"
         )
     cursor.execute("ANALYZE kg_grant")

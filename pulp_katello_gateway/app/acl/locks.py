@@ -6,8 +6,9 @@ commit or rollback (no stale locks), and, being a single key, cannot deadlock wi
 
 from django.db import connection
 
-# A key of our own in the two-integer key space; pulpcore's own locks there use groups 0 and 4711.
-_GROUP, _KEY = 0x4B47, 1
+# A key of our own in the two-integer key space (``pg_locks`` shows classid 19271, objid 1);
+# pulpcore's own locks there use groups 0 and 4711.
+PUSH_LOCK = (0x4B47, 1)
 
 
 class PushInProgress(Exception):
@@ -22,9 +23,9 @@ def lock_for_push(wait=True):
     """
     with connection.cursor() as cursor:
         if wait:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_GROUP, _KEY])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", list(PUSH_LOCK))
             return
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [_GROUP, _KEY])
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", list(PUSH_LOCK))
         if not cursor.fetchone()[0]:
             raise PushInProgress()
 
@@ -32,4 +33,4 @@ def lock_for_push(wait=True):
 def wait_for_pushes():
     """Take the lock shared until the current transaction ends: wait for a running push."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [_GROUP, _KEY])
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", list(PUSH_LOCK))

@@ -11,9 +11,9 @@ from functools import partial
 
 from django.db import transaction
 
-from ..models import KatelloRepository
-from ..pulp_internals import ContainerDistribution
-from .locks import wait_for_pushes
+from pulp_katello_gateway.app.acl.locks import wait_for_pushes
+from pulp_katello_gateway.app.models import KatelloRepository
+from pulp_katello_gateway.app.pulp_internals import ContainerDistribution
 
 
 def sync_private(distributions=None):

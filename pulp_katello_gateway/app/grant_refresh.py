@@ -1,7 +1,11 @@
-"""Hosts follow their content view between capsule syncs.
+"""Grants loaded from Katello's catalog between capsule syncs, for one user or one host.
 
-Katello sends host grants only at a capsule sync, so a host moved to another content view or
-lifecycle environment keeps its old access until the next one. A host whose grants are older
+Katello pushes grants only at a capsule sync. In between, a Foreman user's grants are replaced
+with Katello's catalog for that user at each verified login (``refresh_user``), and a host
+Katello has not pushed yet is looked up at its first request (``lookup_host``).
+
+Hosts also follow their content view: a host moved to another content view or lifecycle
+environment would keep its old access until the next sync. A host whose grants are older
 than ``KATELLO_GATEWAY_HOST_REFRESH_INTERVAL`` seconds gets them refreshed from Katello's catalog
 for that host (what the lookup of an unknown host asks). The token request that notices never
 waits for Foreman: it is answered from the grants the host has, and a Pulp task (run by a
@@ -20,10 +24,30 @@ from django.utils import timezone
 from pulpcore.plugin.tasking import dispatch
 
 from pulp_katello_gateway.app import foreman, metrics
-from pulp_katello_gateway.app.katello.apply import update_host_grants
+from pulp_katello_gateway.app.acl.locks import PushInProgress
+from pulp_katello_gateway.app.acl.writes import update_host_grants, update_user_grants
 from pulp_katello_gateway.app.models import ConsumerHost
 
 log = logging.getLogger(__name__)
+audit = logging.getLogger("pulp_katello_gateway.audit")
+
+
+def refresh_user(login, username, secret):
+    """Replace the grants of Foreman user ``login`` with Katello's catalog for the credentials
+    just verified; keep them when Katello cannot answer or a push is running. Never waits
+    behind a capsule-sync push (seconds for a million grants): the client's token request would
+    time out, and the push brings Katello's list anyway."""
+    try:
+        update_user_grants({login: foreman.user_catalog(username, secret)}, wait=False)
+    except (foreman.ForemanUnavailable, foreman.ForemanRejected, PushInProgress):
+        audit.warning("catalog of user=%s could not be refreshed; keeping its grants", username)
+
+
+def lookup_host(uuid):
+    """The id of host ``uuid`` after loading its grants from Katello's catalog (a host Katello
+    has not pushed yet); raises ``foreman.ForemanUnavailable`` or ``ForemanRejected``."""
+    update_host_grants({uuid: foreman.host_catalog(uuid)})
+    return ConsumerHost.objects.values_list("pk", flat=True).get(uuid=uuid)
 
 
 def request_if_stale(host_id):

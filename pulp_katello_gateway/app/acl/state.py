@@ -12,14 +12,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from pulp_katello_gateway.app.models import (
-    ConsumerHost,
-    ForemanUser,
-    HostRepositoryGrant,
-    KatelloRepository,
-    PushState,
-    UserRepositoryGrant,
-)
+from pulp_katello_gateway.app.acl.writes import HOST_GRANTS, REPOSITORIES, USER_GRANTS
+from pulp_katello_gateway.app.models import ConsumerHost, PushState
 
 ENDPOINTS = (
     "repository_list",
@@ -30,25 +24,24 @@ ENDPOINTS = (
 )
 
 
+def _grant_rows(grants):
+    return (
+        f"SELECT p.{grants.principal_key} || E'\\t' || r.name FROM {grants.table} g "
+        f"JOIN {grants.principals} p ON p.pulp_id = g.{grants.principal_column} "
+        f"JOIN {REPOSITORIES} r ON r.pulp_id = g.repository_id"
+    )
+
+
 def _rows(endpoint):
     """SQL of the rows (one text each) an endpoint's push leaves, in a stable spelling."""
-    repositories = KatelloRepository._meta.db_table
-    hosts = ConsumerHost._meta.db_table
     if endpoint == "repository_list":
-        return f"SELECT name || E'\\t' || auth_required::text FROM {repositories}"
+        return f"SELECT name || E'\\t' || auth_required::text FROM {REPOSITORIES}"
     if endpoint == "user_repository_mapping":
-        return (
-            f"SELECT u.login || E'\\t' || r.name FROM {UserRepositoryGrant._meta.db_table} g "
-            f"JOIN {ForemanUser._meta.db_table} u ON u.pulp_id = g.foreman_user_id "
-            f"JOIN {repositories} r ON r.pulp_id = g.repository_id"
-        )
+        return _grant_rows(USER_GRANTS)
     if endpoint == "update_hosts":
-        return f"SELECT uuid FROM {hosts}"
-    return (  # host_repository_mapping and update_host_repositories write the same table
-        f"SELECT h.uuid || E'\\t' || r.name FROM {HostRepositoryGrant._meta.db_table} g "
-        f"JOIN {hosts} h ON h.pulp_id = g.host_id "
-        f"JOIN {repositories} r ON r.pulp_id = g.repository_id"
-    )
+        return f"SELECT uuid FROM {ConsumerHost._meta.db_table}"
+    # host_repository_mapping and update_host_repositories write the same table
+    return _grant_rows(HOST_GRANTS)
 
 
 def fingerprint(endpoint):

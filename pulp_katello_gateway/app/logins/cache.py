@@ -1,0 +1,89 @@
+"""The cache of Foreman-verified logins: Foreman is asked only when it holds no fresh entry.
+
+An entry is a salted HMAC of the secret keyed with the server secret (never the secret itself).
+It is ``fresh`` for ``KATELLO_GATEWAY_LOGIN_CACHE_TTL`` seconds after Foreman verified it, then
+``stale`` (honoured only while Foreman is unreachable) for ``KATELLO_GATEWAY_LOGIN_MAX_STALE``
+more seconds, then ``expired``.
+"""
+
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from pulp_katello_gateway.app.models import CachedLogin
+from pulp_katello_gateway.app.names import name_problem
+
+FRESH, STALE, EXPIRED = "fresh", "stale", "expired"
+
+
+def _digest(salt, secret):
+    return salted_hmac(
+        f"pulp_katello_gateway.login.{salt}", secret, algorithm="sha256"
+    ).hexdigest()
+
+
+def _cutoffs():
+    """Entries verified after the first time are fresh; after the second, at least stale."""
+    fresh = timezone.now() - timedelta(seconds=settings.KATELLO_GATEWAY_LOGIN_CACHE_TTL)
+    return fresh, fresh - timedelta(seconds=settings.KATELLO_GATEWAY_LOGIN_MAX_STALE)
+
+
+def age(entry):
+    """``FRESH``, ``STALE`` or ``EXPIRED``."""
+    fresh, stale = _cutoffs()
+    if entry.verified_at > fresh:
+        return FRESH
+    return STALE if entry.verified_at > stale else EXPIRED
+
+
+def match(foreman_user, secret):
+    """The cache entry these exact credentials match, compared in constant time; or None."""
+    found = None
+    for entry in CachedLogin.objects.filter(foreman_user=foreman_user):
+        if constant_time_compare(_digest(entry.salt, secret), entry.digest):
+            found = entry
+    return found
+
+
+def remember(foreman_user, secret, entry):
+    """Foreman verified these credentials now: refresh ``entry`` (the one they matched, or
+    None for a new one), and drop the user's expired entries."""
+    now = timezone.now()
+    if entry is not None:
+        CachedLogin.objects.filter(pk=entry.pk).update(verified_at=now)
+    else:
+        salt = secrets.token_hex(16)
+        CachedLogin.objects.create(
+            foreman_user=foreman_user, salt=salt, digest=_digest(salt, secret), verified_at=now
+        )
+    _, stale = _cutoffs()
+    CachedLogin.objects.filter(foreman_user=foreman_user, verified_at__lte=stale).delete()
+
+
+def forget(login):
+    """Drop every cached login of ``login``, in any case (revocation); returns how many."""
+    if name_problem(login):
+        return 0  # no Foreman user has such a login (and a NUL would not reach PostgreSQL)
+    deleted, _ = CachedLogin.objects.filter(foreman_user__login__iexact=login).delete()
+    return deleted
+
+
+def forget_all():
+    """Drop every cached login (e.g. after a Foreman-wide password reset); returns how many."""
+    deleted, _ = CachedLogin.objects.all().delete()
+    return deleted
+
+
+def ages():
+    """How many cached logins are fresh, stale and expired (deleted at the user's next verified
+    login)."""
+    fresh, stale = _cutoffs()
+    entries = CachedLogin.objects
+    return {
+        FRESH: entries.filter(verified_at__gt=fresh).count(),
+        STALE: entries.filter(verified_at__lte=fresh, verified_at__gt=stale).count(),
+        EXPIRED: entries.filter(verified_at__lte=stale).count(),
+    }

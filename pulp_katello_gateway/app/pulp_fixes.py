@@ -1,0 +1,79 @@
+"""Where pulpcore's REST API answers 500 to bad input, the native API answers 400 or ignores it.
+
+Each class keeps pulpcore's behaviour and fixes one case; remove a fix once every supported
+pulpcore line has it. All reproduce on pulpcore's own endpoints (e.g. ``/pulp/api/v3/tasks/``)
+on 3.85 to 3.123, and are not reported upstream as far as we know:
+
+- ``offset`` or ``limit`` beyond PostgreSQL's bigint fails the query;
+- ``ordering=,`` orders by an empty name, which fails the query;
+- a ``__regex``/``__iregex`` pattern PostgreSQL cannot compile fails the query;
+- an unknown query parameter whose name holds a ``%`` breaks the error message (pulpcore puts
+  the name into a message that django-filter %-formats).
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import DataError, connection, transaction
+from django.forms.utils import ErrorList
+from django_filters.constants import EMPTY_VALUES
+from pulpcore.plugin.viewsets import BaseFilterSet, StableOrderingFilter
+from rest_framework.pagination import LimitOffsetPagination
+
+BIGINT_MAX = 2**63 - 1
+
+
+class Pagination(LimitOffsetPagination):
+    """Pulp's limit/offset pages, with both numbers capped at PostgreSQL's bigint: a larger one
+    fails the query (a 500 on pulpcore's own endpoints); capped, it reads as "all" or "past the
+    end"."""
+
+    max_limit = BIGINT_MAX
+
+    def get_offset(self, request):
+        return min(super().get_offset(request), BIGINT_MAX)
+
+
+def _postgres_regex(value):
+    """Refuse a pattern PostgreSQL cannot compile, which would fail the query (a 500)."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT '' ~ %s", [value])
+    except DataError:
+        raise ValidationError("Not a valid regular expression.") from None
+
+
+class _Ordering(StableOrderingFilter):
+    """Skips empty names as django-filter's own ordering does: pulpcore orders by ``''`` for
+    ``ordering=,``, which fails the query."""
+
+    def filter(self, qs, value):
+        return super().filter(qs, [name for name in value or () if name not in EMPTY_VALUES])
+
+
+class FilterSet(BaseFilterSet):
+    """pulpcore's filters, answering 400 or ignoring where pulpcore's own endpoints answer 500:
+    for a ``__regex``/``__iregex`` pattern PostgreSQL rejects (400), an unknown parameter whose
+    name holds a ``%`` (400; pulpcore puts the name into its message, which django-filter
+    %-formats) and empty names in ``ordering`` (ignored)."""
+
+    @classmethod
+    def get_filters(cls):
+        filters = super().get_filters()
+        fields = [(field, param) for param, field in filters["ordering"].param_map.items()]
+        filters["ordering"] = _Ordering(fields=fields)
+        return filters
+
+    @classmethod
+    def filter_for_field(cls, field, name, lookup_expr):
+        filter_ = super().filter_for_field(field, name, lookup_expr)
+        if lookup_expr in ("regex", "iregex"):
+            filter_.extra["validators"] = [*filter_.extra.get("validators", ()), _postgres_regex]
+        return filter_
+
+    def is_valid(self, *args, **kwargs):
+        valid = super().is_valid(*args, **kwargs)
+        unknown = self.form._errors.get("errors")
+        if unknown:
+            self.form._errors["errors"] = ErrorList(
+                [str(message).replace("%", "%%") for message in unknown]
+            )
+        return valid

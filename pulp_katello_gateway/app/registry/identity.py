@@ -1,0 +1,151 @@
+"""Who sends a registry request: the one place that answers it, for the token endpoint, the
+listings and the pull record.
+
+In order: the registry token the request carries (``HOST_CLAIM`` names a host, ``sub`` a user;
+never at the token endpoint, where a token must not buy another one that outlives a
+revocation), then Basic credentials (a local Pulp user the Pulp way, else a Foreman login through
+``logins``), then a verified consumer certificate (a host), then, only where
+``KATELLO_GATEWAY_TOKEN_REMOTE_AUTHENTICATION`` allows it, Pulp's other authentication methods
+(remote user, session), else anonymous.
+"""
+
+import base64
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from rest_framework.authentication import BasicAuthentication
+from rest_framework.exceptions import APIException, AuthenticationFailed
+from rest_framework.settings import api_settings
+
+from pulp_katello_gateway.app import certificates, foreman, grant_refresh, metrics
+from pulp_katello_gateway.app.access import ANONYMOUS, Identity
+from pulp_katello_gateway.app.logins import outcomes
+from pulp_katello_gateway.app.logins.backend import ForemanLoginBackend
+from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, local_user
+from pulp_katello_gateway.app.names import name_problem
+from pulp_katello_gateway.app.pulp_internals import TokenAuthentication
+
+# Private claim naming the host (its consumer uuid) a token was issued to. Hosts have no Django
+# user, so ``sub`` stays "" and pulp_container's views treat them as the anonymous user they are
+# for Pulp's RBAC; only the views that must know whose grants to show read this claim.
+HOST_CLAIM = "katello_host"
+
+
+class IdentityUnavailable(APIException):
+    """Foreman had to be asked who this is, and gave no answer (503)."""
+
+    status_code = 503
+    default_code = "foreman_unavailable"
+
+
+def identify(request, credentials=None, *, registry_token=True):
+    """The Identity behind ``request``; raises a DRF exception (401, 429, 503) when the client
+    claims to be somebody and is not, or that cannot be checked now.
+
+    ``credentials`` are ``(login, secret)`` sent some other way than the Basic header (the token
+    endpoint's OAuth2 form). ``registry_token=False`` at the token endpoint.
+    """
+    if registry_token:
+        bearer = _registry_token(request)
+        if bearer is not None:
+            return token_identity(*bearer)
+    if credentials is None:
+        credentials = basic_credentials(request)
+    if credentials is not None:
+        return _login(request, *credentials)
+    uuid = certificates.consumer_uuid(request)
+    if uuid is not None:
+        return _host(request, uuid)
+    if settings.KATELLO_GATEWAY_TOKEN_REMOTE_AUTHENTICATION:
+        for authenticator in api_settings.DEFAULT_AUTHENTICATION_CLASSES:
+            if not issubclass(authenticator, BasicAuthentication):
+                result = authenticator().authenticate(request)
+                if result is not None:
+                    return Identity(user=result[0])
+    return ANONYMOUS
+
+
+def _registry_token(request):
+    """``(subject, claims)`` of the request's registry token: verified by the view's own
+    authentication (registry views), or now when the view has none (search, Flatpak index);
+    None without a token."""
+    if isinstance(request.auth, dict):
+        return request.user, request.auth
+    return TokenAuthentication().authenticate(request)
+
+
+def token_identity(user, claims):
+    """The Identity a registry token stands for (``user`` is its subject).
+
+    A host Katello has since removed, like any unknown one, is nobody in particular.
+    """
+    host_uuid = claims.get(HOST_CLAIM)
+    if host_uuid:
+        host = ConsumerHost.objects.filter(uuid=host_uuid).values_list("pk", flat=True).first()
+        return Identity(host_id=host) if host is not None else ANONYMOUS
+    if not user.is_authenticated:
+        return ANONYMOUS
+    foreman_user = ForemanUser.objects.filter(user=user).values_list("pk", flat=True).first()
+    return Identity(user=user, foreman_user_id=foreman_user)
+
+
+def basic_credentials(request):
+    """``(login, secret)`` from an ``Authorization: Basic`` header; None without one.
+
+    Empty credentials (``Basic Og==``) count as none: clients send them for anonymous access.
+    """
+    scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except ValueError:  # not base64 (binascii.Error), not even ASCII, or not UTF-8 once decoded
+        raise AuthenticationFailed("Malformed Basic credentials.") from None
+    login, sep, secret = decoded.partition(":")
+    if not sep:
+        raise AuthenticationFailed("Malformed Basic credentials.")
+    return (login, secret) if login or secret else None
+
+
+def _login(request, login, secret):
+    source = certificates.client_address(request)
+    if name_problem(login):
+        # No user has such a login (blank, control characters, too long for Foreman users). A
+        # blank one would also get Katello's anonymous answer, which reads as "Foreman
+        # unavailable" (503); a NUL would not even reach PostgreSQL.
+        outcomes.login("denied", "-", source, kind="-")
+        raise AuthenticationFailed("Invalid username/password.")
+    if local_user(login) is not None:  # a local Pulp user authenticates the Pulp way
+        # Not throttled: Pulp's REST API checks these passwords unthrottled anyway, so a throttle
+        # here would protect nothing and only let anyone lock the Pulp admin out of the registry.
+        user = authenticate(request, username=login, password=secret)
+        if user is not None and user.is_active:
+            outcomes.login("ok", login, source, kind="pulp")
+            return Identity(user=user)
+    if not settings.KATELLO_GATEWAY_FOREMAN_URL:
+        outcomes.login("denied", login, source, kind="pulp")
+        raise AuthenticationFailed("Invalid username/password.")
+    try:
+        user = ForemanLoginBackend().authenticate(request, username=login, password=secret)
+    except foreman.ForemanUnavailable as exc:
+        raise IdentityUnavailable(f"Cannot verify the login now: {exc}. Try again later.") from None
+    if user is None:
+        raise AuthenticationFailed("Invalid username/password.")
+    return Identity.of_foreman_user(user.katello_foreman_user)
+
+
+def _host(request, uuid):
+    """The host with consumer ``uuid``; a host Katello has not pushed yet is looked up once."""
+    host_id = ConsumerHost.objects.filter(uuid=uuid).values_list("pk", flat=True).first()
+    if host_id is not None:
+        metrics.login("ok", "hit", "host")
+        grant_refresh.request_if_stale(host_id)
+        return Identity(host_id=host_id)
+    source = certificates.client_address(request)
+    try:
+        host_id = grant_refresh.lookup_host(uuid)
+    except (foreman.ForemanUnavailable, foreman.ForemanRejected) as exc:
+        outcomes.host_lookup("unavailable", uuid, source)
+        raise IdentityUnavailable(f"Cannot look the host up now: {exc}.") from None
+    outcomes.host_lookup("ok", uuid, source)
+    return Identity(host_id=host_id)
