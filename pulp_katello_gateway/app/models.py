@@ -239,7 +239,7 @@ class PushState(models.Model):
 
 
 class PullRecord(BaseModel):
-    """Who pulled a manifest (``pulls``): one row per identity, repository and digest.
+    """Who pulled a manifest (``pull_record``): one row per identity, repository and digest.
 
     Identities are kept by name (``kind`` foreman/host/pulp/anonymous, ``login``, ``host_uuid``),
     not by reference, so the record outlives users and hosts Katello removes.

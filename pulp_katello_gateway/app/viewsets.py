@@ -11,7 +11,7 @@ from django_filters import CharFilter, IsoDateTimeFilter
 from pulpcore.plugin.viewsets import NAME_FILTER_OPTIONS, NamedModelViewSet
 from rest_framework import mixins
 
-from . import pulls
+from . import pull_record
 from .acl.locks import lock_for_push
 from .models import ConsumerHost, ForemanUser, KatelloRepository, PullRecord
 from .parsers import PARSER_CLASSES
@@ -170,4 +170,4 @@ class PullRecordViewSet(NamedModelViewSet, mixins.ListModelMixin, mixins.Retriev
     DEFAULT_ACCESS_POLICY = _access_policy("katello_gateway.view_pullrecord")
 
     def get_queryset(self):
-        return pulls.current().order_by("-last_pulled", "pulp_id")
+        return pull_record.current().order_by("-last_pulled", "pulp_id")

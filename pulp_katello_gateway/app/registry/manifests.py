@@ -5,7 +5,7 @@ only notes a successful GET afterwards: who (from the registry token), which rep
 reference and digest, from which address. HEAD is not a pull.
 """
 
-from pulp_katello_gateway.app import pulls
+from pulp_katello_gateway.app import pull_record
 from pulp_katello_gateway.app.certificates import client_address
 from pulp_katello_gateway.app.pulp_internals import Manifests, served_manifest_digest
 from pulp_katello_gateway.app.registry.identity import identify
@@ -20,5 +20,5 @@ class RecordedManifests(Manifests):
         if response.status_code in _SERVED:
             digest = served_manifest_digest(self, response, path, pk)
             if digest:
-                pulls.record(identify(request), path, pk, digest, client_address(request))
+                pull_record.record(identify(request), path, pk, digest, client_address(request))
         return response

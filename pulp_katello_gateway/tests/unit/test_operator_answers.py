@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from pulp_katello_gateway.app import access, pulls
+from pulp_katello_gateway.app import access, pull_record
 from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, PullRecord, PushState
 from pulp_katello_gateway.tests.unit.conftest import put_json
 
@@ -44,10 +44,10 @@ def people(katello_client):
 
 
 def test_one_row_per_identity_repository_and_digest(people):
-    pulls.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
-    pulls.record(people["alice"], "kat/a", DIGEST, DIGEST, "192.0.2.2")
-    pulls.record(people["host"], "kat/a", "v1", DIGEST, "192.0.2.3")
-    pulls.record(access.ANONYMOUS, "kat/pub", "latest", DIGEST, "192.0.2.4")
+    pull_record.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
+    pull_record.record(people["alice"], "kat/a", DIGEST, DIGEST, "192.0.2.2")
+    pull_record.record(people["host"], "kat/a", "v1", DIGEST, "192.0.2.3")
+    pull_record.record(access.ANONYMOUS, "kat/pub", "latest", DIGEST, "192.0.2.4")
     rows = {
         (r.kind, r.login, r.host_uuid, r.repository): (r.count, r.reference, r.client_address)
         for r in PullRecord.objects.all()
@@ -61,30 +61,30 @@ def test_one_row_per_identity_repository_and_digest(people):
 
 def test_a_local_pulp_user_is_recorded_by_username(people):
     root = get_user_model().objects.create_user("deployer")
-    pulls.record(access.Identity(user=root), "kat/a", "latest", DIGEST, "192.0.2.1")
+    pull_record.record(access.Identity(user=root), "kat/a", "latest", DIGEST, "192.0.2.1")
     assert PullRecord.objects.get().login == "deployer"
 
 
 def test_recording_can_be_turned_off(people, settings):
     settings.KATELLO_GATEWAY_PULL_RECORD = False
-    pulls.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
+    pull_record.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
     assert not PullRecord.objects.exists()
 
 
 def test_expired_rows_are_hidden_and_pruned_by_new_pulls(people, settings):
     settings.KATELLO_GATEWAY_PULL_RECORD_RETENTION_DAYS = 90
-    pulls.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
+    pull_record.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
     old = timezone.now() - timedelta(days=91)
     PullRecord.objects.update(first_pulled=old, last_pulled=old)
-    assert not pulls.current().exists()
-    pulls.record(people["host"], "kat/a", "latest", DIGEST, "192.0.2.1")  # a new row prunes
+    assert not pull_record.current().exists()
+    pull_record.record(people["host"], "kat/a", "latest", DIGEST, "192.0.2.1")  # a new row prunes
     assert list(PullRecord.objects.values_list("kind", flat=True)) == ["host"]
 
 
 def test_pulls_endpoint_filters(katello_client, people):
-    pulls.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
-    pulls.record(people["host"], "kat/a", "latest", DIGEST, "192.0.2.1")
-    pulls.record(access.ANONYMOUS, "kat/pub", "latest", "sha256:" + "cd" * 32, "192.0.2.1")
+    pull_record.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
+    pull_record.record(people["host"], "kat/a", "latest", DIGEST, "192.0.2.1")
+    pull_record.record(access.ANONYMOUS, "kat/pub", "latest", "sha256:" + "cd" * 32, "192.0.2.1")
 
     def who(**params):
         response = katello_client.get(NATIVE + "pulls/", params)
@@ -108,7 +108,7 @@ def test_pulls_need_the_role(plain_client, anonymous_client):
 
 
 def test_pulls_command(people):
-    pulls.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
+    pull_record.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
     out = io.StringIO()
     call_command("katello-gateway-pulls", "--digest", DIGEST, stdout=out)
     assert f"foreman alice kat/a:latest {DIGEST} from 192.0.2.1: 1 pulls" in out.getvalue()

@@ -2,7 +2,7 @@
 
 from django.core.management import BaseCommand, CommandError
 
-from pulp_katello_gateway.app import pulls
+from pulp_katello_gateway.app import pull_record
 from pulp_katello_gateway.app.viewsets import PullRecordFilter
 
 FILTERS = ("digest", "repository", "login", "host", "since", "until")
@@ -26,7 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, limit, **options):
         query = {name: options[name] for name in FILTERS if options[name] is not None}
-        filters = PullRecordFilter(data=query, queryset=pulls.current())  # as pulls/ filters
+        filters = PullRecordFilter(data=query, queryset=pull_record.current())  # as pulls/ filters
         if not filters.is_valid():
             raise CommandError(filters.errors.as_text())
         records = filters.qs.order_by("-last_pulled")
