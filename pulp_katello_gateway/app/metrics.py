@@ -33,6 +33,7 @@ class Instruments:
 
     @classmethod
     def on(cls, meter):
+        # One declaration per instrument: parallel by design.
         return cls(
             logins=meter.create_counter(
                 f"{PREFIX}.logins",

@@ -120,6 +120,9 @@ class RepositoryGrant(models.Model):
     new rows at commit would double the time of a full push. They hold all the same: the only
     bulk writer (``acl/writes.py``) inserts grants joined to existing rows under the push lock
     and deletes grants before what they name, and ORM deletes cascade as usual.
+
+    The two subclasses are parallel by design: their fields and constraints differ only in
+    names, which the migrations fix.
     """
 
     PRINCIPAL = None  # the name of the foreign key to the principal

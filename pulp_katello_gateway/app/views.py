@@ -15,18 +15,9 @@ from pulp_katello_gateway.app import access
 from pulp_katello_gateway.app.acl import state
 from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, local_user
 from pulp_katello_gateway.app.names import name_problem
+from pulp_katello_gateway.app.policies import every_action
 
-_READ_ACL = {
-    "statements": [
-        {"action": "*", "principal": "admin", "effect": "allow"},
-        {
-            "action": "*",
-            "principal": "authenticated",
-            "effect": "allow",
-            "condition": "has_model_perms:katello_gateway.view_katellorepository",
-        },
-    ],
-}
+_READ_ACL = every_action("katello_gateway.view_katellorepository")
 
 
 def _name(value):

@@ -15,6 +15,7 @@ from . import pull_record
 from .acl.locks import lock_for_push
 from .models import ConsumerHost, ForemanUser, KatelloRepository, PullRecord
 from .parsers import PARSER_CLASSES
+from .policies import read_only
 from .pulp_fixes import FilterSet, Pagination
 from .serializers import (
     ConsumerHostSerializer,
@@ -24,18 +25,14 @@ from .serializers import (
 )
 
 
-def _access_policy(view_permission):
-    return {
-        "statements": [
-            {
-                "action": ["list", "retrieve"],
-                "principal": "authenticated",
-                "effect": "allow",
-                "condition": f"has_model_perms:{view_permission}",
-            },
-            {"action": "*", "principal": "admin", "effect": "allow"},
-        ],
-    }
+class _Defaults:
+    """What the plugin's viewsets share: pulpcore's pages with its fixes, DRF's parsers. A mixin,
+    not a NamedModelViewSet: pulpcore registers every NamedModelViewSet in this module. The
+    viewsets below each declare their endpoint, queryset, serializer, filters and policy:
+    parallel by design."""
+
+    pagination_class = Pagination
+    parser_classes = PARSER_CLASSES
 
 
 class _DestroyBehindPushesMixin(mixins.DestroyModelMixin):
@@ -61,17 +58,15 @@ class KatelloRepositoryFilter(FilterSet):
 
 
 class KatelloRepositoryViewSet(
-    NamedModelViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin
+    _Defaults, NamedModelViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin
 ):
     """Container repositories Katello serves here (pushed by Katello; read-only)."""
 
     endpoint_name = "katello_gateway/repositories"
-    pagination_class = Pagination
-    parser_classes = PARSER_CLASSES
     queryset = KatelloRepository.objects.all()
     serializer_class = KatelloRepositorySerializer
     filterset_class = KatelloRepositoryFilter
-    DEFAULT_ACCESS_POLICY = _access_policy("katello_gateway.view_katellorepository")
+    DEFAULT_ACCESS_POLICY = read_only("katello_gateway.view_katellorepository")
     LOCKED_ROLES = {
         "katello_gateway.katello": {
             "description": "Katello itself: push repositories, users, hosts and grants through "
@@ -99,6 +94,7 @@ class ForemanUserFilter(FilterSet):
 
 
 class ForemanUserViewSet(
+    _Defaults,
     NamedModelViewSet,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -108,12 +104,10 @@ class ForemanUserViewSet(
     """Foreman logins known here; deleting one deletes its Pulp user and its grants."""
 
     endpoint_name = "katello_gateway/users"
-    pagination_class = Pagination
-    parser_classes = PARSER_CLASSES
     queryset = ForemanUser.objects.select_related("user")
     serializer_class = ForemanUserSerializer
     filterset_class = ForemanUserFilter
-    DEFAULT_ACCESS_POLICY = _access_policy("katello_gateway.view_foremanuser")
+    DEFAULT_ACCESS_POLICY = read_only("katello_gateway.view_foremanuser")
 
 
 class ConsumerHostFilter(FilterSet):
@@ -128,17 +122,19 @@ class ConsumerHostFilter(FilterSet):
 
 
 class ConsumerHostViewSet(
-    NamedModelViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, _DestroyBehindPushesMixin
+    _Defaults,
+    NamedModelViewSet,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    _DestroyBehindPushesMixin,
 ):
     """Content hosts pushed by Katello; deleting one revokes its grants until the next sync."""
 
     endpoint_name = "katello_gateway/hosts"
-    pagination_class = Pagination
-    parser_classes = PARSER_CLASSES
     queryset = ConsumerHost.objects.all()
     serializer_class = ConsumerHostSerializer
     filterset_class = ConsumerHostFilter
-    DEFAULT_ACCESS_POLICY = _access_policy("katello_gateway.view_consumerhost")
+    DEFAULT_ACCESS_POLICY = read_only("katello_gateway.view_consumerhost")
 
 
 class PullRecordFilter(FilterSet):
@@ -158,16 +154,16 @@ class PullRecordFilter(FilterSet):
         }
 
 
-class PullRecordViewSet(NamedModelViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+class PullRecordViewSet(
+    _Defaults, NamedModelViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin
+):
     """Who pulled which manifest, when and how often (within the retention period)."""
 
     endpoint_name = "katello_gateway/pulls"
-    pagination_class = Pagination
-    parser_classes = PARSER_CLASSES
     queryset = PullRecord.objects.all()
     serializer_class = PullRecordSerializer
     filterset_class = PullRecordFilter
-    DEFAULT_ACCESS_POLICY = _access_policy("katello_gateway.view_pullrecord")
+    DEFAULT_ACCESS_POLICY = read_only("katello_gateway.view_pullrecord")
 
     def get_queryset(self):
         return pull_record.current().order_by("-last_pulled", "pulp_id")

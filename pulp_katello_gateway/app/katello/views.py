@@ -25,6 +25,7 @@ from pulp_katello_gateway.app.katello.serializers import (
 )
 from pulp_katello_gateway.app.logins import cache
 from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser
+from pulp_katello_gateway.app.policies import every_action
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +36,7 @@ class KatelloPushView(APIView):
 
     parser_classes = [RackFormParser, BoundedJSONParser]
     renderer_classes = [JSONRenderer]
-    # A fixed policy (these views have no access-policy row an admin could loosen).
-    DEFAULT_ACCESS_POLICY = {
-        "statements": [
-            {"action": "*", "principal": "admin", "effect": "allow"},
-            {
-                "action": "*",
-                "principal": "authenticated",
-                "effect": "allow",
-                "condition": "has_model_perms:katello_gateway.push_katello",
-            },
-        ],
-    }
+    DEFAULT_ACCESS_POLICY = every_action("katello_gateway.push_katello")
 
 
 class KatelloWriteView(KatelloPushView):
