@@ -17,10 +17,12 @@ $(VENV)/.installed: setup.py requirements.txt $(CONSTRAINTS)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -e '.[test]'
 	touch $@
 
-# ruff, and no import of Pulp's internals outside app/pulp_internals.py.
+# ruff, no import of Pulp's internals outside app/pulp_internals.py, and a module map that
+# matches the tree (docs/architecture.md).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(PY) -m devtools.check_imports
+	$(PY) -m devtools.check_module_map
 
 # Lint, then unit and functional tests against a throwaway PostgreSQL and a real Pulp stack.
 # Extra pytest arguments: make test PYTEST_ARGS="-k token -x"; another line: PULP_LINE=oldest
