@@ -96,7 +96,7 @@ class ConsumerHost(BaseModel):
 
     ``grants_refreshed_at``: when its grants were last Katello's (a push, a lookup or a refresh;
     until then its creation); ``refresh_requested_at``: when a refresh was last asked for
-    (``host_refresh``).
+    (``grant_refresh``).
     """
 
     NATURAL_KEY = "uuid"  # how Katello names it in pushes
@@ -230,7 +230,7 @@ class ForemanBackoff(models.Model):
 
 
 class PushState(models.Model):
-    """The last successful push of one Katello endpoint (``acl_state``)."""
+    """The last successful push of one Katello endpoint (``acl.state``)."""
 
     endpoint = models.CharField(max_length=64, unique=True)
     pushed_at = models.DateTimeField()
