@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -274,18 +275,101 @@ def podman(pulp, podman_storage, tmp_path):
 
 @pytest.fixture(scope="session")
 def push_katello(pulp, katello):
-    """Run Katello's capsule-sync push of the stand-in's state; every step must succeed."""
+    """Run Katello's capsule-sync push of the stand-in's state (to the API node at ``through``,
+    by default the stack's own); every step must succeed."""
+    from pulp_katello_gateway.tests.functional.gateway_http import push_url
 
-    def push():
+    def push(through=None):
         steps = katello.push(
-            f"{pulp.api_url}/pulp/api/v3/container_gateway/",
-            auth=pulp.admin_auth,
-            verify=str(pulp.ca_file),
+            push_url(through or pulp.api_url), auth=pulp.admin_auth, verify=str(pulp.ca_file)
         )
         assert [step for step in steps if step.status != 200] == []
         return steps
 
     return push
+
+
+# -- worlds: repositories, Foreman users and hosts, in Pulp and in Katello's view ---------------
+
+
+@dataclass
+class World:
+    """What one test module (or test) works on, under a ``prefix`` no other one uses.
+
+    ``repos``: kind -> repository name (``<prefix>/<kind>``); ``digest`` and ``layout``: the image
+    they hold; ``users``: who -> a Foreman user's credentials (``new_user()``'s dict); ``hosts``:
+    who -> consumer UUID, ``host_certs``: who -> a ``certs.d`` directory with Pulp's CA and the
+    host's consumer certificate; ``workdir``: a directory of the world's own.
+    """
+
+    prefix: str
+    repos: dict
+    digest: str
+    layout: Path
+    workdir: Path
+    katello: KatelloStandin = field(repr=False)
+    secrets: object = field(repr=False)
+    users: dict = field(default_factory=dict)
+    hosts: dict = field(default_factory=dict)
+    host_certs: dict = field(default_factory=dict)
+
+    def host_cert(self, who="host"):
+        """(certificate, key) paths of the host ``who``'s consumer certificate."""
+        directory = self.host_certs[who]
+        return str(directory / "client.cert"), str(directory / "client.key")
+
+    def new_user(self, *, repositories=None, tag="u", password=None):
+        """A fresh Foreman user with a password and a personal access token, granted
+        ``repositories`` (names; default: the world's ``granted`` one), not logged in yet; its
+        secrets are registered for the leak check."""
+        login = f"{self.prefix}-{tag}-{uuid.uuid4().hex[:8]}"
+        password = password or f"pw-{uuid.uuid4().hex}"
+        pat = f"pat-{uuid.uuid4().hex}"
+        if repositories is None:
+            repositories = [self.repos["granted"]]
+        self.katello.add_user(login, password, pat=pat, repositories=repositories)
+        self.secrets.add(password, pat)
+        return {"login": login, "password": password, "pat": pat, "auth": (login, password),
+                "pat_auth": (login, pat)}
+
+
+@pytest.fixture(scope="session")
+def make_world(pulp, katello, consumer_ca, oci_image, work_dir, push_katello, secret_registry):
+    """``make_world(tag, repositories, users=…, hosts=…)``: a ``World`` under a fresh prefix.
+
+    ``repositories``: kind -> ``auth_required`` in Katello (``None``: a distribution only Pulp
+    has); each gets ``image`` (``(layout, digest)``, default the tiny ``oci_image``) unless
+    ``images`` names the kinds that do. ``users``/``hosts``: who -> the kinds granted. Katello's
+    ACL is pushed unless ``push=False``.
+    """
+    from pulp_katello_gateway.tests.functional.listing_clients import host_cert_dir
+
+    def make(tag, repositories, *, users=None, hosts=None, images=None, image=None, push=True):
+        prefix = f"{tag}-{uuid.uuid4().hex[:8]}"
+        repos = {kind: f"{prefix}/{kind}" for kind in repositories}
+        layout, digest = image or oci_image
+        workdir = work_dir / "worlds" / prefix
+        workdir.mkdir(parents=True)
+        admin = Skopeo(pulp.certs_dir, workdir)
+        for kind in repositories if images is None else images:
+            admin.copy(f"oci:{layout}:latest", f"docker://{pulp.registry}/{repos[kind]}:latest",
+                       dest_creds=pulp.admin_auth)
+        for kind, auth_required in repositories.items():
+            if auth_required is not None:
+                katello.add_repository(repos[kind], auth_required=auth_required)
+        world = World(prefix, repos, digest, layout, workdir, katello, secret_registry)
+        for who, kinds in (users or {}).items():
+            world.users[who] = world.new_user(repositories=[repos[k] for k in kinds], tag=who)
+        for who, kinds in (hosts or {}).items():
+            world.hosts[who] = host_uuid = str(uuid.uuid4())
+            katello.add_host(host_uuid, repositories=[repos[k] for k in kinds])
+            world.host_certs[who] = host_cert_dir(workdir / "host-certs" / who, pulp.ca_file,
+                                                  consumer_ca, host_uuid)
+        if push:
+            push_katello()
+        return world
+
+    return make
 
 
 # -- resilience and security tests (test_faults, test_two_nodes, test_hostile_input, ...) --------
@@ -294,7 +378,7 @@ def push_katello(pulp, katello):
 @pytest.fixture(scope="session")
 def secret_registry():
     """Every password, PAT and issued token the tests register, and every error body their
-    sessions saw; ``test_zz_secrets.py`` checks that none of them leaks anywhere."""
+    sessions saw; ``test_secrets.py`` checks that none of those registered by then leaks."""
     from pulp_katello_gateway.tests.functional.gateway_http import SecretRegistry
 
     return SecretRegistry()
@@ -316,54 +400,20 @@ def gateway(pulp, secret_registry):
 
 
 @pytest.fixture(scope="session")
-def gateway_world(pulp, katello, consumer_ca, oci_image, work_dir):
-    """Repositories with the tiny image, shared by the resilience and security tests.
-
-    ``granted`` (protected) is granted to the users of ``new_user``; ``private`` (protected) to
-    nobody; ``public`` needs no login; ``host`` (protected) is granted to the host ``host_uuid``
-    whose consumer certificate is in ``host_certs``. Katello's ACL is pushed. Tests that change
-    grants use repositories of their own.
-    """
-    prefix = f"gw{uuid.uuid4().hex[:8]}"
-    repos = {kind: f"{prefix}/{kind}" for kind in ("granted", "private", "public", "host")}
-    layout, digest = oci_image
-    skopeo = Skopeo(pulp.certs_dir, work_dir / prefix)
-    for kind, name in repos.items():
-        skopeo.copy(f"oci:{layout}:latest", f"docker://{pulp.registry}/{name}:latest",
-                    dest_creds=pulp.admin_auth)
-        katello.add_repository(name, auth_required=kind != "public")
-    host_uuid = str(uuid.uuid4())
-    katello.add_host(host_uuid, repositories=[repos["host"]])
-    katello.push(f"{pulp.api_url}/pulp/api/v3/container_gateway/", auth=pulp.admin_auth,
-                 verify=str(pulp.ca_file))
-    certs = work_dir / prefix / "host-certs"
-    certs.mkdir(parents=True, exist_ok=True)
-    consumer_ca.issue(host_uuid, certs / "client.cert", certs / "client.key")
-    return {
-        "prefix": prefix,
-        "repos": repos,
-        "digest": digest,
-        "layout": layout,
-        "host_uuid": host_uuid,
-        "host_cert": (str(certs / "client.cert"), str(certs / "client.key")),
-    }
+def gateway_world(make_world):
+    """The world of the resilience and security tests: ``granted`` (protected) is granted to
+    the users of ``new_user``; ``private`` (protected) to nobody; ``public`` needs no login;
+    ``host`` (protected) to the host ``hosts["host"]``. Tests that change grants use
+    repositories of their own."""
+    return make_world("gw", {"granted": True, "private": True, "public": False, "host": True},
+                      hosts={"host": ["host"]})
 
 
 @pytest.fixture
-def new_user(katello, gateway_world, secret_registry):
-    """Make a fresh Foreman user (password and PAT) granted ``granted``; not logged in yet."""
-
-    def make(*, repositories=None, tag="u"):
-        login = f"{gateway_world['prefix']}-{tag}-{uuid.uuid4().hex[:8]}"
-        password, pat = f"pw-{uuid.uuid4().hex}", f"pat-{uuid.uuid4().hex}"
-        if repositories is None:
-            repositories = [gateway_world["repos"]["granted"]]
-        katello.add_user(login, password, pat=pat, repositories=repositories)
-        secret_registry.add(password, pat)
-        return {"login": login, "password": password, "pat": pat, "auth": (login, password),
-                "pat_auth": (login, pat)}
-
-    return make
+def new_user(gateway_world):
+    """``new_user(repositories=…, tag=…)``: a fresh Foreman user (password and PAT) granted
+    ``granted`` of ``gateway_world``; not logged in yet."""
+    return gateway_world.new_user
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Plain-HTTP registry clients for the resilience and security tests, and the secrets they saw.
 
-Every session made here reports each answer to a ``SecretRegistry``: the final leak check
-(``test_zz_secrets.py``) looks for every registered secret in every error body seen, in the
+Every session made here reports each answer to a ``SecretRegistry``: the leak check
+(``test_secrets.py``) looks for every secret registered so far in every error body seen, in the
 stack's logs and in a dump of its database.
 """
 
@@ -12,6 +12,12 @@ import jwt
 import requests
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+PUSH_PATH = "/pulp/api/v3/container_gateway/"  # Katello's push API on an API node
+
+
+def push_url(base_url):
+    """Where Katello pushes to the API node at ``base_url`` (``.../container_gateway/``)."""
+    return f"{base_url.rstrip('/')}{PUSH_PATH}"
 
 
 class SecretRegistry:

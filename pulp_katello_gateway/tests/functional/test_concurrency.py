@@ -8,6 +8,8 @@ refresh grants, and token requests all meet in the same tables and locks).
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from pulp_katello_gateway.tests.functional.gateway_http import push_url
+
 CLIENTS = 50
 PULLS_PER_CLIENT = 3  # at least; clients go on pulling until PUSHES pushes are through
 PUSHES = 3
@@ -17,12 +19,12 @@ CHURN = 4
 
 
 def test_pushes_while_fifty_clients_pull(pulp, katello, gateway, gateway_world, new_user):
-    repos, digest = gateway_world["repos"], gateway_world["digest"]
+    repos, digest = gateway_world.repos, gateway_world.digest
     users = [new_user(tag="load") for _ in range(USERS)]
     for user in users:  # logged in before the load: their grant exists before and after
         assert gateway.pull(repos["granted"], user["auth"])[1].status_code == 200
     newcomers = [new_user(tag="first") for _ in range(NEWCOMERS)]  # log in during pushes
-    churn = [f"{gateway_world['prefix']}/churn-{index}" for index in range(CHURN)]
+    churn = [f"{gateway_world.prefix}/churn-{index}" for index in range(CHURN)]
 
     clients_done, pusher_stopped = threading.Event(), threading.Event()
     pushes, push_errors = [], []
@@ -44,8 +46,8 @@ def test_pushes_while_fifty_clients_pull(pulp, katello, gateway, gateway_world, 
         try:
             while not clients_done.is_set():
                 change_katello(round_)
-                steps = katello.push(f"{pulp.api_url}/pulp/api/v3/container_gateway/",
-                                     auth=pulp.admin_auth, verify=str(pulp.ca_file), timeout=120)
+                steps = katello.push(push_url(pulp.api_url), auth=pulp.admin_auth,
+                                     verify=str(pulp.ca_file), timeout=120)
                 pushes.append([(step.path, step.status) for step in steps])
                 round_ += 1
         except Exception as exc:  # reported below; the clients must not wait for more pushes
@@ -99,7 +101,6 @@ def test_pushes_while_fifty_clients_pull(pulp, katello, gateway, gateway_world, 
     assert denied == []
 
     # After the next sync the newcomers have their grants too.
-    katello.push(f"{pulp.api_url}/pulp/api/v3/container_gateway/", auth=pulp.admin_auth,
-                 verify=str(pulp.ca_file))
+    katello.push(push_url(pulp.api_url), auth=pulp.admin_auth, verify=str(pulp.ca_file))
     for newcomer in newcomers:
         assert gateway.pull(repos["granted"], newcomer["auth"])[1].status_code == 200

@@ -7,7 +7,6 @@ that would tell podman the password is wrong), and nothing unverified is ever ca
 are set by moving ``verified_at`` back in the stack's database, never by waiting.
 """
 
-import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,7 +14,6 @@ import pytest
 
 from devtools.clients import Skopeo
 from devtools.katello_standin import GARBAGE_KINDS
-from devtools.net import wait_until
 from pulp_katello_gateway.app import settings as defaults
 from pulp_katello_gateway.tests.functional.gateway_http import Registry
 
@@ -76,14 +74,14 @@ def foreman_restored(katello, pulp_db):
 @pytest.fixture(scope="module")
 def host_gateway(nginx, pulp, secret_registry, gateway_world):
     """The known host's registry client: through nginx, with its consumer certificate."""
-    return Registry(nginx.url, pulp.ca_file, secret_registry, cert=gateway_world["host_cert"])
+    return Registry(nginx.url, pulp.ca_file, secret_registry, cert=gateway_world.host_cert())
 
 
 def test_foreman_down_pulls_keep_working_and_new_logins_get_503(
     gateway, host_gateway, katello, nginx, consumer_ca, pulp, gateway_world, new_user,
     foreman_restored, tmp_path,
 ):
-    repos, digest = gateway_world["repos"], gateway_world["digest"]
+    repos, digest = gateway_world.repos, gateway_world.digest
     with_password, with_pat = new_user(), new_user()
     # They logged in within the cache window; the host is known from Katello's last push.
     assert gateway.pull(repos["granted"], with_password["auth"])[1].status_code == 200
@@ -115,12 +113,7 @@ def test_foreman_down_pulls_keep_working_and_new_logins_get_503(
                 f"oci:{tmp_path / 'cached'}:latest", src_creds=with_password["auth"])
     skopeo.copy(f"docker://{pulp.registry}/{repos['public']}:latest",
                 f"oci:{tmp_path / 'anonymous'}:latest")
-    host_certs = tmp_path / "host-certs"
-    host_certs.mkdir()
-    shutil.copy(pulp.ca_file, host_certs / "ca.crt")
-    for name, path in zip(("client.cert", "client.key"), gateway_world["host_cert"], strict=True):
-        shutil.copy(path, host_certs / name)
-    Skopeo(host_certs, tmp_path).copy(f"docker://{nginx.registry}/{repos['host']}:latest",
+    Skopeo(gateway_world.host_certs["host"], tmp_path).copy(f"docker://{nginx.registry}/{repos['host']}:latest",
                                       f"oci:{tmp_path / 'host'}:latest")
     for name in ("cached", "anonymous", "host"):
         assert digest in (tmp_path / name / "index.json").read_text()
@@ -168,7 +161,7 @@ def hang_node(api_nodes, pulp, pulp_db, secret_registry):
 def test_hanging_foreman_holds_up_only_the_logins_that_need_it(
     hang_node, katello, gateway_world, new_user, foreman_restored
 ):
-    repos = gateway_world["repos"]
+    repos = gateway_world.repos
     cached = new_user()
     assert hang_node.pull(repos["granted"], cached["auth"])[1].status_code == 200
     strangers = [new_user(tag="hang") for _ in range(4)]
@@ -180,8 +173,7 @@ def test_hanging_foreman_holds_up_only_the_logins_that_need_it(
             pool.submit(hang_node.token, f"repository:{repos['granted']}:pull", auth=s["auth"])
             for s in strangers
         ]
-        wait_until(lambda: katello.request_count("/v2/token") >= asked + HANG_MAX_CONCURRENT,
-                   30, what="logins hanging in Foreman")
+        katello.wait_hanging(HANG_MAX_CONCURRENT, path="/v2/token")  # logins hanging in Foreman
         # While those hang, everybody who does not need Foreman is served.
         served = [hang_node.pull(repos["granted"], cached["auth"]) for _ in range(4)]
         served += [hang_node.pull(repos["public"]) for _ in range(4)]
@@ -222,7 +214,7 @@ GARBAGE_MESSAGES = {
 def test_garbage_from_foreman_is_a_clear_503_and_nothing_is_cached(
     gateway, katello, gateway_world, new_user, pulp_db, foreman_restored, kind
 ):
-    granted = gateway_world["repos"]["granted"]
+    granted = gateway_world.repos["granted"]
     user = new_user()
     katello.set_fault("garbage", kind=kind, paths=["/v2/token"])
     response = gateway.token(f"repository:{granted}:pull", auth=user["auth"])
@@ -244,7 +236,7 @@ def test_garbage_catalog_keeps_the_verified_login_and_its_grants(
     gateway, katello, gateway_world, new_user, pulp_db, foreman_restored, fault
 ):
     """The login check succeeded, only the repository list that follows is garbage."""
-    granted = gateway_world["repos"]["granted"]
+    granted = gateway_world.repos["granted"]
     user = new_user()
     assert gateway.pull(granted, user["auth"])[1].status_code == 200
     age(pulp_db, user["login"], TTL + 60)
@@ -258,7 +250,7 @@ def test_garbage_catalog_keeps_the_verified_login_and_its_grants(
 def test_garbage_never_refreshes_an_expired_login(
     gateway, katello, gateway_world, new_user, pulp_db, foreman_restored
 ):
-    granted = gateway_world["repos"]["granted"]
+    granted = gateway_world.repos["granted"]
     user = new_user()
     assert gateway.pull(granted, user["auth"])[1].status_code == 200
     age(pulp_db, user["login"], TTL + 60)
@@ -281,7 +273,7 @@ def test_garbage_never_refreshes_an_expired_login(
 def test_ttl_expiry_makes_foreman_check_the_login_again(
     gateway, katello, gateway_world, new_user, pulp_db
 ):
-    granted = gateway_world["repos"]["granted"]
+    granted = gateway_world.repos["granted"]
     user = new_user()
     assert gateway.pull(granted, user["auth"])[1].status_code == 200
     asked = katello.request_count("/v2/token")
@@ -300,7 +292,7 @@ def test_ttl_expiry_makes_foreman_check_the_login_again(
 def test_changed_credentials_stop_working_from_the_cache_after_the_ttl(
     gateway, katello, gateway_world, new_user, pulp_db, secret_registry, secret
 ):
-    granted = gateway_world["repos"]["granted"]
+    granted = gateway_world.repos["granted"]
     user = new_user()
     auth = user["auth"] if secret == "password" else user["pat_auth"]
     assert gateway.pull(granted, auth)[1].status_code == 200
@@ -324,7 +316,7 @@ def test_changed_credentials_stop_working_from_the_cache_after_the_ttl(
 def test_max_stale_is_honoured_only_while_foreman_is_unreachable(
     gateway, katello, gateway_world, new_user, pulp_db, foreman_restored
 ):
-    granted = gateway_world["repos"]["granted"]
+    granted = gateway_world.repos["granted"]
     user = new_user()
     assert gateway.pull(granted, user["auth"])[1].status_code == 200
 

@@ -23,11 +23,11 @@ from schemathesis import GenerationMode
 
 from devtools.clients import Skopeo
 from devtools.rack import encode
-from pulp_katello_gateway.app.logins import SECRET_MAX_LENGTH
+from pulp_katello_gateway.app.logins.backend import SECRET_MAX_LENGTH
 from pulp_katello_gateway.app.registry.token import MAX_SCOPES
 from pulp_katello_gateway.tests.functional.database import snapshot
+from pulp_katello_gateway.tests.functional.gateway_http import PUSH_PATH as PUSH
 
-PUSH = "/pulp/api/v3/container_gateway/"
 NATIVE = "/pulp/api/v3/katello_gateway/"
 FORM = "application/x-www-form-urlencoded"
 SURROGATE = re.compile("[\ud800-\udfff]")
@@ -94,7 +94,7 @@ def unchanged(pulp_db):
 
 def test_hostile_token_requests(raw, unchanged, new_user, gateway_world):
     user = new_user()
-    granted = gateway_world["repos"]["granted"]
+    granted = gateway_world.repos["granted"]
     scope = quote(f"repository:{granted}:pull", safe="")
     cases = [
         # (request, expected status)
@@ -151,25 +151,23 @@ def test_non_ascii_password_logs_in_with_real_clients(
     katello, gateway, pulp, gateway_world, secret_registry, tmp_path
 ):
     """A Foreman password beyond ASCII reaches Foreman as the client sent it (UTF-8)."""
-    login = f"{gateway_world['prefix']}-jürgen-{uuid.uuid4().hex[:6]}"
-    password = f"pässwörd-€-日本-{uuid.uuid4().hex[:8]}"
-    katello.add_user(login, password, repositories=[gateway_world["repos"]["granted"]])
-    secret_registry.add(password)
-    token, manifest = gateway.pull(gateway_world["repos"]["granted"], (login, password))
+    user = gateway_world.new_user(tag="jürgen", password=f"pässwörd-€-日本-{uuid.uuid4().hex[:8]}")
+    login, password = user["auth"]
+    token, manifest = gateway.pull(gateway_world.repos["granted"], (login, password))
     assert (token.status_code, manifest.status_code) == (200, 200)
     target = tmp_path / "pulled"
     Skopeo(pulp.certs_dir, tmp_path).copy(
-        f"docker://{pulp.registry}/{gateway_world['repos']['granted']}:latest",
+        f"docker://{pulp.registry}/{gateway_world.repos['granted']}:latest",
         f"oci:{target}:latest", src_creds=(login, password),
     )
-    assert gateway_world["digest"] in (target / "index.json").read_text()
+    assert gateway_world.digest in (target / "index.json").read_text()
 
 
 # -- the push API ----------------------------------------------------------------------------
 
 
 def test_hostile_pushes_are_refused_whole(raw, unchanged, gateway_world):
-    repos = gateway_world["repos"]
+    repos = gateway_world.repos
     admin = {"Authorization": raw.admin}
     # Valid entries that would change the world (open the protected repository) come first,
     # the broken one last: a partial write would be visible.
@@ -201,7 +199,7 @@ def test_hostile_pushes_are_refused_whole(raw, unchanged, gateway_world):
          400),
         ("update_hosts", FORM, b"hosts[][uuid]=a&hosts[][uuid]=a", 400),
         ("host_repository_mapping", "application/json", json.dumps({"hosts": [
-            {gateway_world["host_uuid"]: []}, {"x": "not a list"}]}).encode(), 400),
+            {gateway_world.hosts["host"]: []}, {"x": "not a list"}]}).encode(), 400),
         ("update_host_repositories", "application/json", json.dumps({"hosts": [
             {"new-" + uuid.uuid4().hex: opened}, {"\t": opened}, {"y": [1]}]}).encode(), 400),
     ]
@@ -315,8 +313,8 @@ def test_generated_pushes_with_a_bad_entry_are_refused_whole(
     raw, pulp_db, gateway_world, endpoint, good, bad, as_json, principal
 ):
     """Good entries (one opening a protected repository) followed by a bad one."""
-    good = [{"repository": gateway_world["repos"]["granted"], "auth_required": False},
-            *[e for e in good if e["repository"] != gateway_world["repos"]["granted"]]]
+    good = [{"repository": gateway_world.repos["granted"], "auth_required": False},
+            *[e for e in good if e["repository"] != gateway_world.repos["granted"]]]
     listed = [*good, bad]
     payload = ({"repositories": listed} if endpoint == "repository_list" else
                {"users" if endpoint.startswith("user") else "hosts": [{principal: listed}]})

@@ -17,39 +17,22 @@ from pulp_katello_gateway.tests.functional.listing_clients import host_cert_dir,
 
 
 @pytest.fixture(scope="module")
-def hosts(pulp, katello, nginx, consumer_ca, oci_image, tmp_path_factory):
-    """A host granted ``granted``; ``secret`` is private and granted to nobody."""
-    workdir = tmp_path_factory.mktemp("hosts")
-    prefix = f"hosts-{uuid.uuid4().hex[:8]}"
-    layout, digest = oci_image
-    admin = Skopeo(pulp.certs_dir, workdir)
-    for short in ("granted", "secret", "late"):
-        admin.copy(
-            f"oci:{layout}:latest",
-            f"docker://{pulp.registry}/{prefix}/{short}:latest",
-            dest_creds=pulp.admin_auth,
-        )
-        katello.add_repository(f"{prefix}/{short}", auth_required=True)
-    host_uuid = str(uuid.uuid4())
-    katello.add_host(host_uuid, repositories=[f"{prefix}/granted"])
-    katello.push(
-        f"{pulp.api_url}/pulp/api/v3/container_gateway/",
-        auth=pulp.admin_auth,
-        verify=str(pulp.ca_file),
-    )
-    return {
-        "prefix": prefix,
-        "digest": digest,
-        "uuid": host_uuid,
-        "certs": host_cert_dir(workdir / "certs", pulp.ca_file, consumer_ca, host_uuid),
-        "workdir": workdir,
-    }
+def world(make_world):
+    """A host granted ``granted``; ``secret`` is private and granted to nobody; ``late`` is for a
+    host registered later."""
+    return make_world("hosts", {"granted": True, "secret": True, "late": True},
+                      hosts={"host": ["granted"]})
 
 
 def _pull(nginx, cert_dir, repository, destination):
     return Skopeo(cert_dir, destination.parent).copy(
         f"docker://{nginx.registry}/{repository}:latest", f"oci:{destination}:latest", check=False
     )
+
+
+def _certificate_header(world):
+    """The host's certificate as the web server passes it to Pulp."""
+    return quote((world.host_certs["host"] / "client.cert").read_text())
 
 
 def _pull_access(http, base_url, repository):
@@ -61,51 +44,51 @@ def _pull_access(http, base_url, repository):
     return claims["access"][0]["actions"]
 
 
-def test_host_pulls_its_repository_with_its_certificate(nginx, hosts, tmp_path):
-    result = _pull(nginx, hosts["certs"], f"{hosts['prefix']}/granted", tmp_path / "granted")
+def test_host_pulls_its_repository_with_its_certificate(nginx, world, tmp_path):
+    result = _pull(nginx, world.host_certs["host"], world.repos["granted"], tmp_path / "granted")
     assert result.returncode == 0, result.stderr
-    assert hosts["digest"] in (tmp_path / "granted" / "index.json").read_text()
+    assert world.digest in (tmp_path / "granted" / "index.json").read_text()
 
 
-def test_host_cannot_pull_what_it_is_not_granted(nginx, hosts, tmp_path):
-    result = _pull(nginx, hosts["certs"], f"{hosts['prefix']}/secret", tmp_path / "secret")
+def test_host_cannot_pull_what_it_is_not_granted(nginx, world, tmp_path):
+    result = _pull(nginx, world.host_certs["host"], world.repos["secret"], tmp_path / "secret")
     assert result.returncode != 0
 
 
-def test_certificate_from_another_ca_is_refused(pulp, nginx, hosts, tmp_path):
+def test_certificate_from_another_ca_is_refused(pulp, nginx, world, tmp_path):
     other_ca = CertificateAuthority(tmp_path / "other-ca", common_name="Not Katello")
-    certs = host_cert_dir(tmp_path / "certs", pulp.ca_file, other_ca, hosts["uuid"])
-    result = _pull(nginx, certs, f"{hosts['prefix']}/granted", tmp_path / "granted")
+    certs = host_cert_dir(tmp_path / "certs", pulp.ca_file, other_ca, world.hosts["host"])
+    result = _pull(nginx, certs, world.repos["granted"], tmp_path / "granted")
     assert result.returncode != 0
 
 
-def test_certificate_header_sent_straight_to_pulp_is_ignored(pulp, nginx, hosts):
+def test_certificate_header_sent_straight_to_pulp_is_ignored(pulp, nginx, world):
     """A client that can reach Pulp itself forges the header with a real host's certificate."""
-    repository = f"{hosts['prefix']}/granted"
-    through_nginx = session(pulp.ca_file, cert_dir=hosts["certs"])
+    repository = world.repos["granted"]
+    through_nginx = session(pulp.ca_file, cert_dir=world.host_certs["host"])
     assert _pull_access(through_nginx, nginx.url, repository) == ["pull"]
 
     forged = session(pulp.ca_file)
-    forged.headers["X-RHSM-SSL-Client-Cert"] = quote((hosts["certs"] / "client.cert").read_text())
+    forged.headers["X-RHSM-SSL-Client-Cert"] = _certificate_header(world)
     assert _pull_access(forged, nginx.upstream_url, repository) == []
 
 
-def test_certificate_header_sent_through_nginx_is_replaced(pulp, nginx, hosts):
+def test_certificate_header_sent_through_nginx_is_replaced(pulp, nginx, world):
     forged = session(pulp.ca_file)  # no client certificate on the TLS connection
-    forged.headers["X-RHSM-SSL-Client-Cert"] = quote((hosts["certs"] / "client.cert").read_text())
-    assert _pull_access(forged, nginx.url, f"{hosts['prefix']}/granted") == []
+    forged.headers["X-RHSM-SSL-Client-Cert"] = _certificate_header(world)
+    assert _pull_access(forged, nginx.url, world.repos["granted"]) == []
 
 
 def test_unknown_host_is_looked_up_once_and_remembered(
-    pulp, katello, nginx, consumer_ca, hosts, tmp_path
+    pulp, katello, nginx, consumer_ca, world, tmp_path
 ):
     """A host registered after the last capsule sync: Pulp asks Katello once, then knows it."""
     newcomer = str(uuid.uuid4())
-    katello.add_host(newcomer, repositories=[f"{hosts['prefix']}/late"])
+    katello.add_host(newcomer, repositories=[world.repos["late"]])
     certs = host_cert_dir(tmp_path / "certs", pulp.ca_file, consumer_ca, newcomer)
     katello.reset_counters()
     for attempt in ("first", "second"):
-        result = _pull(nginx, certs, f"{hosts['prefix']}/late", tmp_path / attempt)
+        result = _pull(nginx, certs, world.repos["late"], tmp_path / attempt)
         assert result.returncode == 0, result.stderr
     lookups = [r for r in katello.requests if r["path"] == "/v2/_catalog"]
     assert len(lookups) == 1

@@ -9,13 +9,11 @@ import uuid
 
 import pytest
 
-from devtools.clients import Skopeo
 from devtools.oci import build_image
 from pulp_katello_gateway.tests.functional.listing_clients import (
     FLATPAK_QUERY,
     catalog,
     catalog_pages,
-    host_cert_dir,
     podman_search,
     session,
 )
@@ -32,10 +30,14 @@ SEES = {
 }
 
 
-class World:
-    def __init__(self, pulp, nginx, prefix, users, host_certs):
-        self.pulp, self.nginx, self.prefix = pulp, nginx, prefix
-        self.users, self.host_certs = users, host_certs
+class Listings:
+    """The module's world, and each identity's client."""
+
+    def __init__(self, pulp, nginx, world):
+        self.pulp, self.nginx, self.prefix = pulp, nginx, world.prefix
+        self.users = {who: user["auth"] for who, user in world.users.items()}
+        self.users["admin"] = pulp.admin_auth
+        self.host_certs = world.host_certs["host"]
 
     def name(self, short):
         return f"{self.prefix}/{short}"
@@ -53,40 +55,20 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(pulp, katello, nginx, consumer_ca, tmp_path_factory):
-    tag = uuid.uuid4().hex[:8]
-    prefix = f"listing-{tag}"
-    workdir = tmp_path_factory.mktemp("listings")
-    layout = workdir / "flatpak-image"
-    build_image(layout, labels={"org.flatpak.ref": f"app/org.example.App{tag}/x86_64/stable"})
-    skopeo = Skopeo(pulp.certs_dir, workdir)
-    for short in WITH_IMAGES:
-        skopeo.copy(
-            f"oci:{layout}:latest",
-            f"docker://{pulp.registry}/{prefix}/{short}:latest",
-            dest_creds=pulp.admin_auth,
-        )
-
-    users = {
-        "alice": (f"alice-{tag}@example.com", "alice-password"),
-        "bob": (f"bob-{tag}@example.com", "bob-password"),
-        "admin": pulp.admin_auth,
-    }
-    for short in REPOSITORIES:
-        if short != "local":  # a distribution only Pulp knows
-            katello.add_repository(f"{prefix}/{short}", auth_required=short not in PUBLIC)
-    for who in ("alice", "bob"):
-        login, password = users[who]
-        katello.add_user(login, password, repositories=[f"{prefix}/{who}-1"])
-    host_uuid = str(uuid.uuid4())
-    katello.add_host(host_uuid, repositories=[f"{prefix}/host-1"])
-    katello.push(
-        f"{pulp.api_url}/pulp/api/v3/container_gateway/",
-        auth=pulp.admin_auth,
-        verify=str(pulp.ca_file),
+def world(pulp, nginx, make_world, tmp_path_factory):
+    layout = tmp_path_factory.mktemp("listings") / "flatpak-image"
+    flatpak_ref = f"app/org.example.App{uuid.uuid4().hex[:8]}/x86_64/stable"
+    digest = build_image(layout, labels={"org.flatpak.ref": flatpak_ref})
+    built = make_world(
+        "listing",
+        # "local": a distribution only Pulp knows
+        {short: None if short == "local" else short not in PUBLIC for short in REPOSITORIES},
+        users={"alice": ["alice-1"], "bob": ["bob-1"]},
+        hosts={"host": ["host-1"]},
+        images=WITH_IMAGES,
+        image=(layout, digest),
     )
-    host_certs = host_cert_dir(workdir / "host-certs", pulp.ca_file, consumer_ca, host_uuid)
-    return World(pulp, nginx, prefix, users, host_certs)
+    return Listings(pulp, nginx, built)
 
 
 @pytest.mark.parametrize("who", list(SEES))

@@ -10,31 +10,17 @@ import uuid
 
 import pytest
 
-from devtools.clients import Skopeo
-
 
 @pytest.fixture(scope="module")
-def world(pulp, katello, oci_image, push_katello, work_dir):
+def world(make_world):
     """Three repositories with the tiny image: granted to the users below, protected and granted
     to nobody, and public; Katello's ACL pushed."""
-    prefix = f"cli{uuid.uuid4().hex[:8]}"
-    repos = {kind: f"{prefix}/{kind}" for kind in ("granted", "private", "public")}
-    layout, digest = oci_image
-    skopeo = Skopeo(pulp.certs_dir, work_dir / prefix)
-    for kind, name in repos.items():
-        skopeo.copy(f"oci:{layout}:latest", f"docker://{pulp.registry}/{name}:latest",
-                    dest_creds=pulp.admin_auth)
-        katello.add_repository(name, auth_required=kind != "public")
-    push_katello()
-    return {"prefix": prefix, "repos": repos, "digest": digest, "layout": layout}
+    return make_world("cli", {"granted": True, "private": True, "public": False})
 
 
 @pytest.fixture
-def user(katello, world):
-    login = f"{world['prefix']}-{uuid.uuid4().hex[:8]}"
-    password, pat = f"pw-{uuid.uuid4().hex}", f"pat-{uuid.uuid4().hex}"
-    katello.add_user(login, password, pat=pat, repositories=[world["repos"]["granted"]])
-    return {"login": login, "password": password, "pat": pat, "auth": (login, password)}
+def user(world):
+    return world.new_user()
 
 
 def ref(pulp, repository, tag="latest"):
@@ -70,11 +56,11 @@ def test_wrong_password_fails_the_login(podman, skopeo, pulp, user):
 
 
 def test_foreman_user_pulls_granted_repository(podman, skopeo, pulp, world, user, tmp_path):
-    granted = world["repos"]["granted"]
+    granted = world.repos["granted"]
     podman.login(pulp.registry, user["login"], user["password"])
     podman.pull(ref(pulp, granted))
-    assert podman.image_digest(ref(pulp, granted)) == world["digest"]
-    assert pulled_digest(skopeo, pulp, granted, user["auth"], tmp_path) == world["digest"]
+    assert podman.image_digest(ref(pulp, granted)) == world.digest
+    assert pulled_digest(skopeo, pulp, granted, user["auth"], tmp_path) == world.digest
 
 
 def test_a_login_typed_in_another_case_keeps_katellos_grants(
@@ -82,13 +68,13 @@ def test_a_login_typed_in_another_case_keeps_katellos_grants(
 ):
     """Foreman accepts ``ALICE`` for ``alice``; so does the plugin, and Katello's next sync (which
     only maps the spellings Foreman knows) leaves that login its grant."""
-    granted = world["repos"]["granted"]
-    assert pulled_digest(skopeo, pulp, granted, user["auth"], tmp_path) == world["digest"]
+    granted = world.repos["granted"]
+    assert pulled_digest(skopeo, pulp, granted, user["auth"], tmp_path) == world.digest
     push_katello()  # Katello now maps the user, under its own spelling
     shouted = (user["login"].upper(), user["pat"])
-    assert pulled_digest(skopeo, pulp, granted, shouted, tmp_path) == world["digest"]
+    assert pulled_digest(skopeo, pulp, granted, shouted, tmp_path) == world.digest
     push_katello()  # a sync while ``shouted`` is a cached login
-    assert pulled_digest(skopeo, pulp, granted, shouted, tmp_path) == world["digest"]
+    assert pulled_digest(skopeo, pulp, granted, shouted, tmp_path) == world.digest
     known = pulp.session().get(
         f"{pulp.api_url}/pulp/api/v3/katello_gateway/users/",
         params={"login__iexact": user["login"]}, timeout=30,
@@ -105,7 +91,7 @@ def _refusal(result, repository):
 @pytest.mark.parametrize("who", ["foreman user", "anonymous"])
 def test_forbidden_repository_fails_exactly_like_a_missing_one(podman, skopeo, pulp, world, user,
                                                                who):
-    forbidden, missing = world["repos"]["private"], f"{world['prefix']}/no-such-repository"
+    forbidden, missing = world.repos["private"], f"{world.prefix}/no-such-repository"
     creds = user["auth"] if who == "foreman user" else None
     if creds:
         podman.login(pulp.registry, *creds)
@@ -121,14 +107,14 @@ def test_forbidden_repository_fails_exactly_like_a_missing_one(podman, skopeo, p
 
 
 def test_anonymous_pulls_only_public_repositories(skopeo, pulp, world, tmp_path):
-    public, granted = world["repos"]["public"], world["repos"]["granted"]
-    assert pulled_digest(skopeo, pulp, public, None, tmp_path) == world["digest"]
+    public, granted = world.repos["public"], world.repos["granted"]
+    assert pulled_digest(skopeo, pulp, public, None, tmp_path) == world.digest
     with pytest.raises(Exception, match="requested access to the resource is denied"):
         pulled_digest(skopeo, pulp, granted, None, tmp_path)
 
 
 def test_foreman_users_cannot_push_but_the_pulp_admin_can(podman, skopeo, pulp, world, user):
-    granted = world["repos"]["granted"]
+    granted = world.repos["granted"]
     podman.login(pulp.registry, user["login"], user["password"])
     podman.pull(ref(pulp, granted))
 
@@ -136,15 +122,15 @@ def test_foreman_users_cannot_push_but_the_pulp_admin_can(podman, skopeo, pulp, 
                          check=False)
     assert result.returncode != 0
     assert "requested access to the resource is denied" in result.stderr
-    new_repo = f"{world['prefix']}/created-by-foreman-user"
+    new_repo = f"{world.prefix}/created-by-foreman-user"
     result = podman.push(ref(pulp, granted), f"docker://{ref(pulp, new_repo)}", check=False)
     assert result.returncode != 0
 
-    skopeo.copy(f"oci:{world['layout']}:latest", f"docker://{ref(pulp, granted, 'by-admin')}",
+    skopeo.copy(f"oci:{world.layout}:latest", f"docker://{ref(pulp, granted, 'by-admin')}",
                 dest_creds=pulp.admin_auth)
     # What the admin pushed is there, and the Foreman user may pull it.
     inspected = skopeo.inspect(f"docker://{ref(pulp, granted, 'by-admin')}", creds=user["auth"])
-    assert inspected["Digest"] == world["digest"]
+    assert inspected["Digest"] == world.digest
     missing = skopeo.inspect(f"docker://{ref(pulp, granted, 'by-foreman-user')}",
                              creds=pulp.admin_auth, check=False)
     assert missing.returncode != 0
@@ -153,27 +139,26 @@ def test_foreman_users_cannot_push_but_the_pulp_admin_can(podman, skopeo, pulp, 
 def test_after_one_login_pulls_never_ask_foreman_even_when_it_is_down(
     podman, skopeo, pulp, world, user, katello, tmp_path
 ):
-    granted = world["repos"]["granted"]
+    granted = world.repos["granted"]
     podman.login(pulp.registry, user["login"], user["password"])
     before = katello.request_count()
 
     for _ in range(10):
         podman.pull(ref(pulp, granted))
     for _ in range(10):
-        assert pulled_digest(skopeo, pulp, granted, user["auth"], tmp_path) == world["digest"]
+        assert pulled_digest(skopeo, pulp, granted, user["auth"], tmp_path) == world.digest
     assert katello.request_count() == before  # 20 pulls, 20 token requests, no Foreman call
 
-    stranger = f"{world['prefix']}-{uuid.uuid4().hex[:8]}"
-    katello.add_user(stranger, "stranger-password", repositories=[granted])
+    stranger = world.new_user(tag="stranger")
     try:
         katello.set_fault("down")
         podman.pull(ref(pulp, granted))
-        assert pulled_digest(skopeo, pulp, granted, user["auth"], tmp_path) == world["digest"]
+        assert pulled_digest(skopeo, pulp, granted, user["auth"], tmp_path) == world.digest
         # Without a cached login nobody can be verified now: a clear 503, not a wrong password.
-        refused = podman.login(pulp.registry, stranger, "stranger-password", check=False)
+        refused = podman.login(pulp.registry, *stranger["auth"], check=False)
     finally:
         katello.set_fault(None)
     assert refused.returncode != 0
     assert "503" in refused.stderr and "invalid username/password" not in refused.stderr
     assert katello.request_count() == before
-    podman.login(pulp.registry, stranger, "stranger-password")  # fine once Foreman is back
+    podman.login(pulp.registry, *stranger["auth"])  # fine once Foreman is back

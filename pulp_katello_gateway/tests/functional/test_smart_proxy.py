@@ -51,24 +51,14 @@ def test_features_without_foremans_certificate_are_refused(pulp, apache):
 
 
 @pytest.fixture
-def capsule_world(pulp, katello, consumer_ca, oci_image, tmp_path):
+def capsule_world(make_world, katello):
     """Repositories ``user``, ``later`` (for a Foreman user), ``host`` (for a host), ``nobody``,
     pushed with the user (the host is Katello's, not pushed yet)."""
-    prefix = f"sp{uuid.uuid4().hex[:8]}"
-    repos = {kind: f"{prefix}/{kind}" for kind in ("user", "later", "host", "nobody")}
-    layout, _ = oci_image
-    admin = Skopeo(pulp.certs_dir, tmp_path)
-    for name in repos.values():
-        admin.copy(f"oci:{layout}:latest", f"docker://{pulp.registry}/{name}:latest",
-                   dest_creds=pulp.admin_auth)
-        katello.add_repository(name, auth_required=True)
-    login, password = f"{prefix}-alice", f"pw-{uuid.uuid4().hex}"
-    katello.add_user(login, password, repositories=[repos["user"]])
-    katello.push(f"{pulp.api_url}/pulp/api/v3/container_gateway/", auth=pulp.admin_auth,
-                 verify=str(pulp.ca_file))
+    world = make_world("sp", dict.fromkeys(("user", "later", "host", "nobody"), True),
+                       users={"alice": ["user"]})
     host_uuid = str(uuid.uuid4())
-    katello.add_host(host_uuid, repositories=[repos["host"]])
-    return {"repos": repos, "auth": (login, password), "host": host_uuid}
+    katello.add_host(host_uuid, repositories=[world.repos["host"]])
+    return {"repos": world.repos, "auth": world.users["alice"]["auth"], "host": host_uuid}
 
 
 def _pull(apache, cert_dir, repository, destination, creds=None):

@@ -6,44 +6,31 @@ Plain HTTP requests (what every registry client sends) keep these fast; the real
 repositories), so the session-wide stack and stand-in can be shared.
 """
 
-import uuid
 
 import jwt
 import pytest
 
-from devtools.clients import Skopeo
 from pulp_katello_gateway.app import settings as defaults
+from pulp_katello_gateway.tests.functional.gateway_http import push_url
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 KINDS = ("granted", "private", "public", "dropped-grant", "dropped-repo", "dropped-user")
 
 
 @pytest.fixture(scope="module")
-def world(pulp, katello, oci_image, push_katello, work_dir):
+def world(make_world):
     """Repositories with the tiny image, Katello's view of them, and Katello's ACL pushed.
 
     ``granted`` and the ``dropped-*`` repositories are protected and granted to the test's users;
     ``private`` is protected and granted to nobody; ``public`` needs no login.
     """
-    prefix = f"tok{uuid.uuid4().hex[:8]}"
-    repos = {kind: f"{prefix}/{kind}" for kind in KINDS}
-    layout, digest = oci_image
-    skopeo = Skopeo(pulp.certs_dir, work_dir / prefix)
-    for name in repos.values():
-        skopeo.copy(f"oci:{layout}:latest", f"docker://{pulp.registry}/{name}:latest",
-                    dest_creds=pulp.admin_auth)
-        katello.add_repository(name, auth_required=name != repos["public"])
-    push_katello()
-    return {"prefix": prefix, "repos": repos, "digest": digest}
+    return make_world("tok", {kind: kind != "public" for kind in KINDS})
 
 
 @pytest.fixture
-def user(katello, world):
+def user(world):
     """A fresh Foreman user (password and personal access token) granted ``granted``."""
-    login = f"{world['prefix']}-{uuid.uuid4().hex[:8]}"
-    password, pat = f"pw-{uuid.uuid4().hex}", f"pat-{uuid.uuid4().hex}"
-    katello.add_user(login, password, pat=pat, repositories=[world["repos"]["granted"]])
-    return {"login": login, "password": password, "pat": pat, "auth": (login, password)}
+    return world.new_user()
 
 
 class Registry:
@@ -99,7 +86,7 @@ def access(registry, token):
 
 
 def test_token_answer_and_jwt_accepted_by_the_registry(registry, world, user, pulp):
-    granted = world["repos"]["granted"]
+    granted = world.repos["granted"]
     response = registry.token(f"repository:{granted}:pull", auth=user["auth"])
 
     assert response.status_code == 200
@@ -115,7 +102,7 @@ def test_token_answer_and_jwt_accepted_by_the_registry(registry, world, user, pu
 
     manifest = registry.manifest(granted, body["token"])
     assert manifest.status_code == 200
-    assert manifest.headers["Docker-Content-Digest"] == world["digest"]
+    assert manifest.headers["Docker-Content-Digest"] == world.digest
     # The scope-less login token opens /v2/ (what podman login checks).
     login_token = registry.ok_token(auth=user["auth"])
     ping = registry.http.get(
@@ -125,14 +112,14 @@ def test_token_answer_and_jwt_accepted_by_the_registry(registry, world, user, pu
 
 
 def test_personal_access_token_works_like_the_password(registry, world, user):
-    response = registry.pull(world["repos"]["granted"], auth=(user["login"], user["pat"]))
+    response = registry.pull(world.repos["granted"], auth=(user["login"], user["pat"]))
     assert response.status_code == 200
 
 
 def test_partial_grant_is_200_with_requested_intersected_with_allowed(
     registry, world, user, pulp
 ):
-    repos = world["repos"]
+    repos = world.repos
     token = registry.ok_token(
         f"repository:{repos['granted']}:pull,push",
         f"repository:{repos['private']}:pull",
@@ -164,7 +151,7 @@ def _normalized(response, name):
 @pytest.mark.parametrize("who", ["foreman user", "anonymous"])
 def test_forbidden_repository_answers_exactly_like_a_missing_one(registry, world, user, who):
     auth = user["auth"] if who == "foreman user" else None
-    forbidden, missing = world["repos"]["private"], f"{world['prefix']}/does-not-exist"
+    forbidden, missing = world.repos["private"], f"{world.prefix}/does-not-exist"
 
     answers = []
     for name in (forbidden, missing):
@@ -177,8 +164,8 @@ def test_forbidden_repository_answers_exactly_like_a_missing_one(registry, world
 
 def test_anonymous_pull_of_public_repository_never_asks_foreman(registry, world, katello):
     before = katello.request_count()
-    assert registry.pull(world["repos"]["public"]).status_code == 200
-    assert registry.pull(world["repos"]["granted"]).status_code == 401
+    assert registry.pull(world.repos["public"]).status_code == 200
+    assert registry.pull(world.repos["granted"]).status_code == 401
     assert katello.request_count() == before
 
 
@@ -186,14 +173,14 @@ def test_cached_login_is_checked_without_foreman(registry, world, user, katello)
     registry.ok_token(auth=user["auth"])  # the login: Foreman verifies and lists the catalog
     before = katello.request_count()
     for _ in range(10):
-        token = registry.ok_token(f"repository:{world['repos']['granted']}:pull",
+        token = registry.ok_token(f"repository:{world.repos['granted']}:pull",
                                   auth=user["auth"])
-        assert access(registry, token) == {world["repos"]["granted"]: ["pull"]}
+        assert access(registry, token) == {world.repos["granted"]: ["pull"]}
     assert katello.request_count() == before
 
 
 def test_users_appear_in_katellos_user_list_after_their_first_login(registry, user, pulp):
-    users_url = f"{pulp.api_url}/pulp/api/v3/container_gateway/users"
+    users_url = push_url(pulp.api_url) + "users"
     admin = pulp.session()
     assert user["login"] not in admin.get(users_url).json()["users"]
     registry.ok_token(auth=user["auth"])
@@ -201,7 +188,7 @@ def test_users_appear_in_katellos_user_list_after_their_first_login(registry, us
 
 
 def test_oauth2_password_grant_and_refresh_token(registry, world, user, pulp):
-    granted, private = world["repos"]["granted"], world["repos"]["private"]
+    granted, private = world.repos["granted"], world.repos["private"]
     response = registry.http.post(
         f"{pulp.api_url}/token/",
         data={
@@ -254,9 +241,8 @@ def test_repeated_failures_are_throttled_without_asking_foreman(registry, katell
     assert katello.request_count("/v2/token") == before + limit
 
     # Somebody else logging in from the same address is not affected.
-    other = f"{world['prefix']}-other-{uuid.uuid4().hex[:6]}"
-    katello.add_user(other, "other-password", repositories=[world["repos"]["granted"]])
-    assert registry.pull(world["repos"]["granted"], auth=(other, "other-password")).ok
+    other = world.new_user(tag="other")
+    assert registry.pull(world.repos["granted"], auth=other["auth"]).ok
 
 
 @pytest.mark.parametrize(
@@ -268,23 +254,23 @@ def test_repeated_failures_are_throttled_without_asking_foreman(registry, katell
 def test_foreman_unavailable_without_cached_login_is_503(registry, katello, world, user, fault):
     try:
         katello.set_fault(**fault)
-        response = registry.token(f"repository:{world['repos']['granted']}:pull",
+        response = registry.token(f"repository:{world.repos['granted']}:pull",
                                   auth=user["auth"])
-        anonymous = registry.pull(world["repos"]["public"])
+        anonymous = registry.pull(world.repos["public"])
     finally:
         katello.set_fault(None)
     assert response.status_code == 503
     assert response.json()["detail"].startswith("Cannot verify the login now:")
     assert anonymous.status_code == 200  # anonymous pulls never depend on Foreman
     # Once Foreman is back, the same login works (the outage was not counted as a failure).
-    assert registry.pull(world["repos"]["granted"], auth=user["auth"]).status_code == 200
+    assert registry.pull(world.repos["granted"], auth=user["auth"]).status_code == 200
 
 
 def test_cached_login_keeps_working_while_foreman_is_down(registry, katello, world, user):
-    assert registry.pull(world["repos"]["granted"], auth=user["auth"]).status_code == 200
+    assert registry.pull(world.repos["granted"], auth=user["auth"]).status_code == 200
     try:
         katello.set_fault("down")
-        responses = [registry.pull(world["repos"]["granted"], auth=user["auth"])
+        responses = [registry.pull(world.repos["granted"], auth=user["auth"])
                      for _ in range(3)]
     finally:
         katello.set_fault(None)
@@ -297,23 +283,23 @@ def test_cached_login_keeps_working_while_foreman_is_down(registry, katello, wor
 def test_grant_removed_by_a_push_is_gone_at_the_next_token(
     registry, katello, world, user, push_katello
 ):
-    repo = world["repos"]["dropped-grant"]
-    katello.set_user_repositories(user["login"], [world["repos"]["granted"], repo])
+    repo = world.repos["dropped-grant"]
+    katello.set_user_repositories(user["login"], [world.repos["granted"], repo])
     assert registry.pull(repo, auth=user["auth"]).status_code == 200  # login: grants refreshed
 
-    katello.set_user_repositories(user["login"], [world["repos"]["granted"]])
+    katello.set_user_repositories(user["login"], [world.repos["granted"]])
     push_katello()
 
     token = registry.ok_token(f"repository:{repo}:pull", auth=user["auth"])  # a cached login
     assert access(registry, token) == {repo: []}
     assert registry.manifest(repo, token).status_code == 401
-    assert registry.pull(world["repos"]["granted"], auth=user["auth"]).status_code == 200
+    assert registry.pull(world.repos["granted"], auth=user["auth"]).status_code == 200
 
 
 def test_repository_removed_by_a_push_is_gone_at_the_next_token(
     registry, katello, world, user, push_katello
 ):
-    repo = world["repos"]["dropped-repo"]
+    repo = world.repos["dropped-repo"]
     katello.set_user_repositories(user["login"], [repo])
     assert registry.pull(repo, auth=user["auth"]).status_code == 200
 
@@ -328,17 +314,16 @@ def test_repository_removed_by_a_push_is_gone_at_the_next_token(
 def test_user_removed_by_a_push_loses_its_grants_at_the_next_token(
     registry, katello, world, user, push_katello
 ):
-    repo = world["repos"]["dropped-user"]
+    repo = world.repos["dropped-user"]
     katello.set_user_repositories(user["login"], [repo])
     assert registry.pull(repo, auth=user["auth"]).status_code == 200
     # Katello pushes a user mapping only when it knows one of the gateway's users: keep one.
-    witness = f"{world['prefix']}-witness-{uuid.uuid4().hex[:6]}"
-    katello.add_user(witness, "witness-password", repositories=[repo])
-    assert registry.pull(repo, auth=(witness, "witness-password")).status_code == 200
+    witness = world.new_user(repositories=[repo], tag="witness")
+    assert registry.pull(repo, auth=witness["auth"]).status_code == 200
 
     katello.remove_user(user["login"])
     push_katello()
 
     token = registry.ok_token(f"repository:{repo}:pull", auth=user["auth"])  # still cached
     assert access(registry, token) == {repo: []}
-    assert registry.pull(repo, auth=(witness, "witness-password")).status_code == 200
+    assert registry.pull(repo, auth=witness["auth"]).status_code == 200

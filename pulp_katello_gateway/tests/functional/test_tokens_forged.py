@@ -18,8 +18,6 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from devtools.clients import Skopeo
-
 
 def _b64(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -30,29 +28,17 @@ def _json_b64(value):
 
 
 @pytest.fixture(scope="module")
-def tokens_world(pulp, katello, gateway_world, work_dir, secret_registry, gateway):
+def tokens_world(make_world, pulp, gateway):
     """bob's repository (with the image) and a genuine token of alice's for her own one."""
-    prefix = gateway_world["prefix"]
-    bobs = f"{prefix}/bobs-only"
-    Skopeo(pulp.certs_dir, work_dir / "forged").copy(
-        f"oci:{gateway_world['layout']}:latest", f"docker://{pulp.registry}/{bobs}:latest",
-        dest_creds=pulp.admin_auth,
-    )
-    katello.add_repository(bobs, auth_required=True)
-    users = {}
-    for name, repositories in (("alice", [gateway_world["repos"]["granted"]]), ("bob", [bobs])):
-        login, password = f"{prefix}-{name}", f"{name}-{prefix}-secret"
-        katello.add_user(login, password, repositories=repositories)
-        secret_registry.add(password)
-        users[name] = (login, password)
-    katello.push(f"{pulp.api_url}/pulp/api/v3/container_gateway/", auth=pulp.admin_auth,
-                 verify=str(pulp.ca_file))
-    alices = gateway_world["repos"]["granted"]
+    world = make_world("forged", {"alices": True, "bobs": True},
+                       users={"alice": ["alices"], "bob": ["bobs"]})
+    users = {name: world.users[name]["auth"] for name in ("alice", "bob")}
+    alices = world.repos["alices"]
     token = gateway.ok_token(f"repository:{alices}:pull", auth=users["alice"])
     keys = pulp.state / "secrets"
     return {
         "alices": alices,
-        "bobs": bobs,
+        "bobs": world.repos["bobs"],
         "users": users,
         "alice_token": token,
         "private_key": (keys / "token_private_key.pem").read_bytes(),
@@ -180,7 +166,7 @@ def test_forged_tokens_are_refused_everywhere(gateway, tokens_world, secret_regi
 def test_forged_host_claim_lists_nothing(gateway, tokens_world, gateway_world):
     """A catalog token naming a host, signed with another key, is no host's."""
     claims = claims_for(tokens_world, "catalog")
-    claims.update(sub="", katello_host=gateway_world["host_uuid"],
+    claims.update(sub="", katello_host=gateway_world.hosts["host"],
                   access=[{"type": "registry", "name": "catalog", "actions": ["*"]}])
     token = signed(tokens_world, claims, key=ec.generate_private_key(ec.SECP256R1()))
     assert get(gateway, "/v2/_catalog", token).status_code == 401

@@ -10,11 +10,8 @@ import uuid
 
 import pytest
 
-from devtools.clients import Skopeo
 from pulp_katello_gateway.app import settings as defaults
-from pulp_katello_gateway.tests.functional.gateway_http import Registry
-
-PUSH_PATH = "/pulp/api/v3/container_gateway/"
+from pulp_katello_gateway.tests.functional.gateway_http import PUSH_PATH, Registry
 
 
 @pytest.fixture(scope="module")
@@ -25,35 +22,27 @@ def node_b(api_nodes, pulp, secret_registry):
 
 
 @pytest.fixture(scope="module")
-def late_repository(pulp, katello, gateway_world, work_dir, gateway):
+def late_repository(make_world):
     """A protected repository with the image, granted to nobody yet."""
-    name = f"{gateway_world['prefix']}/two-nodes-late"
-    Skopeo(pulp.certs_dir, work_dir / "two-nodes").copy(
-        f"oci:{gateway_world['layout']}:latest", f"docker://{pulp.registry}/{name}:latest",
-        dest_creds=pulp.admin_auth,
-    )
-    katello.add_repository(name, auth_required=True)
-    push_through(pulp, katello, gateway)
-    return name
+    return make_world("two-nodes", {"late": True}).repos["late"]
 
 
-def push_through(pulp, katello, node):
-    """Katello's capsule-sync push, sent to ``node``."""
-    steps = katello.push(f"{node.base_url}{PUSH_PATH}", auth=pulp.admin_auth,
-                         verify=str(pulp.ca_file))
-    assert [step for step in steps if step.status != 200] == []
+@pytest.fixture
+def push_through(push_katello):
+    """Katello's capsule-sync push, sent to ``node``; every step must succeed."""
+    return lambda node: push_katello(node.base_url)
 
 
 def test_push_through_one_node_is_honoured_by_the_other_at_once(
-    pulp, katello, gateway, node_b, gateway_world, new_user, late_repository
+    katello, push_through, gateway, node_b, gateway_world, new_user, late_repository
 ):
-    granted = gateway_world["repos"]["granted"]
+    granted = gateway_world.repos["granted"]
     user = new_user()
     assert node_b.pull(granted, user["auth"])[1].status_code == 200  # logged in through B
     assert node_b.granted(late_repository, user["auth"]) == []
 
     katello.set_user_repositories(user["login"], [granted, late_repository])
-    push_through(pulp, katello, gateway)
+    push_through(gateway)
     token, manifest = node_b.pull(late_repository, user["auth"])
     assert (token.status_code, manifest.status_code) == (200, 200)
     # A token from one node pulls from the other (one key, one issuer).
@@ -62,7 +51,7 @@ def test_push_through_one_node_is_honoured_by_the_other_at_once(
     assert node_b.manifest(late_repository, from_a).status_code == 200
 
     katello.set_user_repositories(user["login"], [granted])
-    push_through(pulp, katello, node_b)
+    push_through(node_b)
     assert gateway.granted(late_repository, user["auth"]) == []
     assert node_b.granted(late_repository, user["auth"]) == []
     assert node_b.granted(granted, user["auth"]) == ["pull"]
@@ -71,7 +60,7 @@ def test_push_through_one_node_is_honoured_by_the_other_at_once(
 def test_dropping_cached_logins_through_one_node_is_honoured_by_both(
     pulp, katello, gateway, node_b, gateway_world, new_user, secret_registry
 ):
-    granted = gateway_world["repos"]["granted"]
+    granted = gateway_world.repos["granted"]
     user = new_user()
     assert gateway.pull(granted, user["auth"])[1].status_code == 200
     new_password = f"pw2-{uuid.uuid4().hex}"
@@ -95,26 +84,26 @@ def test_dropping_cached_logins_through_one_node_is_honoured_by_both(
 
 
 def test_removal_by_a_push_through_one_node_is_honoured_by_both(
-    pulp, katello, gateway, node_b, gateway_world, new_user
+    katello, push_through, gateway, node_b, gateway_world, new_user
 ):
-    granted = gateway_world["repos"]["granted"]
-    repository = f"{gateway_world['prefix']}/two-nodes-{uuid.uuid4().hex[:6]}"
+    granted = gateway_world.repos["granted"]
+    repository = f"{gateway_world.prefix}/two-nodes-{uuid.uuid4().hex[:6]}"
     katello.add_repository(repository, auth_required=True)
-    push_through(pulp, katello, gateway)
+    push_through(gateway)
     kept = new_user(repositories=[granted, repository])
     removed = new_user(repositories=[granted, repository])
     for user in (kept, removed):
         assert gateway.granted(repository, user["auth"]) == ["pull"]  # login: grants fetched
 
     katello.remove_user(removed["login"])  # Foreman deleted the user
-    push_through(pulp, katello, node_b)
+    push_through(node_b)
     for node in (gateway, node_b):
         assert node.granted(repository, removed["auth"]) == [], node.base_url  # still cached
         assert node.granted(granted, removed["auth"]) == [], node.base_url
         assert node.granted(repository, kept["auth"]) == ["pull"], node.base_url
 
     katello.remove_repository(repository)  # Katello no longer serves the repository
-    push_through(pulp, katello, gateway)
+    push_through(gateway)
     for node in (gateway, node_b):
         assert node.granted(repository, kept["auth"]) == [], node.base_url
         assert node.granted(granted, kept["auth"]) == ["pull"], node.base_url

@@ -74,7 +74,7 @@ def test_apache_accepts_both_snippets_together(apache):
 
 def _requests(world, registry):
     """(method, path, body) for every kind of path the web server routes to Pulp."""
-    private, host_repo = world["repos"]["private"], world["repos"]["host"]
+    private, host_repo = world.repos["private"], world.repos["host"]
     scope = f"service={registry}&scope=repository:{private}:pull&scope=repository:{host_repo}:pull"
     return [
         ("GET", "/pulp/api/v3/users/", None),
@@ -82,8 +82,8 @@ def _requests(world, registry):
         ("GET", f"/token/?{scope}", None),
         ("GET", f"/v2/{private}/manifests/latest", None),
         ("GET", "/v2/_catalog", None),
-        ("GET", f"/extensions/v2/{private}/signatures/{world['digest']}", None),
-        ("GET", f"/v1/search?q={world['prefix']}", None),
+        ("GET", f"/extensions/v2/{private}/signatures/{world.digest}", None),
+        ("GET", f"/v1/search?q={world.prefix}", None),
         ("GET", f"/index/static?{FLATPAK_QUERY}", None),
         ("GET", "/container_gateway/users", None),
         ("PUT", "/container_gateway/repository_list/", "repositories"),
@@ -125,7 +125,7 @@ def test_no_header_a_client_sends_makes_it_anybody(pulp, web_server, gateway_wor
     nginx's refusal of a request that names its own remote user."""
     kind, server = web_server
     if header == "X-RHSM-SSL-Client-Cert":
-        value = quote(open(gateway_world["host_cert"][0]).read())
+        value = quote(open(gateway_world.host_cert()[0]).read())
     else:
         value = SPOOFED[header]
     client = session(pulp.ca_file)
@@ -145,7 +145,7 @@ def test_anonymous_answers_grant_nothing_protected(pulp, web_server, gateway_wor
     """The baseline the spoofing test compares with is itself the anonymous one."""
     _, server = web_server
     client = session(pulp.ca_file)
-    private, host_repo = gateway_world["repos"]["private"], gateway_world["repos"]["host"]
+    private, host_repo = gateway_world.repos["private"], gateway_world.repos["host"]
     assert client.get(f"{server.url}/pulp/api/v3/users/", timeout=30).status_code == 401
     assert client.get(f"{server.url}/container_gateway/users", timeout=30).status_code == 401
     [token_path] = [path for _, path, _ in _requests(gateway_world, server.registry)
@@ -178,7 +178,7 @@ def test_other_certificates_push_nothing(pulp, web_server, katello, gateway_worl
                                          pulp_db, foreman_cn, who):
     kind, server = web_server
     if who == "host":
-        cert = gateway_world["host_cert"]
+        cert = gateway_world.host_cert()
     elif who == "other CA":
         other = CertificateAuthority(tmp_path / "other-ca", common_name="Not Katello")
         other.issue(foreman_cn, tmp_path / "client.cert", tmp_path / "client.key")
