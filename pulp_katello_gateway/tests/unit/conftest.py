@@ -1,5 +1,5 @@
-"""Fixtures shared by the unit tests: API clients for each kind of caller, push helpers, the
-Katello stand-in as Foreman."""
+"""Fixtures shared by the unit tests: API clients for each kind of caller, push helpers, Katello's
+data as its pushes leave it (``katello_world``), the Katello stand-in as Foreman."""
 
 import contextlib
 import json
@@ -10,12 +10,13 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import override_settings
 from pulpcore.app.authentication import BasicAuthentication, PulpRemoteUserAuthentication
-from pulpcore.plugin.util import assign_role
+from pulpcore.plugin.util import assign_role, set_current_user
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 
 from devtools.katello_standin import KatelloStandin
+from pulp_katello_gateway.app.acl import writes
 from pulp_katello_gateway.app.katello.views import KatelloPushView
 from pulp_katello_gateway.app.models import (
     CachedLogin,
@@ -53,8 +54,40 @@ def database_state():
     )
 
 
+def make_world(repositories, users=None, hosts=None):
+    """Katello's data as its pushes leave it, written by the ACL write layer the push API uses.
+
+    ``repositories`` is ``{name: auth_required}``; ``users`` ``{login: [granted names]}`` (the
+    Foreman users are created first, as their first login does: pushes map only known logins);
+    ``hosts`` ``{consumer uuid: [granted names]}``.
+    """
+    users, hosts = users or {}, hosts or {}
+    for login in users:
+        ForemanUser.objects.create_for_login(login)
+    writes.replace_repositories(repositories)
+    writes.replace_user_grants(users)
+    writes.replace_hosts(list(hosts))
+    writes.replace_host_grants(hosts)
+
+
+@pytest.fixture
+def katello_world(db):
+    """``katello_world(repositories, users=None, hosts=None)``: see ``make_world``."""
+    return make_world
+
+
 def put_json(client, endpoint, payload):
     return client.put(push_url(endpoint), data=json.dumps(payload), content_type="application/json")
+
+
+@pytest.fixture(autouse=True)
+def no_current_user():
+    """Every test starts without pulpcore's current user. A request leaves its user as the
+    current user (a context variable) until the next request; creation hooks would give that
+    user, rolled back with its test, roles on what a later test creates."""
+    set_current_user(None)
+    yield
+    set_current_user(None)
 
 
 def _client(user=None):

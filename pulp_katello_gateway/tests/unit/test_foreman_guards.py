@@ -3,10 +3,8 @@
 from datetime import timedelta
 
 import pytest
-from django.test import override_settings
 from django.utils import timezone
 
-from devtools.katello_standin import KatelloStandin
 from pulp_katello_gateway.app import foreman
 from pulp_katello_gateway.app.models import ForemanBackoff
 
@@ -14,15 +12,12 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def katello():
-    config = {"users": {"alice": {"password": "alice-pw"}}}
-    with KatelloStandin(config=config) as standin:
-        with override_settings(
-            KATELLO_GATEWAY_FOREMAN_URL=standin.url,
-            KATELLO_GATEWAY_FOREMAN_CONNECT_TIMEOUT=0.3,
-            KATELLO_GATEWAY_FOREMAN_MAX_CONCURRENT=1,
-        ):
-            yield standin
+def katello(foreman_with):
+    return foreman_with(
+        {"repositories": {}, "users": {"alice": {"password": "alice-pw"}}},
+        KATELLO_GATEWAY_FOREMAN_CONNECT_TIMEOUT=0.3,
+        KATELLO_GATEWAY_FOREMAN_MAX_CONCURRENT=1,
+    )
 
 
 def test_a_backoff_tripped_anywhere_stops_every_process(katello):

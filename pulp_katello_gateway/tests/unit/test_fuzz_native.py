@@ -2,21 +2,40 @@
 hostile input: property tests.
 
 Filters with any value (broken regular expressions, NULs, unicode, injection strings), bodies
-of any shape, ids that are not ids: never a 5xx, and a refused write changes nothing.
+of any shape, ids that are not ids: each input has one expected answer, which ``expected_list``
+and ``expected_explain`` work out from the rules below (not from what the code did), and a
+refused request names its problem and changes nothing.
+
+The rules, per kind of query parameter (the last value counts when one repeats):
+
+- an unknown parameter: 400 ``Invalid Filter``, whatever its value;
+- ``limit``, ``offset``, ``fields``, ``exclude_fields``, ``minimal``: never refused (a limit or
+  offset that is not a number is Pulp's default page, one beyond PostgreSQL's bigint is capped);
+- ``auth_required``: never refused (a value that is not a boolean does not filter);
+- text filters (names, logins, uuids, ``granted_*``, the pull record's fields): 400 for a NUL
+  (PostgreSQL text cannot hold one), and for ``__regex``/``__iregex`` a pattern PostgreSQL
+  cannot compile (asked of PostgreSQL itself, on another connection); blank means no filter;
+- ``kind``: one of the four kinds, or empty; ``since``/``until``: an ISO date or date-time, or
+  empty; ``ordering``: comma-separated ``[-]field`` of the endpoint's fields (empty items are
+  skipped); ``pulp_id__in``: UUIDs; ``pulp_href__in``: hrefs, UUIDs or PRNs, no empty item;
+  ``prn__in``: PRNs; ``q``: an expression of ``filter="value"`` terms (texts drawn here hold no
+  ``=`` unless listed in ``Q_EXPRESSIONS``, so any other is a syntax error).
 """
 
 import json
+import re
+import uuid
 from urllib.parse import quote, urlencode
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.utils.dateparse import parse_date, parse_datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pulp_katello_gateway.app.models import (
-    ForemanUser,
-)
+from pulp_katello_gateway.app.models import ForemanUser
 
-from .conftest import database_state, push_url, put_json
+from .conftest import database_state, push_url
 
 pytestmark = pytest.mark.django_db
 
@@ -31,66 +50,213 @@ FILTERS = {
     "hosts": ["uuid", "uuid__in", "granted_repository"],
     "pulls": ["digest", "repository", "login", "kind", "host", "since", "until"],
 }
-COMMON = ["pulp_id__in", "pulp_href__in", "prn__in", "q", "ordering", "limit", "offset",
-          "fields", "exclude_fields", "minimal", "unknown", "a%s", "%(x)s", "%"]
+# What ``ordering`` may name, per endpoint (the model's fields the API offers).
+ORDERING = {
+    "repositories": {"pk", "pulp_id", "pulp_created", "pulp_last_updated", "name",
+                     "auth_required"},
+    "users": {"pk", "pulp_id", "pulp_created", "pulp_last_updated", "login"},
+    "hosts": {"pk", "pulp_id", "pulp_created", "pulp_last_updated", "uuid",
+              "grants_refreshed_at", "refresh_requested_at"},
+    "pulls": {"pk", "pulp_id", "pulp_created", "pulp_last_updated", "kind", "login", "host_uuid",
+              "repository", "reference", "digest", "client_address", "first_pulled",
+              "last_pulled", "count"},
+}
+KINDS = {"foreman", "host", "pulp", "anonymous"}
+PAGING = {"limit", "offset", "fields", "exclude_fields", "minimal"}
+UNKNOWN = ["unknown", "a%s", "%(x)s", "%"]
+COMMON = ["pulp_id__in", "pulp_href__in", "prn__in", "q", "ordering", *sorted(PAGING), *UNKNOWN]
 NASTY = ["(", "[[[", "*", "a{1,2", "\\", "(?<x>a)", "a++", "[[:alpha:]", "\x00", "%", "_", "",
          "prod-a", "admin", "h-1", "日本", "' OR '1'='1", "-name", "pk,-pk", "name__regex=\"(\"",
          "login=\"admin\" AND login__regex=\"(\"", "NOT name__iregex=\"[\"", "99999999999999999999",
          "-1", "9223372036854775808", ",", ",-name,", "/pulp/api/v3/", "prn:nothing",
-         "00000000-0000-0000-0000-000000000000"]
+         "00000000-0000-0000-0000-000000000000", " ", " , ", "pk,,", "a\x00b", "2024-01-01",
+         " 2024-01-01T10:00:00Z ", "foreman", " foreman", "{00000000-0000-0000-0000-000000000000}",
+         "login=\"admin\"", "name=\"prod-a\""]
+# ``q`` expressions and the endpoints where they are valid (elsewhere: 400).
+Q_EXPRESSIONS = {
+    'name__regex="("': set(),  # a pattern PostgreSQL rejects
+    'login="admin" AND login__regex="("': set(),
+    'NOT name__iregex="["': set(),
+    'login="admin"': {"users", "pulls"},
+    'name="prod-a"': {"repositories"},
+    "' OR '1'='1": set(),  # a syntax error
+}
+assert {value for value in NASTY if "=" in value} == set(Q_EXPRESSIONS)
+
+NUL = "Null characters are not allowed."
+PRN = re.compile(r"prn:[a-z_]+\.[a-z_]+:[0-9a-f-]{36}")
 
 
 @pytest.fixture
-def data(katello_client):
-    for login in ("admin", "bob"):
-        ForemanUser.objects.create_for_login(login)
-    repos = [{"repository": name, "auth_required": True} for name in ("prod-a", "prod-b")]
-    put_json(katello_client, "repository_list", {"repositories": repos})
-    put_json(katello_client, "user_repository_mapping", {"users": [{"admin": repos}]})
-    put_json(katello_client, "update_hosts", {"hosts": [{"uuid": "h-1"}]})
-    put_json(katello_client, "host_repository_mapping", {"hosts": [{"h-1": repos}]})
+def data(katello_world):
+    katello_world({"prod-a": True, "prod-b": True},
+                  users={"admin": ["prod-a", "prod-b"], "bob": []},
+                  hosts={"h-1": ["prod-a", "prod-b"]})
 
 
-values = st.one_of(st.sampled_from(NASTY), st.text(max_size=20))
+@pytest.fixture
+def postgres_compiles(other_session):
+    """PostgreSQL's own verdict on a regular expression, asked on another connection."""
+
+    def compiles(pattern):
+        try:
+            other_session.execute("SELECT '' ~ %s", [pattern])
+        except Exception:  # noqa: BLE001 - any refusal (invalid pattern, NUL) means no
+            return False
+        return True
+
+    return compiles
+
+
+def _is_uuid(value):
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_date(value):
+    try:
+        return bool(parse_datetime(value) or parse_date(value))
+    except ValueError:  # well formed, out of range
+        return False
+
+
+def problem(endpoint, name, value, compiles):
+    """The 400 message fragment parameter ``name=value`` earns on ``endpoint``; None: no problem."""
+    if name in UNKNOWN:
+        return "Invalid Filter"
+    if name in PAGING or name == "auth_required":
+        return None
+    items = value.split(",")
+    if name == "kind":
+        return None if value in KINDS | {""} else "Select a valid choice"
+    if name in ("since", "until"):
+        return None if value == "" or _is_date(value.strip()) else "Enter a valid date/time."
+    if name == "ordering":
+        fields = ORDERING[endpoint]
+        bad = [item for item in items if item and item.removeprefix("-") not in fields]
+        return "Select a valid choice" if bad else None
+    if name == "pulp_id__in":
+        bad = [item for item in items if item.strip() and not _is_uuid(item.strip())]
+        return "Enter a valid UUID." if bad else None
+    if "\x00" in value:
+        return NUL
+    if name == "pulp_href__in":  # an href, or the UUID or PRN of one
+        valid = all(_is_uuid(item.strip()) or PRN.fullmatch(item.strip()) for item in items)
+        return None if value == "" or valid else "not valid"
+    if name == "prn__in":
+        return None if value == "" or all(PRN.fullmatch(item.strip()) for item in items) else (
+            "PRN")
+    if name == "q":
+        if not value.strip():
+            return None
+        if endpoint in Q_EXPRESSIONS.get(value, ()):
+            return None
+        return "q"  # the body is {"q": [why]}: a syntax error, an unknown filter, a bad pattern
+    if name.endswith("regex") and value.strip() and not compiles(value.strip()):
+        return "Not a valid regular expression."
+    return None
+
+
+def expected_list(endpoint, query, compiles):
+    """(status, the problems a 400 names) for ``GET <endpoint>/?<query>``."""
+    problems = {problem(endpoint, name, value, compiles) for name, value in dict(query).items()}
+    problems.discard(None)
+    return (400, problems) if problems else (200, set())
+
+
+def check_list(client, endpoint, query, compiles):
+    before = database_state()
+    response = client.get(f"{API}{endpoint}/?{urlencode(query)}")
+    status, problems = expected_list(endpoint, query, compiles)
+    body = response.content.decode()
+    assert response.status_code == status, (query, response.status_code, body[:300])
+    if status == 400:
+        assert any(json.dumps(fragment)[1:-1] in body for fragment in problems), (query, body)
+    else:
+        assert isinstance(response.json()["results"], list)
+    assert database_state() == before
+
+
+values = st.one_of(st.sampled_from(NASTY), st.text(max_size=20).filter(lambda t: "=" not in t))
 
 
 @FUZZ
 @given(endpoint=st.sampled_from(sorted(FILTERS)), data_=st.data())
-def test_list_filters_never_fail(admin_client, data, endpoint, data_):
+def test_list_filters_answer_as_the_rules_say(admin_client, data, postgres_compiles, endpoint,
+                                              data_):
     names = st.sampled_from(FILTERS[endpoint] + COMMON)
     query = data_.draw(st.lists(st.tuples(names, values), max_size=4))
-    response = admin_client.get(f"{API}{endpoint}/?{urlencode(query)}")
-    assert response.status_code in (200, 400), (query, response.status_code)
+    check_list(admin_client, endpoint, query, postgres_compiles)
 
 
 @pytest.mark.parametrize("endpoint", sorted(FILTERS))
-def test_every_parameter_alone_with_every_nasty_value(admin_client, data, endpoint):
+def test_every_parameter_alone_with_every_nasty_value(admin_client, data, postgres_compiles,
+                                                      endpoint):
     """The sweep random draws rarely reach (``ordering=,`` and ``limit=2**63`` slipped past
     them): each parameter on its own with each listed value."""
     for name in FILTERS[endpoint] + COMMON:
         for value in NASTY:
-            query = urlencode([(name, value)])
-            response = admin_client.get(f"{API}{endpoint}/?{query}")
-            assert response.status_code in (200, 400), (query, response.status_code)
+            check_list(admin_client, endpoint, [(name, value)], postgres_compiles)
+
+
+def expected_explain(name, value):
+    """(status, message fragment) of ``explain/?repository=prod-a&<name>=<value>``."""
+    if name == "unknown" or (value == "" and name != "repository"):
+        return 200, None  # ignored; an empty optional parameter is one not given
+    if name == "action":
+        return (200, None) if value in ("pull", "push") else (400, "is not a valid choice")
+    trimmed = value.strip()
+    if not trimmed:
+        return 400, "may not be blank"
+    if "\x00" in value:
+        return 400, NUL
+    if len(trimmed) > 255:
+        return 400, "may not be longer than 255 characters"
+    if re.search(r"[\x00-\x1f\x7f]", trimmed):
+        return 400, "may not contain control characters"
+    if name == "login":
+        known = trimmed.lower() in ("admin", "bob") or get_user_model().objects.filter(
+            username=trimmed).exists()
+        return (200, None) if known else (404, "No login")
+    if name == "host":
+        return (200, None) if trimmed == "h-1" else (404, "No host")
+    return 200, None  # any repository name: the answer says which rule applies
 
 
 @pytest.mark.parametrize("name", ["repository", "login", "host", "action", "unknown"])
 def test_explain_with_every_nasty_value(admin_client, data, name):
-    """explain/ answers or refuses (400, or 404 for an unknown login or host), never fails."""
-    for value in NASTY:
+    """explain/ answers, refuses (400: the value cannot be a name) or does not know the login
+    or host (404), as ``expected_explain`` says."""
+    for value in [*NASTY, "pull", "push", "ADMIN", "a" * 256, "bob\t"]:
         query = {"repository": "prod-a", name: value}
         response = admin_client.get(f"{API}explain/", query)
-        assert response.status_code in (200, 400, 404), (query, response.status_code)
+        status, fragment = expected_explain(name, value)
+        assert response.status_code == status, (query, response.status_code, response.content)
+        if fragment:
+            assert fragment in response.content.decode(), (query, response.content)
+        else:
+            assert response.json()["repository"] == query["repository"].strip()
 
 
 @FUZZ
 @given(endpoint=st.sampled_from(sorted(FILTERS)), key=values,
        method=st.sampled_from(["GET", "DELETE", "PATCH", "PUT"]))
-def test_detail_requests_with_any_id_never_fail(admin_client, data, endpoint, key, method):
+def test_detail_requests_with_any_id_are_not_found_or_not_allowed(admin_client, data, endpoint,
+                                                                  key, method):
+    """No object has such an id (404; an empty id, a dot segment or one
+    with a slash makes no detail URL at all); methods an endpoint does not offer are 405 first:
+    nothing is updated in place, and only users and hosts can be deleted."""
     before = database_state()
     response = admin_client.generic(method, f"{API}{endpoint}/{quote(key, safe='')}/",
                                     "{}", content_type="application/json")
-    assert response.status_code in (400, 404, 405), response.status_code
+    not_allowed = method in ("PATCH", "PUT") or (
+        method == "DELETE" and endpoint in ("repositories", "pulls"))
+    if key in ("", ".", "..") or "/" in key:  # ``<endpoint>//``, dot segments: no detail URL
+        not_allowed = False
+    assert response.status_code == (405 if not_allowed else 404), (key, response.status_code)
     assert database_state() == before
 
 
@@ -103,21 +269,48 @@ json_values = st.recursive(
 )
 
 
+def expected_create(body):
+    """(status, message fragment or the login created) of ``POST users/`` with ``body``."""
+    if not isinstance(body, dict):
+        return 400, "Invalid data"
+    if "login" not in body:
+        return 400, "This field is required."
+    login = body["login"]
+    if login is None:
+        return 400, "This field may not be null."
+    if isinstance(login, bool) or not isinstance(login, (str, int, float)):
+        return 400, "Not a valid string."
+    login = str(login).strip()  # numbers are taken as their text, as DRF's CharField does
+    if not login:
+        return 400, "This field may not be blank."
+    if "\x00" in login:
+        return 400, NUL
+    if len(login) > 255:
+        return 400, "Ensure this field has no more than 255 characters."
+    if re.search(r"[\x00-\x1f\x7f]", login):
+        return 400, "may not contain control characters"
+    if login in ("admin", "bob"):
+        return 400, "already exists"
+    return 201, login
+
+
 @FUZZ
 @given(body=st.one_of(st.fixed_dictionaries({"login": json_values}), json_values),
        endpoint=st.sampled_from(sorted(FILTERS)))
-def test_creating_with_any_body_never_fails(admin_client, data, body, endpoint):
+def test_creating_with_any_body_answers_as_the_rules_say(admin_client, data, body, endpoint):
     before = database_state()
     response = admin_client.post(f"{API}{endpoint}/", json.dumps(body),
                                  content_type="application/json")
     if endpoint != "users":
         assert response.status_code == 405
     else:
-        login = body.get("login") if isinstance(body, dict) else None
-        assert response.status_code in (201, 400), (body, response.status_code)
-        if response.status_code == 201:
-            assert ForemanUser.objects.filter(login=login).exists()
-            ForemanUser.objects.filter(login=login).delete()
+        status, detail = expected_create(body)
+        assert response.status_code == status, (body, response.status_code, response.content)
+        if status == 201:
+            assert response.json()["login"] == detail
+            ForemanUser.objects.filter(login=detail).delete()
+        else:
+            assert detail in response.content.decode(), (body, response.content)
     assert database_state() == before
 
 

@@ -1,9 +1,20 @@
 """The token endpoint under hostile input: property tests through Django's full request path.
 
 Whatever a client sends (scopes with ports, ``::``, hundreds of scopes, unicode, injection
-strings, broken Basic headers, odd methods and bodies), the answer is never a 5xx, never echoes
-the password, and a refused request writes nothing but the failed-login counter. Foreman is the
-Katello stand-in. The cases the fuzzing found are pinned as plain tests at the end.
+strings, broken Basic headers, odd methods and bodies), the answer is the one the rules below
+give for it (``expected_get``, ``expected_post``), never echoes the password, and a refused
+request writes nothing but the failed-login counter. Foreman is the Katello stand-in, knowing
+alice and jürgen. The cases the fuzzing found are pinned as plain tests at the end.
+
+The rules, in the order the endpoint applies them:
+
+- GET: a Basic header that is not base64 of UTF-8 ``login:secret`` is 401 (other schemes, and
+  empty ``:`` credentials, are anonymous); no ``service`` is 400; more than ``MAX_SCOPES``
+  scopes are 400; credentials are 401 unless they are a Foreman user's (a login that cannot be
+  a name is nobody's); then a token, whatever the scopes say (a scope it cannot grant is left
+  out of the token, never refused);
+- POST: ``grant_type`` other than ``password`` is 400 ``unsupported_grant_type``; a field that
+  is not a UTF-8 string, or no username, is 400 ``invalid_request``; then as GET.
 """
 
 import base64
@@ -23,6 +34,7 @@ from pulp_katello_gateway.app.models import (
     KatelloRepository,
     UserRepositoryGrant,
 )
+from pulp_katello_gateway.app.names import NAME_MAX_LENGTH
 from pulp_katello_gateway.app.registry.token import MAX_SCOPES
 
 pytestmark = pytest.mark.django_db
@@ -117,8 +129,78 @@ def _password_in(authorization):
     return secret if secret.startswith(MARK) and len(secret) > len(MARK) + 3 else None
 
 
-def check(response, before, secret=None):
-    assert response.status_code < 500, response.content[:300]
+USERS = {"alice": PASSWORD, "jürgen": "pässwörd-€-日本"}
+MALFORMED = "Malformed Basic credentials."
+INVALID = "Invalid username/password."
+NO_SERVICE = "No service name provided."
+TOO_MANY = "Too many scopes"
+
+
+def basic_header_credentials(authorization):
+    """``(login, secret)``, None (anonymous) or MALFORMED, by the Basic scheme (RFC 7617)."""
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        login, colon, secret = base64.b64decode(value.strip(), validate=True).decode().partition(
+            ":")
+    except ValueError:
+        return MALFORMED
+    if not colon:
+        return MALFORMED
+    return (login, secret) if login or secret else None
+
+
+def _can_be_a_login(login):
+    return bool(login.strip()) and len(login) <= NAME_MAX_LENGTH and not any(
+        ord(char) < 0x20 or char == "\x7f" for char in login)
+
+
+def expected_login(login, secret):
+    """200 for a Foreman user's credentials (logins match in any case, as Foreman's), else
+    401."""
+    known = next((name for name in USERS if name.lower() == login.lower()), None)
+    if _can_be_a_login(login) and known and USERS[known] == secret:
+        return 200, "token"
+    return 401, INVALID
+
+
+def expected_get(authorization, service, scopes):
+    """(status, what the body says) of ``GET /token/``."""
+    credentials = basic_header_credentials(authorization)
+    if credentials == MALFORMED:
+        return 401, MALFORMED
+    if not service:
+        return 400, NO_SERVICE
+    if len(scopes) > MAX_SCOPES:
+        return 400, TOO_MANY
+    if credentials is None:
+        return 200, "token"
+    return expected_login(*credentials)
+
+
+def _utf8_text(value):
+    return isinstance(value, str) and not any(0xD800 <= ord(char) <= 0xDFFF for char in value)
+
+
+def expected_post(data):
+    """(status, what the body says) of ``POST /token/`` with fields ``data``."""
+    if data.get("grant_type") != "password":
+        return 400, "unsupported_grant_type"
+    fields = {key: data.get(key, "") for key in ("username", "password", "scope", "service")}
+    if not all(_utf8_text(value) for value in fields.values()) or not fields["username"]:
+        return 400, "invalid_request"
+    if not fields["service"]:
+        return 400, NO_SERVICE
+    if len(fields["scope"].split()) > MAX_SCOPES:
+        return 400, TOO_MANY
+    return expected_login(fields["username"], fields["password"])
+
+
+def check(response, before, expected, secret=None):
+    status, says = expected
+    assert response.status_code == status, (response.status_code, response.content[:300])
+    assert says in response.content.decode(), response.content[:300]
     if secret is not None:
         assert secret.encode() not in response.content
     if response.status_code >= 400:
@@ -142,7 +224,8 @@ def test_token_get_never_fails_and_refusals_write_nothing(
     headers = {"HTTP_AUTHORIZATION": authorization} if authorization is not None else {}
     before = state()
     response = client.get("/token/?" + urlencode(query), **headers)
-    check(response, before, _password_in(authorization))
+    expected = expected_get(authorization, service, scopes)
+    check(response, before, expected, _password_in(authorization))
 
 
 fields = st.one_of(text, st.none(), st.integers(), st.booleans(), st.lists(text, max_size=2),
@@ -164,7 +247,7 @@ def test_token_post_never_fails_and_refusals_write_nothing(
     data = {"grant_type": grant_type, "username": username, "password": password,
             "scope": scope, "service": service}
     data = {key: value for key, value in data.items() if value is not None}
-    if encoding == "form":
+    if encoding == "form":  # a form carries strings only
         data = {k: v for k, v in data.items() if isinstance(v, str)}
         response_of = lambda: client.post(  # noqa: E731
             "/token/", urlencode(data), content_type="application/x-www-form-urlencoded")
@@ -175,11 +258,12 @@ def test_token_post_never_fails_and_refusals_write_nothing(
         body = json.dumps(data)
         response_of = lambda: client.post(  # noqa: E731
             "/token/", body, content_type="application/json")
+    expected = expected_post(data)
     before = state()
     response = response_of()
     secret = password if isinstance(password, str) and password.startswith(MARK) and len(
         password) > len(MARK) + 3 else None
-    check(response, before, secret)
+    check(response, before, expected, secret)
 
 
 @FUZZ
@@ -189,12 +273,14 @@ def test_token_post_never_fails_and_refusals_write_nothing(
                                      "multipart/form-data; boundary=x", "text/plain", "",
                                      "application/json; charset=utf-16"]))
 def test_other_methods_and_bodies_are_client_errors(client, foreman, method, body, content_type):
+    """OPTIONS is answered, HEAD is an anonymous GET (the body is not read); others are 405."""
     before = state()
     response = client.generic(method.upper(), "/token/?service=x", body,
                               content_type=content_type)
-    check(response, before)
-    if method not in ("options", "head"):
-        assert response.status_code == 405
+    if method in ("options", "head"):
+        assert response.status_code == 200
+    else:
+        check(response, before, (405, "not allowed"))
 
 
 @FUZZ
@@ -202,10 +288,15 @@ def test_other_methods_and_bodies_are_client_errors(client, foreman, method, bod
        content_type=st.sampled_from(["application/json", "application/x-www-form-urlencoded",
                                      "multipart/form-data; boundary=x", "text/plain"]))
 def test_post_of_arbitrary_bytes_is_a_client_error(client, foreman, body, content_type):
+    """No parser for a text/plain body (415); anything else, an empty body too (not parsed at
+    all), is not a password grant (400)."""
     before = state()
     response = client.post("/token/", body, content_type=content_type)
-    check(response, before)
-    assert response.status_code in (400, 401, 415)
+    if content_type == "text/plain" and body:
+        check(response, before, (415, "Unsupported media type"))
+    else:
+        assert response.status_code == 400, response.content[:300]
+        assert state() == before
 
 
 # -- what the fuzzing found, pinned ------------------------------------------------------------

@@ -8,7 +8,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from pulp_container.app.models import ContainerDistribution
-from pulpcore.plugin.util import set_current_user
 
 from pulp_katello_gateway.app import access
 from pulp_katello_gateway.app.models import (
@@ -40,9 +39,6 @@ def world():
     UserRepositoryGrant.objects.create(foreman_user=alice, repository=repositories["priv/b"])
     host = ConsumerHost.objects.create(uuid=HOST_UUID)
     HostRepositoryGrant.objects.create(host=host, repository=repositories["priv/c"])
-    # A previous test's request leaves its user as pulpcore's current user; creation hooks
-    # would give that (rolled back) user roles on these distributions.
-    set_current_user(None)
     ContainerDistribution.objects.create(name="local", base_path="local/only")
     ContainerDistribution.objects.create(name="b", base_path="priv/b")  # private: Katello's
     return {

@@ -1,27 +1,21 @@
 """A login never waits behind a running capsule-sync push (its token would time out)."""
 
 import pytest
-from django.test import RequestFactory, override_settings
+from django.test import RequestFactory
 
-from devtools.katello_standin import KatelloStandin
 from pulp_katello_gateway.app.acl import locks, writes
-from pulp_katello_gateway.app.models import KatelloRepository, UserRepositoryGrant
+from pulp_katello_gateway.app.models import UserRepositoryGrant
 from pulp_katello_gateway.app.registry.identity import identify
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def foreman():
-    config = {
+def foreman(foreman_with):
+    return foreman_with({
         "repositories": {"kat/a": {"auth_required": True}, "kat/b": {"auth_required": True}},
         "users": {"alice": {"password": "alice-pw", "repositories": ["kat/b"]}},
-    }
-    with KatelloStandin(config=config) as standin:
-        for name in config["repositories"]:
-            KatelloRepository.objects.create(name=name, auth_required=True)
-        with override_settings(KATELLO_GATEWAY_FOREMAN_URL=standin.url):
-            yield standin
+    })
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""logins.py: credentials -> Identity, with the Foreman login cache and the failed-login throttle.
+"""registry/identity.py and logins/ (backend, cache, throttle): credentials -> Identity, with the
+Foreman login cache and the failed-login throttle.
 
 Foreman is the Katello stand-in, served over HTTP from this process; its request counter tells
 whether Foreman was asked. Cache ages are set by moving ``verified_at`` back, never by waiting.
@@ -14,9 +15,8 @@ from django.test import RequestFactory, override_settings
 from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.request import Request
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+from urllib3.util import connection
 
-from pulp_katello_gateway.app import foreman as foreman_client
 from pulp_katello_gateway.app.access import ANONYMOUS
 from pulp_katello_gateway.app.models import (
     CachedLogin,
@@ -233,21 +233,71 @@ def test_foreman_not_answering_in_time_is_not_asked_again_for_a_while(foreman):
 
 
 def test_slow_catalog_does_not_stop_other_logins(foreman):
-    """A big catalog may take long; only a slow login check means Foreman is unwell."""
+    """A big catalog may take long; only a slow login check means Foreman is unwell. (The
+    catalog hangs: it is slower than the read timeout whatever the machine's speed.)"""
     with override_settings(KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT=0.3):
-        foreman.set_fault("slow", seconds=1, paths=["/v2/_catalog"])
+        foreman.set_fault("hang", paths=["/v2/_catalog"])
         assert login("alice", PASSWORD).foreman_user_id is not None  # grants not refreshed
         assert login("bob", "bob-password-1").foreman_user_id is not None
     assert foreman.request_count("/v2/token") == 2
     assert grants("alice") == set()
 
 
-def test_refused_connections_are_retried_but_connect_timeouts_are_not():
-    retry = foreman_client._session().get_adapter("http://foreman.example/").max_retries
-    refused = NewConnectionError(None, "Connection refused")
-    assert retry.increment("GET", "/v2/token", error=refused).connect == retry.connect - 1
-    with pytest.raises(MaxRetryError):
-        retry.increment("GET", "/v2/token", error=ConnectTimeoutError("timed out"))
+class Attempts(list):
+    """Addresses connected to; ``behaviour(real, address, ...)`` makes each connection (by
+    default the real one) and ``then()`` runs after each attempt, failed or not."""
+
+    @staticmethod
+    def behaviour(real, *args, **kwargs):
+        return real(*args, **kwargs)
+
+    @staticmethod
+    def then():
+        pass
+
+
+@pytest.fixture
+def connects(monkeypatch):
+    """The TCP connections the Foreman client opens (urllib3's ``create_connection``), in
+    order, as ``Attempts``."""
+    attempts = Attempts()
+    real = connection.create_connection
+
+    def create_connection(address, *args, **kwargs):
+        attempts.append(address)
+        try:
+            return attempts.behaviour(real, address, *args, **kwargs)
+        finally:
+            attempts.then()
+
+    monkeypatch.setattr(connection, "create_connection", create_connection)
+    return attempts
+
+
+def test_a_refused_connection_is_retried(foreman, connects):
+    """Foreman refusing the connection (restarting) costs a quick retry, not the login."""
+    foreman.set_fault("down")  # also cuts the client's pooled connections
+    connects.then = lambda: foreman.set_fault(None)  # listening again after the first refusal
+    assert login("alice", PASSWORD).foreman_user_id is not None
+    assert len(connects) == 2
+    assert foreman.request_count("/v2/token") == 1
+    assert not ForemanBackoff.objects.exists()
+
+
+def test_a_connect_timeout_is_not_retried(foreman, connects):
+    """A connect timeout is not repeated (the client would wait it again): one attempt, a 503,
+    and Foreman is not asked for a while."""
+    foreman.set_fault("down")  # cuts the client's pooled connections
+
+    def time_out(real, address, *args, **kwargs):
+        raise TimeoutError("timed out")
+
+    connects.behaviour = time_out
+    with pytest.raises(identity.IdentityUnavailable) as raised:
+        login("bob", "bob-password-1")
+    assert "did not answer in time" in str(raised.value.detail)
+    assert len(connects) == 1
+    assert ForemanBackoff.objects.exists()
 
 
 def test_catalog_failure_keeps_the_login_and_the_old_grants(foreman):

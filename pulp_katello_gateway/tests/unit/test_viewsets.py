@@ -3,7 +3,6 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from pulp_katello_gateway.app.acl import writes
 from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, HostRepositoryGrant
 
 pytestmark = pytest.mark.django_db
@@ -12,13 +11,10 @@ API = "/pulp/api/v3/katello_gateway/"
 
 
 @pytest.fixture
-def data():
-    for login in ("alice", "bob"):
-        ForemanUser.objects.create_for_login(login)
-    writes.replace_repositories({"org/a": True, "org/b": True, "org/open": False})
-    writes.replace_user_grants({"alice": ["org/a", "org/b"], "bob": ["org/b"]})
-    writes.replace_hosts(["h1", "h2"])
-    writes.replace_host_grants({"h1": ["org/a"]})
+def data(katello_world):
+    katello_world({"org/a": True, "org/b": True, "org/open": False},
+                  users={"alice": ["org/a", "org/b"], "bob": ["org/b"]},
+                  hosts={"h1": ["org/a"], "h2": []})
 
 
 def names(response, field):

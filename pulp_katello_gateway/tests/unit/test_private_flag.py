@@ -1,4 +1,5 @@
-"""ContainerDistribution.private follows auth_required for Katello repositories, and only them."""
+"""acl/private_flag.py: ContainerDistribution.private follows auth_required for Katello
+repositories, and only them."""
 
 import pytest
 from pulp_container.app.models import ContainerDistribution

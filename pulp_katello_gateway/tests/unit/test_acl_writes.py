@@ -1,13 +1,14 @@
-"""writes.py: full replaces written as diffs, atomic, serialized by the push lock."""
+"""acl/writes.py: full replaces written as diffs, atomic, serialized by the push lock
+(acl/locks.py)."""
 
 import threading
 import time
 
 import pytest
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 
 from pulp_katello_gateway.app.acl import writes
-from pulp_katello_gateway.app.acl.locks import lock_for_push
+from pulp_katello_gateway.app.acl.locks import PUSH_LOCK, lock_for_push
 from pulp_katello_gateway.app.models import (
     ConsumerHost,
     ForemanUser,
@@ -15,6 +16,8 @@ from pulp_katello_gateway.app.models import (
     KatelloRepository,
     UserRepositoryGrant,
 )
+
+from .conftest import make_world
 
 
 def repository_ids():
@@ -40,12 +43,9 @@ def host_grant_ids():
 
 
 def _make_world():
-    for login in ("alice", "bob"):
-        ForemanUser.objects.create_for_login(login)
-    writes.replace_repositories({"a": True, "b": True, "c": True, "open": False})
-    writes.replace_user_grants({"alice": ["a", "b"], "bob": ["b"]})
-    writes.replace_hosts(["h1", "h2"])
-    writes.replace_host_grants({"h1": ["a"], "h2": ["b", "c"]})
+    make_world({"a": True, "b": True, "c": True, "open": False},
+               users={"alice": ["a", "b"], "bob": ["b"]},
+               hosts={"h1": ["a"], "h2": ["b", "c"]})
 
 
 @pytest.fixture
@@ -203,6 +203,23 @@ def _in_thread(target):
     return thread, errors
 
 
+def wait_until_a_push_waits_for_the_lock(timeout=10):
+    """Return once another session is queued for the push lock, as PostgreSQL's lock table
+    shows it (a handshake: no guessing how long the other thread takes to get there)."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND classid = %s AND objid = %s",
+                list(PUSH_LOCK),
+            )
+            if cursor.fetchone()[0]:
+                return
+            assert time.monotonic() < deadline, "no push waited for the lock"
+            time.sleep(0.01)
+
+
 def test_pushes_wait_for_each_other_and_readers_never_see_a_gap(committed_world):
     """A second push blocks until the first commits; meanwhile readers see the old state."""
     kept = user_grant_ids()["alice", "a"]
@@ -224,7 +241,7 @@ def test_pushes_wait_for_each_other_and_readers_never_see_a_gap(committed_world)
     first, first_errors = _in_thread(first_push)
     second, second_errors = _in_thread(second_push)
     assert first_holds_lock.wait(10)
-    time.sleep(0.5)  # the second push is now waiting for the lock
+    wait_until_a_push_waits_for_the_lock()
     assert order == []
     # A reader during the push sees the complete old state, including the grant kept throughout.
     assert set(user_grant_ids()) == {("alice", "a"), ("alice", "b"), ("bob", "b")}

@@ -1,4 +1,5 @@
-"""The Rack form decoder: Katello's exact bodies, Rack's corner cases, and a round-trip property.
+"""katello/rack_query.py, the Rack form decoder: Katello's exact bodies, Rack's corner cases,
+and a round-trip property.
 
 The property encodes with ``devtools.rack.encode`` (an independent port of RestClient's
 encoder) and decodes with ours, so the two ends Katello and the gateway use must agree.

@@ -1,6 +1,6 @@
-"""Hosts follow their content view between capsule syncs: a stale host's next token request asks
-for one refresh (a Pulp task), which replaces its grants from Katello's catalog, or leaves them
-when Foreman does not answer."""
+"""grant_refresh.py: hosts follow their content view between capsule syncs. A stale host's next
+token request asks for one refresh (a Pulp task), which replaces its grants from Katello's
+catalog, or leaves them when Foreman does not answer."""
 
 import uuid
 from datetime import timedelta
