@@ -8,14 +8,21 @@ on 3.85 to 3.123, and are not reported upstream as far as we know:
 - ``ordering=,`` orders by an empty name, which fails the query;
 - a ``__regex``/``__iregex`` pattern PostgreSQL cannot compile fails the query;
 - an unknown query parameter whose name holds a ``%`` breaks the error message (pulpcore puts
-  the name into a message that django-filter %-formats).
+  the name into a message that django-filter %-formats);
+- a ``pulp_href__in``/``prn__in`` item whose pk is not a UUID (``prn:a:b``; on pulpcore before
+  3.107 also an href such as ``.../hosts/b/``) fails the query.
 """
+
+import copy
+import uuid
 
 from django.core.exceptions import ValidationError
 from django.db import DataError, connection, transaction
 from django.forms.utils import ErrorList
 from django_filters.constants import EMPTY_VALUES
+from pulpcore.plugin.util import extract_pk
 from pulpcore.plugin.viewsets import BaseFilterSet, StableOrderingFilter
+from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.pagination import LimitOffsetPagination
 
 BIGINT_MAX = 2**63 - 1
@@ -41,6 +48,23 @@ def _postgres_regex(value):
         raise ValidationError("Not a valid regular expression.") from None
 
 
+def _pk_is_uuid(only_prn):
+    """Refuse an href or PRN whose pk is not a UUID, which would fail the query (a 500)."""
+
+    def validate(item):
+        try:
+            pk = extract_pk(item, only_prn)
+        except DRFValidationError:
+            return  # pulpcore's filter refuses it in its own words
+        try:
+            uuid.UUID(pk)
+        except ValueError:
+            kind = "PRN" if item.startswith("prn:") else "URI"
+            raise ValidationError(f"{kind} not valid: {item}") from None
+
+    return validate
+
+
 class _Ordering(StableOrderingFilter):
     """Skips empty names as django-filter's own ordering does: pulpcore orders by ``''`` for
     ``ordering=,``, which fails the query."""
@@ -53,13 +77,19 @@ class FilterSet(BaseFilterSet):
     """pulpcore's filters, answering 400 or ignoring where pulpcore's own endpoints answer 500:
     for a ``__regex``/``__iregex`` pattern PostgreSQL rejects (400), an unknown parameter whose
     name holds a ``%`` (400; pulpcore puts the name into its message, which django-filter
-    %-formats) and empty names in ``ordering`` (ignored)."""
+    %-formats), an href or PRN whose pk is not a UUID (400) and empty names in ``ordering``
+    (ignored)."""
 
     @classmethod
     def get_filters(cls):
         filters = super().get_filters()
         fields = [(field, param) for param, field in filters["ordering"].param_map.items()]
         filters["ordering"] = _Ordering(fields=fields)
+        for name, only_prn in (("pulp_href__in", False), ("prn__in", True)):
+            filter_ = copy.deepcopy(filters[name])  # pulpcore's own instance serves every endpoint
+            filter_.extra["validators"] = [*filter_.extra.get("validators", ()),
+                                           _pk_is_uuid(only_prn)]
+            filters[name] = filter_
         return filters
 
     @classmethod

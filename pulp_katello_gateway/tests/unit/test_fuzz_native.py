@@ -17,21 +17,27 @@ The rules, per kind of query parameter (the last value counts when one repeats):
   cannot compile (asked of PostgreSQL itself, on another connection); blank means no filter;
 - ``kind``: one of the four kinds, or empty; ``since``/``until``: an ISO date or date-time, or
   empty; ``ordering``: comma-separated ``[-]field`` of the endpoint's fields (empty items are
-  skipped); ``pulp_id__in``: UUIDs; ``pulp_href__in``: hrefs, UUIDs or PRNs, no empty item;
-  ``prn__in``: PRNs; ``q``: an expression of ``filter="value"`` terms (texts drawn here hold no
-  ``=`` unless listed in ``Q_EXPRESSIONS``, so any other is a syntax error).
+  skipped); ``pulp_id__in``: UUIDs; ``pulp_href__in``: PRNs or hrefs, no empty item (Pulp's
+  rule for an href changed in pulpcore 3.107, pulp/pulpcore#6237: older lines need a path that
+  resolves to a view with a pk, newer ones a path whose last segment is a UUID);
+  ``prn__in``: PRNs (``prn:<type>:<UUID>``); ``q``: an expression of ``filter="value"`` terms
+  (texts drawn here hold no ``=`` unless listed in ``Q_EXPRESSIONS``, so any other is a syntax
+  error).
 """
 
 import json
 import re
 import uuid
-from urllib.parse import quote, urlencode
+from importlib.metadata import version
+from urllib.parse import quote, urlencode, urlparse
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.urls import Resolver404, resolve
 from django.utils.dateparse import parse_date, parse_datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from packaging.version import Version
 
 from pulp_katello_gateway.app.models import ForemanUser
 
@@ -69,6 +75,8 @@ NASTY = ["(", "[[[", "*", "a{1,2", "\\", "(?<x>a)", "a++", "[[:alpha:]", "\x00",
          "prod-a", "admin", "h-1", "日本", "' OR '1'='1", "-name", "pk,-pk", "name__regex=\"(\"",
          "login=\"admin\" AND login__regex=\"(\"", "NOT name__iregex=\"[\"", "99999999999999999999",
          "-1", "9223372036854775808", ",", ",-name,", "/pulp/api/v3/", "prn:nothing",
+         "/pulp/api/v3/katello_gateway/hosts/xyz/", "prn:a.b:xyz",
+         "/pulp/api/v3/katello_gateway/hosts/00000000-0000-0000-0000-000000000000/",
          "00000000-0000-0000-0000-000000000000", " ", " , ", "pk,,", "a\x00b", "2024-01-01",
          " 2024-01-01T10:00:00Z ", "foreman", " foreman", "{00000000-0000-0000-0000-000000000000}",
          "login=\"admin\"", "name=\"prod-a\""]
@@ -84,7 +92,7 @@ Q_EXPRESSIONS = {
 assert {value for value in NASTY if "=" in value} == set(Q_EXPRESSIONS)
 
 NUL = "Null characters are not allowed."
-PRN = re.compile(r"prn:[a-z_]+\.[a-z_]+:[0-9a-f-]{36}")
+HREF_BY_LAST_SEGMENT = Version(version("pulpcore")) >= Version("3.107")
 
 
 @pytest.fixture
@@ -116,6 +124,28 @@ def _is_uuid(value):
     return True
 
 
+def _is_prn(item):
+    """``prn:<type>:<pk>``, as Pulp reads one: the type is not checked, the pk must be a UUID."""
+    parts = item.split(":")
+    return len(parts) == 3 and parts[0] == "prn" and _is_uuid(parts[2])
+
+
+def _href_problem(item):
+    """Why Pulp refuses ``item`` of ``pulp_href__in``; None: it names a pk."""
+    if item.startswith("prn:"):
+        return None if _is_prn(item) else "PRN not valid"
+    path = urlparse(item).path
+    if HREF_BY_LAST_SEGMENT:
+        return None if _is_uuid(path.rstrip("/").rsplit("/", 1)[-1]) else "URI not valid"
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return "URI not valid"
+    if "pk" not in match.kwargs:
+        return "URI does not contain an unqualified resource PK"
+    return None if _is_uuid(match.kwargs["pk"]) else "URI not valid"
+
+
 def _is_date(value):
     try:
         return bool(parse_datetime(value) or parse_date(value))
@@ -143,12 +173,10 @@ def problem(endpoint, name, value, compiles):
         return "Enter a valid UUID." if bad else None
     if "\x00" in value:
         return NUL
-    if name == "pulp_href__in":  # an href, or the UUID or PRN of one
-        valid = all(_is_uuid(item.strip()) or PRN.fullmatch(item.strip()) for item in items)
-        return None if value == "" or valid else "not valid"
+    if name == "pulp_href__in":
+        return next(filter(None, map(_href_problem, items)), None) if value else None
     if name == "prn__in":
-        return None if value == "" or all(PRN.fullmatch(item.strip()) for item in items) else (
-            "PRN")
+        return None if value == "" or all(map(_is_prn, items)) else "PRN"
     if name == "q":
         if not value.strip():
             return None
@@ -246,15 +274,15 @@ def test_explain_with_every_nasty_value(admin_client, data, name):
        method=st.sampled_from(["GET", "DELETE", "PATCH", "PUT"]))
 def test_detail_requests_with_any_id_are_not_found_or_not_allowed(admin_client, data, endpoint,
                                                                   key, method):
-    """No object has such an id (404; an empty id, a dot segment or one
-    with a slash makes no detail URL at all); methods an endpoint does not offer are 405 first:
+    """No object has such an id (404; an empty id or one with a slash or a dot makes no detail
+    URL at all: DRF's routes take ``[^/.]+``); methods an endpoint does not offer are 405 first:
     nothing is updated in place, and only users and hosts can be deleted."""
     before = database_state()
     response = admin_client.generic(method, f"{API}{endpoint}/{quote(key, safe='')}/",
                                     "{}", content_type="application/json")
     not_allowed = method in ("PATCH", "PUT") or (
         method == "DELETE" and endpoint in ("repositories", "pulls"))
-    if key in ("", ".", "..") or "/" in key:  # ``<endpoint>//``, dot segments: no detail URL
+    if key == "" or "/" in key or "." in key:  # no detail URL
         not_allowed = False
     assert response.status_code == (405 if not_allowed else 404), (key, response.status_code)
     assert database_state() == before
