@@ -230,6 +230,20 @@ def test_every_parameter_alone_with_every_nasty_value(admin_client, data, postgr
             check_list(admin_client, endpoint, [(name, value)], postgres_compiles)
 
 
+def _name_problem(name, blank, too_long):
+    """The message a trimmed name earns, checked in the serializers' order (each endpoint words
+    blank and too long its own way); None: a valid name."""
+    if not name:
+        return blank
+    if "\x00" in name:
+        return NUL
+    if len(name) > 255:
+        return too_long
+    if re.search(r"[\x00-\x1f\x7f]", name):
+        return "may not contain control characters"
+    return None
+
+
 def expected_explain(name, value):
     """(status, message fragment) of ``explain/?repository=prod-a&<name>=<value>``."""
     if name == "unknown" or (value == "" and name != "repository"):
@@ -237,14 +251,9 @@ def expected_explain(name, value):
     if name == "action":
         return (200, None) if value in ("pull", "push") else (400, "is not a valid choice")
     trimmed = value.strip()
-    if not trimmed:
-        return 400, "may not be blank"
-    if "\x00" in value:
-        return 400, NUL
-    if len(trimmed) > 255:
-        return 400, "may not be longer than 255 characters"
-    if re.search(r"[\x00-\x1f\x7f]", trimmed):
-        return 400, "may not contain control characters"
+    message = _name_problem(trimmed, "may not be blank", "may not be longer than 255 characters")
+    if message:
+        return 400, message
     if name == "login":
         known = trimmed.lower() in ("admin", "bob") or get_user_model().objects.filter(
             username=trimmed).exists()
@@ -309,14 +318,10 @@ def expected_create(body):
     if isinstance(login, bool) or not isinstance(login, (str, int, float)):
         return 400, "Not a valid string."
     login = str(login).strip()  # numbers are taken as their text, as DRF's CharField does
-    if not login:
-        return 400, "This field may not be blank."
-    if "\x00" in login:
-        return 400, NUL
-    if len(login) > 255:
-        return 400, "Ensure this field has no more than 255 characters."
-    if re.search(r"[\x00-\x1f\x7f]", login):
-        return 400, "may not contain control characters"
+    message = _name_problem(login, "This field may not be blank.",
+                            "Ensure this field has no more than 255 characters.")
+    if message:
+        return 400, message
     if login in ("admin", "bob"):
         return 400, "already exists"
     return 201, login
