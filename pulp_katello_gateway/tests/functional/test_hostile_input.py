@@ -11,6 +11,7 @@ import base64
 import http.client
 import json
 import re
+import socket
 import ssl
 import uuid
 from collections import Counter
@@ -43,7 +44,9 @@ def basic(login, secret):
 
 
 class Raw:
-    """One request per connection, bytes as given."""
+    """One request per connection, bytes as given. A server may answer a request over its limits
+    before reading all of it and close the connection: the answer is then read (as curl does)
+    instead of failing on a write that raced with that close."""
 
     def __init__(self, pulp, secrets):
         self.pulp = pulp
@@ -52,22 +55,24 @@ class Raw:
         self.admin = basic(*pulp.admin_auth)
 
     def __call__(self, method, path, headers=(), body=b"", declared_length=None):
-        connection = http.client.HTTPSConnection(
-            "127.0.0.1", self.pulp.api_port, context=self.context, timeout=120
-        )
-        try:
-            connection.putrequest(method, path, skip_accept_encoding=True)
-            for name, value in dict(headers).items():
-                connection.putheader(name, value)
-            if body or declared_length is not None:
-                connection.putheader("Content-Length", str(declared_length or len(body)))
-            connection.endheaders()
-            if body:
-                connection.send(body)
-            response = connection.getresponse()
+        head = [f"{method} {path} HTTP/1.1".encode("ascii"),
+                f"Host: 127.0.0.1:{self.pulp.api_port}".encode(), b"Connection: close"]
+        for name, value in dict(headers).items():  # str values as http.client sends them
+            value = value if isinstance(value, bytes) else value.encode("latin-1")
+            head.append(name.encode() + b": " + value)
+        if body or declared_length is not None:
+            head.append(b"Content-Length: %d" % (declared_length or len(body)))
+        address = ("127.0.0.1", self.pulp.api_port)
+        with socket.create_connection(address, timeout=120) as plain, self.context.wrap_socket(
+            plain, server_hostname="127.0.0.1"
+        ) as connection:
+            try:
+                connection.sendall(b"\r\n".join(head) + b"\r\n\r\n" + body)
+            except OSError:  # closed by the server right after it answered: the answer waits
+                pass
+            response = http.client.HTTPResponse(connection, method=method)
+            response.begin()
             content = response.read()
-        finally:
-            connection.close()
         if response.status >= 400:
             self.secrets.error_bodies.append((f"{method} {path[:80]} -> {response.status}",
                                               content))
