@@ -38,6 +38,6 @@ demo: system-deps $(VENV)/.installed
 demo-stop:
 	DEMO_DIR=$(DEMO_DIR) $(PY) -m devtools.demo stop
 
-# Every benchmark next to stock pulp_container (about 10 min); writes docs/performance.md.
+# Every benchmark next to stock pulp_container (about 20 min on 2 CPUs); writes docs/performance.md.
 bench: system-deps $(VENV)/.installed
 	$(PY) -m bench.report
