@@ -250,6 +250,18 @@ class PulpStack:
             raise RuntimeError(f"task {task_href} ended {task['state']}: {task.get('error')}")
         return task
 
+    def access_lines(self, containing, name="api"):
+        """The lines of API server ``name``'s access log that contain ``containing``."""
+        path = self.logs / f"{name}-access.log"
+        lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+        return [line for line in lines if containing in line]
+
+    def wait_access_lines(self, containing, count, name="api", timeout=60):
+        """At least ``count`` such lines, once written: gunicorn logs a request after answering
+        it, so a client may be done before its last request is in the log."""
+        return wait_until(lambda: len(lines := self.access_lines(containing, name)) >= count
+                          and lines, timeout, what=f"{count} access log lines with {containing!r}")
+
     def pids(self):
         return {name: proc.pid for name, proc in self.processes.items()}
 

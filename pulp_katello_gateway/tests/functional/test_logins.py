@@ -47,10 +47,7 @@ def test_wrong_password_fails_the_login(podman, skopeo, pulp, user):
         result = client.login(pulp.registry, user["login"], "not-the-password", check=False)
         assert result.returncode != 0
         assert "invalid username/password" in result.stderr
-    token_requests = [
-        line for line in (pulp.logs / "api-access.log").read_text().splitlines()
-        if f"GET /token/?account={user['login']}&" in line
-    ]
+    token_requests = pulp.wait_access_lines(f"GET /token/?account={user['login']}&", 2)
     assert len(token_requests) == 2
     assert all('HTTP/1.1" 401 ' in line for line in token_requests)
 

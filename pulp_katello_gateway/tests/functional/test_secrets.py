@@ -18,7 +18,6 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from devtools.net import wait_until
 from devtools.pg import _pg_bindir
 
 ACCESS_LOG = "api-access.log"
@@ -56,15 +55,9 @@ def _log_files(pulp, work_dir):
                         and (path.suffix in (".log", ".out") or "log" in path.name))
 
 
-def _access_lines(pulp, text):
-    path = pulp.logs / ACCESS_LOG
-    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
-    return sum(text in line for line in lines)
-
-
 def _secret_bearing_traffic(pulp, katello, gateway, make_world):
     """Katello's push and a Foreman user's logins; returns the secrets they carried."""
-    pushes = _access_lines(pulp, PUSHED)
+    pushes = len(pulp.access_lines(PUSHED))
     world = make_world("secrets", {"granted": True}, users={"alice": ["granted"]})  # pushes
     granted, user = world.repos["granted"], world.users["alice"]
     token, manifest = gateway.pull(granted, user["auth"])  # Foreman checks the password
@@ -81,9 +74,8 @@ def _secret_bearing_traffic(pulp, katello, gateway, make_world):
     wrong = f"wrong-{uuid.uuid4().hex}"
     assert gateway.token(auth=(user["login"], wrong)).status_code == 401
     # Each request is in the access log before the logs are read (three carry the login).
-    wait_until(lambda: _access_lines(pulp, PUSHED) > pushes
-               and _access_lines(pulp, f"account={user['login']}") >= 3, 60,
-               what="this test's requests in the access log")
+    pulp.wait_access_lines(PUSHED, pushes + 1)
+    pulp.wait_access_lines(f"account={user['login']}", 3)
     foreman_tokens = [issued["token"] for issued in katello.tokens()[user["login"]]]
     assert foreman_tokens  # Foreman answered the login with its registry token
     return [pulp.admin_auth[1], user["password"], user["pat"], wrong, oauth.json()["access_token"],

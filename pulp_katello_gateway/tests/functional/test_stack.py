@@ -39,9 +39,8 @@ def test_admin_push_and_pull_back(pulp, skopeo, oci_image, unique_repo, tmp_path
     assert digest in index
 
     # The pull went through the bearer-token flow: the API log shows token requests for the repo.
-    log = (pulp.logs / "api-access.log").read_text()
     scope = f"repository%3A{unique_repo.replace('/', '%2F')}%3Apull"
-    assert f"/token/?account=admin&scope={scope}" in log
+    assert pulp.wait_access_lines(f"/token/?account=admin&scope={scope}", 1)
 
 
 def test_wrong_admin_password_is_refused(pulp, skopeo, oci_image, unique_repo):
