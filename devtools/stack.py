@@ -259,8 +259,11 @@ class PulpStack:
     def wait_access_lines(self, containing, count, name="api", timeout=60):
         """At least ``count`` such lines, once written: gunicorn logs a request after answering
         it, so a client may be done before its last request is in the log."""
-        return wait_until(lambda: len(lines := self.access_lines(containing, name)) >= count
-                          and lines, timeout, what=f"{count} access log lines with {containing!r}")
+        def enough():
+            lines = self.access_lines(containing, name)
+            return lines if len(lines) >= count else None
+
+        return wait_until(enough, timeout, what=f"{count} access log lines with {containing!r}")
 
     def pids(self):
         return {name: proc.pid for name, proc in self.processes.items()}
