@@ -35,8 +35,20 @@ class PulpKatelloGatewayPluginAppConfig(PulpPluginAppConfig):
         from django.db.models.signals import pre_save
 
         from .acl.private_flag import enforce_private
+        from .ownership import refuse_local_distribution, refuse_reserved_usernames
         from .pulp_internals import ContainerDistribution
 
+        pre_save.connect(
+            refuse_reserved_usernames,
+            sender=settings.AUTH_USER_MODEL,
+            dispatch_uid="katello_gateway_refuse_reserved_usernames",
+        )
+        # Refused before its private flag is set: receivers run in the order they connect.
+        pre_save.connect(
+            refuse_local_distribution,
+            sender=ContainerDistribution,
+            dispatch_uid="katello_gateway_refuse_local_distribution",
+        )
         pre_save.connect(
             enforce_private,
             sender=ContainerDistribution,

@@ -9,13 +9,17 @@ re-implements a rule. Katello's rules, for repositories Katello pushed to us:
   know (a forbidden repository looks exactly like a missing one);
 - local Pulp users (``admin``, Katello's service user) and anonymous clients keep
   pulp_container's own rules on repositories Katello does not know, and on Katello repositories
-  local users keep them too (the distribution's ``private`` flag mirrors ``auth_required``).
+  local users keep them too (the distribution's ``private`` flag mirrors ``auth_required``),
+  except that only a superuser may push to a name Katello lists (``ownership``);
+- a Katello repository whose distribution a local user or group holds roles on is served to
+  nobody but local users until an admin resolves it (``ownership.taken_names``): its content may
+  not be Katello's.
 """
 
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q
 
 from pulp_katello_gateway.app import metrics
 from pulp_katello_gateway.app.models import (
@@ -28,6 +32,7 @@ from pulp_katello_gateway.app.pulp_internals import (
     CatalogView,
     ContainerDistribution,
     PermissionChecker,
+    held_locally,
 )
 
 PULL, PUSH = "pull", "push"
@@ -98,7 +103,18 @@ def _decide(identity, name, requested):
     if has_control_characters(name):
         # No repository is named so (and PostgreSQL cannot even compare a NUL).
         return set(), "no repository can have this name (control characters)"
-    repository = KatelloRepository.objects.filter(name=name).first()
+    repository = (
+        KatelloRepository.objects.filter(name=name)
+        .annotate(taken=held_locally(OuterRef("name")))
+        .first()
+    )
+    if repository is not None and repository.taken and (
+        identity.from_katello or identity.is_anonymous
+    ):
+        return set(), (
+            "the distribution at this Katello name is held by a local Pulp user or group "
+            "(katello_gateway.W009): not served to Katello's users until an admin resolves it"
+        )
     if identity.from_katello:
         if repository is None:
             return set(), (
@@ -116,6 +132,12 @@ def _decide(identity, name, requested):
         if not repository.auth_required:
             return {PULL} & set(requested), "public repository (auth_required false)"
         return set(), "the repository requires authentication; anonymous clients get nothing"
+    if repository is not None and PUSH in requested and not identity.user.is_superuser:
+        pulls = _pulp_container_actions(identity.user, name, requested - {PUSH})
+        return pulls, (
+            "a Katello repository's name: only a Pulp superuser may push to it; pull by "
+            "pulp_container's own rules (RBAC roles, the distribution's private flag)"
+        )
     return _pulp_container_actions(identity.user, name, requested), (
         "pulp_container's own rules (RBAC roles, the distribution's private flag): "
         + ("local Pulp user" if not identity.is_anonymous else "not a Katello repository")
@@ -147,15 +169,18 @@ def parse_scope(scope):
 
 
 def token_access(identity, scopes):
-    """The JWT ``access`` claim: requested ∩ allowed, one entry per well-formed scope."""
-    access = []
+    """The JWT ``access`` claim: requested ∩ allowed, one entry per resource the well-formed
+    scopes name (a resource asked for twice is decided once, for all the actions asked)."""
+    requested = {}
     for scope in scopes:
         parsed = parse_scope(scope)
-        if parsed is None:
-            continue
-        typ, name, actions = parsed
+        if parsed is not None:
+            typ, name, actions = parsed
+            requested.setdefault((typ, name), set()).update(actions)
+    access = []
+    for (typ, name), actions in requested.items():
         if typ == "repository":
-            granted = permitted_actions(identity, name, set(actions))
+            granted = permitted_actions(identity, name, actions)
         elif typ == "registry" and name == "catalog" and "*" in actions:
             granted = {"*"}  # every identity may list; the catalog shows only what it may pull
         else:
@@ -167,16 +192,18 @@ def token_access(identity, scopes):
 
 
 def _katello_visible(identity):
-    """Katello repositories ``identity`` may pull: the public ones plus its grants.
+    """Katello repositories ``identity`` may pull: the public ones plus its grants, less those
+    held locally (``ownership``).
 
     ``pk IN (grants)`` under an OR becomes a hashed subplan, so a walk along the name index
     tests each row in constant time however many grants the identity has.
     """
     public = Q(auth_required=False)
+    served = KatelloRepository.objects.exclude(held_locally(OuterRef("name")))
     if not identity.from_katello:
-        return KatelloRepository.objects.filter(public)
+        return served.filter(public)
     granted = _grants(identity).values("repository_id")
-    return KatelloRepository.objects.filter(public | Q(pk__in=granted))
+    return served.filter(public | Q(pk__in=granted))
 
 
 def _pulp_container_catalog(user):

@@ -21,6 +21,7 @@ from django.db import DatabaseError
 from rest_framework.authentication import RemoteUserAuthentication
 from rest_framework.settings import api_settings
 
+from pulp_katello_gateway.app import ownership
 from pulp_katello_gateway.app.acl import state as acl_state
 from pulp_katello_gateway.app.certificates import UNIX_SOCKET
 
@@ -199,7 +200,11 @@ _MINIMUMS = {
     "KATELLO_GATEWAY_LOGIN_MAX_STALE": 0,
     "KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES": 1,
     "KATELLO_GATEWAY_THROTTLE_LOGIN_FAILURES": 1,
+    "KATELLO_GATEWAY_THROTTLE_CLIENT_FAILURES": 1,
+    "KATELLO_GATEWAY_THROTTLE_FOREMAN_FAILURES": 1,
     "KATELLO_GATEWAY_THROTTLE_WINDOW": 1,
+    "KATELLO_GATEWAY_FOREMAN_FAILED_LOGIN_ATTEMPTS_LIMIT": 0,
+    "KATELLO_GATEWAY_FOREMAN_ACCOUNT_LOCKOUT_ATTEMPTS": 0,
     "KATELLO_GATEWAY_PUSH_MAX_BYTES": 1,
     "KATELLO_GATEWAY_PUSH_MAX_ENTRIES": 1,
     "KATELLO_GATEWAY_PULL_RECORD_RETENTION_DAYS": 1,
@@ -207,6 +212,12 @@ _MINIMUMS = {
     "KATELLO_GATEWAY_HOST_REFRESH_INTERVAL": 0,
 }
 _INTEGERS = {
+    "KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES",
+    "KATELLO_GATEWAY_THROTTLE_LOGIN_FAILURES",
+    "KATELLO_GATEWAY_THROTTLE_CLIENT_FAILURES",
+    "KATELLO_GATEWAY_THROTTLE_FOREMAN_FAILURES",
+    "KATELLO_GATEWAY_FOREMAN_FAILED_LOGIN_ATTEMPTS_LIMIT",
+    "KATELLO_GATEWAY_FOREMAN_ACCOUNT_LOCKOUT_ATTEMPTS",
     "KATELLO_GATEWAY_FOREMAN_MAX_CONCURRENT",
     "KATELLO_GATEWAY_PUSH_MAX_BYTES",
     "KATELLO_GATEWAY_PUSH_MAX_ENTRIES",
@@ -288,6 +299,74 @@ def push_freshness_check(app_configs, **kwargs):
     )]
 
 
+def reserved_names_check(app_configs, **kwargs):
+    """A local Pulp user made under a Foreman user's reserved name (before the plugin refused
+    them) blocks that Foreman login: every token request of it is refused."""
+    try:
+        holders = sorted(ownership.reserved_name_holders().values_list("username", flat=True))
+    except DatabaseError:
+        return []
+    return [Warning(
+        f"Local Pulp user {username!r} holds a name reserved for a Foreman user: that Foreman "
+        "user cannot log in to the registry.",
+        hint="Rename or delete the local user (pulp user show/destroy, or pulpcore-manager "
+        "shell); docs/logins.md explains.",
+        id="katello_gateway.W007",
+    ) for username in holders]
+
+
+# Foreman's own windows: the per-address count lasts 5 minutes after its last failure, the
+# account lockout counts 15 minutes.
+_FOREMAN_WINDOW = 900
+
+
+def throttle_below_foreman_check(app_configs, **kwargs):
+    """The throttle must stop asking Foreman before Foreman's own limits would lock a user out
+    of Foreman, or every login from the capsule's address."""
+    window = settings.KATELLO_GATEWAY_THROTTLE_WINDOW
+    pairs = [
+        ("KATELLO_GATEWAY_THROTTLE_LOGIN_FAILURES",
+         "KATELLO_GATEWAY_FOREMAN_ACCOUNT_LOCKOUT_ATTEMPTS", "its account lockout"),
+        ("KATELLO_GATEWAY_THROTTLE_FOREMAN_FAILURES",
+         "KATELLO_GATEWAY_FOREMAN_FAILED_LOGIN_ATTEMPTS_LIMIT", "failed_login_attempts_limit"),
+    ]
+    messages = []
+    for ours, foremans, what in pairs:
+        limit = getattr(settings, foremans)
+        if isinstance(limit, int) and limit > 0 and getattr(settings, ours) >= limit:
+            messages.append(Warning(
+                f"{ours} ({getattr(settings, ours)}) is not below Foreman's {what} "
+                f"({foremans} = {limit}): failed logins through the registry can trip it.",
+                hint=f"Set {ours} to at most {limit - 1}, or state Foreman's real setting in "
+                f"{foremans}; docs/logins.md explains.",
+                id="katello_gateway.W008",
+            ))
+    if isinstance(window, int | float) and window < _FOREMAN_WINDOW:
+        messages.append(Warning(
+            f"KATELLO_GATEWAY_THROTTLE_WINDOW ({window} s) is shorter than Foreman's lockout "
+            f"windows ({_FOREMAN_WINDOW} s): failures it forgot still count in Foreman.",
+            hint=f"Set it to at least {_FOREMAN_WINDOW}.",
+            id="katello_gateway.W008",
+        ))
+    return messages
+
+
+def katello_names_check(app_configs, **kwargs):
+    """A distribution a local user or group holds roles on, at a name Katello lists, is not
+    served to Katello's users: its content may not be Katello's."""
+    try:
+        taken = ownership.taken_names()
+    except DatabaseError:
+        return []
+    return [Warning(
+        f"Katello lists repository {name!r}, but its distribution is held by local Pulp "
+        f"{', '.join(holders)}: Katello's users and hosts are not served from it.",
+        hint="Delete that distribution (Katello's next capsule sync makes its own) or remove "
+        "those roles from it; docs/security.md explains.",
+        id="katello_gateway.W009",
+    ) for name, holders in sorted(taken.items())]
+
+
 _DEPLOY_CHECKS = (
     foreman_settings_check,
     token_settings_check,
@@ -295,6 +374,9 @@ _DEPLOY_CHECKS = (
     hosts_settings_check,
     remote_authentication_check,
     push_freshness_check,
+    reserved_names_check,
+    throttle_below_foreman_check,
+    katello_names_check,
 )
 
 
@@ -307,6 +389,7 @@ def deploy_checks(app_configs, **kwargs):
         return messages
     return [Info(
         "The Katello gateway's deploy checks passed: registry override in effect, token "
-        "settings and keys, Foreman settings, limits, trusted proxies, a recent Katello push.",
+        "settings and keys, Foreman settings, limits below Foreman's lockouts, trusted proxies, a "
+        "recent Katello push, no local user on Foreman's or Katello's names.",
         id="katello_gateway.I001",
     )]

@@ -45,9 +45,10 @@ def refresh_user(login, username, secret):
 
 def lookup_host(uuid):
     """The id of host ``uuid`` after loading its grants from Katello's catalog (a host Katello
-    has not pushed yet); raises ``foreman.ForemanUnavailable`` or ``ForemanRejected``."""
+    has not pushed yet), None when an admin revoked it meanwhile; raises
+    ``foreman.ForemanUnavailable`` or ``ForemanRejected``."""
     update_host_grants({uuid: foreman.host_catalog(uuid)})
-    return ConsumerHost.objects.values_list("pk", flat=True).get(uuid=uuid)
+    return ConsumerHost.objects.values_list("pk", flat=True).filter(uuid=uuid).first()
 
 
 def request_if_stale(host_id):

@@ -10,12 +10,16 @@ after its distribution exists.
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import models, transaction
-from django.db.models.functions import Upper
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from pulpcore.plugin.models import BaseModel
+from rest_framework.exceptions import ValidationError
 
-from pulp_katello_gateway.app.names import NAME_MAX_LENGTH, reserved_username
+from pulp_katello_gateway.app.names import (
+    NAME_MAX_LENGTH,
+    fold_login,
+    reserved_username,
+)
 
 
 def local_user(login):
@@ -40,26 +44,47 @@ class KatelloRepository(BaseModel):
         ]
 
 
+class ReservedNameTaken(ValidationError):
+    """A local Pulp user holds the Django username reserved for a Foreman login (400)."""
+
+
+def reserved_name_problem(login):
+    """Why Foreman login ``login`` cannot be a Foreman user here, or None: a local Pulp user
+    (made before the plugin refused such names) holds its reserved username."""
+    username = reserved_username(login)
+    if get_user_model().objects.filter(
+        username=username, katello_foreman_user__isnull=True
+    ).exists():
+        return (
+            f"The Pulp username {username!r} is reserved for Foreman user {fold_login(login)!r} "
+            "but held by a local Pulp user; an admin must rename or delete that user "
+            "(pulpcore-manager check --deploy: katello_gateway.W007)."
+        )
+    return None
+
+
 class ForemanUserManager(models.Manager):
     def create_for_login(self, login):
-        """Create the Foreman user ``login`` with its own Django user, which cannot log in.
+        """Create the Foreman user ``login`` (stored folded) with its own Django user, which
+        cannot log in.
 
-        Raises IntegrityError when ``login`` exists already, or when its reserved username is
-        taken by a Django user that is not this Foreman user: an existing user is never adopted.
+        Raises ``ReservedNameTaken`` when a local Pulp user holds its reserved username (an
+        existing user is never adopted), IntegrityError when the login exists already.
         """
+        login = fold_login(login)
+        problem = reserved_name_problem(login)
+        if problem:
+            raise ReservedNameTaken({"login": [problem]})
         with transaction.atomic():
             user = get_user_model()(username=reserved_username(login))
             user.set_unusable_password()
+            user.katello_shadow = True  # let through by ownership.refuse_reserved_usernames
             user.save()
             return self.create(login=login, user=user)
 
     def for_login(self, login):
-        """The Foreman user ``login`` names, or None. Foreman matches logins case-insensitively
-        (its ``lower_login``), so ``Alice`` is the ``alice`` whose grants Katello pushes; an
-        exact match wins, then the oldest spelling."""
-        users = self.select_related("user")
-        return (users.filter(login=login).first()
-                or users.filter(login__iexact=login).order_by("pulp_created").first())
+        """The Foreman user ``login`` names, or None: the one whose folded login is equal."""
+        return self.select_related("user").filter(login=fold_login(login)).first()
 
 
 class ForemanUser(BaseModel):
@@ -69,8 +94,9 @@ class ForemanUser(BaseModel):
     users it got from ``GET /users``. Deleting it deletes its Django user and its grants.
     """
 
-    NATURAL_KEY = "login"  # how Katello names it in pushes
+    NATURAL_KEY = "login"  # how Katello names it in pushes (folded before they are matched)
 
+    # Folded as Foreman folds it (``names.fold_login``): one row per Foreman user.
     login = models.CharField(max_length=NAME_MAX_LENGTH, unique=True)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="katello_foreman_user"
@@ -81,14 +107,34 @@ class ForemanUser(BaseModel):
 
     objects = ForemanUserManager()
 
-    class Meta:
-        indexes = [models.Index(Upper("login"), name="katello_gw_user_login_upper")]
-
 
 @receiver(post_delete, sender=ForemanUser, dispatch_uid="katello_gateway_foreman_user_deleted")
 def _delete_django_user(sender, instance, **kwargs):
     """A Foreman user's Django user exists only for it; this covers every way of deleting one."""
     get_user_model().objects.filter(pk=instance.user_id).delete()
+
+
+class Revocation(models.Model):
+    """A Foreman user or host an admin deleted: without grants until Katello pushes it again.
+
+    Deleting alone would not revoke: a host Katello has not pushed is looked up in Katello at its
+    next request, and a user's grants are reloaded from Katello at its next login. The push that
+    names the principal again (the next capsule sync) ends the revocation.
+    """
+
+    USER, HOST = "user", "host"
+
+    kind = models.CharField(max_length=8, choices=[(USER, USER), (HOST, HOST)])
+    name = models.CharField(max_length=NAME_MAX_LENGTH)  # folded login, or consumer uuid
+    revoked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("kind", "name"), name="katello_gateway_revocation")
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.name} revoked at {self.revoked_at}"
 
 
 class ConsumerHost(BaseModel):
@@ -203,18 +249,25 @@ class CachedLogin(models.Model):
 
 
 class LoginThrottle(models.Model):
-    """Failed Foreman logins per key (a login, or a login from one address) in a fixed window
-    (``logins/throttle.py``). Keys are stored hashed: the table holds no logins or addresses."""
+    """Failed Foreman logins per key (``logins/throttle.py``): a login from one address
+    (``PAIR``), a login from anywhere (``LOGIN``), one address whatever the login
+    (``ADDRESS``), and every failure Foreman saw from this capsule (``FOREMAN``). A count lasts
+    until a whole window passes without a failure, as Foreman's own counters do. Keys are stored
+    hashed: the table holds no logins or addresses."""
 
-    ADDRESS, LOGIN = "address", "login"
+    PAIR, LOGIN, ADDRESS, FOREMAN = "pair", "login", "address", "foreman"
+    KINDS = (PAIR, LOGIN, ADDRESS, FOREMAN)
 
     key = models.CharField(max_length=64, unique=True)
-    kind = models.CharField(max_length=8, choices=[(ADDRESS, ADDRESS), (LOGIN, LOGIN)])
-    window_start = models.DateTimeField()
+    kind = models.CharField(max_length=8, choices=[(kind, kind) for kind in KINDS])
+    last_failure = models.DateTimeField()
     failures = models.PositiveIntegerField(default=0)
 
+    class Meta:
+        indexes = [models.Index(fields=("last_failure",), name="katello_gw_throttle_last")]
+
     def __str__(self):
-        return f"{self.failures} failed {self.kind} logins since {self.window_start}"
+        return f"{self.failures} failed logins ({self.kind}), the last at {self.last_failure}"
 
 
 class ForemanBackoff(models.Model):

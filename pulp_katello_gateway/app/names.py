@@ -13,11 +13,12 @@ NAME_MAX_LENGTH = 255
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 _SURROGATES = re.compile("[\ud800-\udfff]")  # JSON can carry them; UTF-8 (PostgreSQL) cannot
 
-# Django usernames of Foreman users. ":" and "#" are outside Django's username alphabet, so no
-# local Pulp user can be created with such a name through the API or createsuperuser, and a name
-# with ":" can never log in with Basic credentials either (the first ":" ends the user part).
+# Django usernames of Foreman users. pulpcore's user API checks only a username's length and
+# uniqueness, so the plugin refuses these prefixes for local Pulp users itself (``reserved``); a
+# name with ":" can never log in with Basic credentials either (the first ":" ends the user part).
 RESERVED_USERNAME_PREFIX = "foreman:"
 _HASHED_USERNAME_PREFIX = "foreman#"
+RESERVED_PREFIXES = (RESERVED_USERNAME_PREFIX, _HASHED_USERNAME_PREFIX)
 _USERNAME_MAX_LENGTH = 150
 
 
@@ -40,12 +41,31 @@ def name_problem(value):
     return None
 
 
+def fold_login(login):
+    """The one login Foreman means by ``login``: what Foreman stores as ``lower_login``.
+
+    Foreman finds users by ``login.downcase`` (Ruby's full Unicode lower-casing), so ``ALICE`` is
+    ``alice`` while ``alıce`` (dotless i), ``alſce`` (long s) and a Kelvin sign are other users.
+    Python's ``str.lower`` applies the same Unicode mapping, except that it turns a final capital
+    sigma into ``ς`` where Ruby gives ``σ``: that one is mapped first. Logins are compared only
+    in this folded form and for equality, never with PostgreSQL's ``UPPER``/``ILIKE``, which
+    fold by the database's locale (in a UTF-8 one, ``upper('alıce') = upper('alice')``).
+    """
+    return login.replace("\u03a3", "\u03c3").lower()
+
+
+def is_reserved_username(username):
+    """Whether ``username`` has the form of a Foreman user's Django username."""
+    return username.startswith(RESERVED_PREFIXES)
+
+
 def reserved_username(login):
-    """The Django username of Foreman user ``login``; never the name of a local Pulp user.
+    """The Django username of Foreman user ``login`` (folded); never a local Pulp user's name.
 
     Logins too long for Django's 150 characters get a digest instead (with a different prefix,
     so a digest never equals a short login's name).
     """
+    login = fold_login(login)
     username = RESERVED_USERNAME_PREFIX + login
     if len(username) <= _USERNAME_MAX_LENGTH:
         return username

@@ -11,6 +11,9 @@ pulpcore 3.85.34, 3.105.25, 3.123.1).
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Exists, TextField
+from django.db.models.functions import Cast
 from django.urls import re_path
 
 # The token issuer (JWT format, keys, claim set) and pulp_container's own pull/push rules. On
@@ -34,6 +37,9 @@ from pulp_container.app.registry_api import (
 from pulp_container.app.token_verification import TokenAuthentication
 from pulp_container.app.utils import get_full_path
 
+# Object roles (who may change or push a distribution): pulpcore's models, not in its plugin API.
+from pulpcore.app.models.role import GroupRole, UserRole
+
 __all__ = [
     "AuthorizationService",
     "CatalogView",
@@ -43,7 +49,9 @@ __all__ = [
     "PermissionChecker",
     "Tag",
     "TokenAuthentication",
+    "distribution_role_holders",
     "get_full_path",
+    "held_locally",
     "init_otel_meter",
     "Manifests",
     "manifest_routes",
@@ -57,6 +65,43 @@ try:
     from pulpcore.plugin.find_url import find_api_root
 except ImportError:  # pulpcore < 3.100 has only the settings (deprecated later)
     find_api_root = None
+
+
+def _distribution_roles(**distributions):
+    """The user and group object roles on the distributions that match ``distributions`` (filter
+    arguments), held by anybody but a superuser; and those distributions' ids as text."""
+    content_type = ContentType.objects.get_for_model(
+        ContainerDistribution, for_concrete_model=False
+    )
+    ids = ContainerDistribution.objects.filter(**distributions).annotate(
+        object_id=Cast("pk", TextField())
+    )
+    return (
+        UserRole.objects.filter(content_type=content_type, object_id__in=ids.values("object_id"),
+                                user__is_superuser=False),
+        GroupRole.objects.filter(content_type=content_type, object_id__in=ids.values("object_id")),
+        ids,
+    )
+
+
+def held_locally(base_path):
+    """A condition: the distribution at ``base_path`` (an expression, e.g. ``OuterRef``) has an
+    object role held by a Pulp user who is not a superuser, or by a group."""
+    users, groups, _ = _distribution_roles(base_path=base_path)
+    return Exists(users) | Exists(groups)
+
+
+def distribution_role_holders(base_paths):
+    """``{base_path: sorted holder names}`` for the distributions at ``base_paths`` that have
+    object roles held by users who are not superusers (``user``) or by groups (``group:name``)."""
+    users, groups, ids = _distribution_roles(base_path__in=base_paths)
+    base_path_of = dict(ids.values_list("object_id", "base_path"))
+    holders = {}
+    for object_id, name in users.values_list("object_id", "user__username"):
+        holders.setdefault(base_path_of[object_id], set()).add(name)
+    for object_id, name in groups.values_list("object_id", "group__name"):
+        holders.setdefault(base_path_of[object_id], set()).add(f"group:{name}")
+    return {base_path: sorted(names) for base_path, names in holders.items()}
 
 
 def v3_api_root():

@@ -19,7 +19,7 @@ real ones.
 from dataclasses import dataclass, field
 
 import psycopg
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from psycopg.conninfo import conninfo_to_dict
 
 from .acl import writes
@@ -28,9 +28,10 @@ from .models import (
     ForemanUser,
     HostRepositoryGrant,
     KatelloRepository,
+    ReservedNameTaken,
     UserRepositoryGrant,
 )
-from .names import name_problem
+from .names import fold_login, name_problem
 
 SCHEMA = {
     "repositories": {"id", "name", "auth_required"},
@@ -173,13 +174,14 @@ def _snapshot(connection):
 
 def _add_users(logins):
     """Create the Foreman users not known yet; returns (created, refused logins)."""
-    known = set(ForemanUser.objects.filter(login__in=logins).values_list("login", flat=True))
+    folded = {fold_login(login) for login in logins}
+    known = set(ForemanUser.objects.filter(login__in=folded).values_list("login", flat=True))
     created, refused = 0, []
-    for login in sorted(logins - known):
+    for login in sorted(folded - known):
         try:
             ForemanUser.objects.create_for_login(login)
             created += 1
-        except IntegrityError:  # its reserved Pulp username belongs to someone else
+        except ReservedNameTaken:  # its reserved Pulp username belongs to a local Pulp user
             refused.append(login)
     return created, refused
 

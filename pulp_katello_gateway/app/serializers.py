@@ -1,12 +1,12 @@
 """Serializers of the Pulp-native API (``viewsets.py``): Katello's data as Pulp resources."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
 from pulpcore.plugin.serializers import IdentityField, ModelSerializer, RelatedField
 from rest_framework import serializers
-from rest_framework.validators import UniqueValidator
 
-from .models import ConsumerHost, ForemanUser, KatelloRepository, PullRecord
-from .names import name_problem
+from .models import ConsumerHost, ForemanUser, KatelloRepository, PullRecord, reserved_name_problem
+from .names import fold_login, name_problem
 
 
 def _valid_name(value):
@@ -33,9 +33,9 @@ class KatelloRepositorySerializer(ModelSerializer):
 class ForemanUserSerializer(ModelSerializer):
     pulp_href = IdentityField(view_name="katello_gateway/users-detail")
     login = serializers.CharField(
-        help_text="Foreman login.",
+        help_text="Foreman login; stored as Foreman folds it (its lower_login).",
         max_length=255,
-        validators=[_valid_name, UniqueValidator(queryset=ForemanUser.objects.all())],
+        validators=[_valid_name],
     )
     user = RelatedField(
         view_name="users-detail",
@@ -46,8 +46,24 @@ class ForemanUserSerializer(ModelSerializer):
         source="user.username", read_only=True, help_text="Username of that Pulp user."
     )
 
+    def validate_login(self, value):
+        """One Foreman user per folded login; a local user holding its reserved name is a 400."""
+        login = fold_login(value)
+        if ForemanUser.objects.filter(login=login).exists():
+            raise serializers.ValidationError(f"Foreman user {login!r} exists already.")
+        problem = reserved_name_problem(login)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return login
+
     def create(self, validated_data):
-        return ForemanUser.objects.create_for_login(validated_data["login"])
+        try:
+            with transaction.atomic():
+                return ForemanUser.objects.create_for_login(validated_data["login"])
+        except IntegrityError:  # created by a login or another admin at the same moment
+            raise serializers.ValidationError(
+                {"login": [f"Foreman user {validated_data['login']!r} exists already."]}
+            ) from None
 
     class Meta:
         model = ForemanUser

@@ -24,11 +24,22 @@ KATELLO_GATEWAY_FOREMAN_BACKOFF = 30
 KATELLO_GATEWAY_LOGIN_CACHE_TTL = 600
 # Seconds past that TTL during which a cached login is still honoured while Foreman is unreachable.
 KATELLO_GATEWAY_LOGIN_MAX_STALE = 4 * 3600
-# Failed Foreman logins tolerated per login from one client address, and per login from
-# anywhere, within the window (seconds); beyond them the token endpoint answers 429.
+# Failed logins tolerated before the token endpoint answers 429 (docs/logins.md): per login from
+# one client address (every guess stops), per login from anywhere, per client address whatever
+# the login, and in all (these three stop only what would reach Foreman). A count lasts until
+# WINDOW seconds pass without a failure. Keep the login and Foreman-wide ones below Foreman's
+# own limits, stated below (check --deploy warns otherwise: katello_gateway.W008).
 KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES = 5
-KATELLO_GATEWAY_THROTTLE_LOGIN_FAILURES = 20
-KATELLO_GATEWAY_THROTTLE_WINDOW = 300
+KATELLO_GATEWAY_THROTTLE_LOGIN_FAILURES = 4
+KATELLO_GATEWAY_THROTTLE_CLIENT_FAILURES = 10
+KATELLO_GATEWAY_THROTTLE_FOREMAN_FAILURES = 20
+KATELLO_GATEWAY_THROTTLE_WINDOW = 900
+# Foreman's own limits, as set in Foreman (Administer > Settings > Authentication), defaults
+# shown: failed logins after which Foreman blocks every login from one address (the capsule's)
+# for 5 minutes (`failed_login_attempts_limit`), and wrong passwords after which it locks an
+# account for 15 minutes (its account lockout). 0: that limit is off in Foreman.
+KATELLO_GATEWAY_FOREMAN_FAILED_LOGIN_ATTEMPTS_LIMIT = 30
+KATELLO_GATEWAY_FOREMAN_ACCOUNT_LOCKOUT_ATTEMPTS = 5
 
 # Largest request body (bytes) the Katello push API reads. A million user->repository pairs in
 # Katello's form encoding take about 100 MB; anything larger is refused with 413.

@@ -11,7 +11,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pulp_katello_gateway.app import access
+from pulp_katello_gateway.app import access, ownership
 from pulp_katello_gateway.app.acl import state
 from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, local_user
 from pulp_katello_gateway.app.names import name_problem
@@ -88,10 +88,19 @@ class ExplainView(APIView):
 class StatusView(APIView):
     """Per push endpoint: the last successful push (time, bytes, entries) and a fingerprint and
     count of what it holds now; ``stale`` when no push came within
-    ``KATELLO_GATEWAY_PUSH_MAX_AGE``."""
+    ``KATELLO_GATEWAY_PUSH_MAX_AGE``; and names local Pulp users hold that are Katello's or
+    Foreman's."""
 
     DEFAULT_ACCESS_POLICY = _READ_ACL
 
     @extend_schema(summary="ACL state", operation_id="katello_gateway_status")
     def get(self, request):
-        return Response(state.state())
+        return Response({
+            **state.state(),
+            # What check --deploy warns about (W009, W007): Katello names whose distribution a
+            # local user or group holds, and local users holding Foreman users' names.
+            "katello_names_held_locally": ownership.taken_names(),
+            "reserved_usernames_held_locally": sorted(
+                ownership.reserved_name_holders().values_list("username", flat=True)
+            ),
+        })

@@ -6,13 +6,12 @@ next sync) and remove users and hosts (revoking their grants at once). Readable 
 ``katello_gateway.katello`` role, writable by admins.
 """
 
-from django.db import transaction
 from django_filters import CharFilter, IsoDateTimeFilter
 from pulpcore.plugin.viewsets import NAME_FILTER_OPTIONS, NamedModelViewSet
 from rest_framework import mixins
 
 from . import pull_record
-from .acl.locks import lock_for_push
+from .acl import revocations
 from .models import ConsumerHost, ForemanUser, KatelloRepository, PullRecord
 from .parsers import PARSER_CLASSES
 from .policies import read_only
@@ -35,13 +34,11 @@ class _Defaults:
     parser_classes = PARSER_CLASSES
 
 
-class _DestroyBehindPushesMixin(mixins.DestroyModelMixin):
-    """Deletes wait for a running push, which may be inserting grants of the deleted row."""
+class _RevokingDestroyMixin(mixins.DestroyModelMixin):
+    """A delete revokes: the user or host stays without grants until Katello pushes it again."""
 
     def perform_destroy(self, instance):
-        with transaction.atomic():
-            lock_for_push()
-            instance.delete()
+        revocations.revoke(instance)
 
 
 class KatelloRepositoryFilter(FilterSet):
@@ -99,9 +96,10 @@ class ForemanUserViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    _DestroyBehindPushesMixin,
+    _RevokingDestroyMixin,
 ):
-    """Foreman logins known here; deleting one deletes its Pulp user and its grants."""
+    """Foreman logins known here; deleting one deletes its Pulp user, cached logins and grants,
+    and keeps it without grants until Katello's next push of user grants."""
 
     endpoint_name = "katello_gateway/users"
     queryset = ForemanUser.objects.select_related("user")
@@ -126,9 +124,10 @@ class ConsumerHostViewSet(
     NamedModelViewSet,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
-    _DestroyBehindPushesMixin,
+    _RevokingDestroyMixin,
 ):
-    """Content hosts pushed by Katello; deleting one revokes its grants until the next sync."""
+    """Content hosts pushed by Katello; deleting one revokes it until Katello pushes it again
+    (the next capsule sync): meanwhile it pulls only what anonymous clients may."""
 
     endpoint_name = "katello_gateway/hosts"
     queryset = ConsumerHost.objects.all()

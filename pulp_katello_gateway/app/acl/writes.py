@@ -13,6 +13,10 @@ the new state and nothing in between, and a failing push changes nothing. As in 
 gateway, grants naming an unknown user or host, an unknown repository or one that needs no
 authentication are dropped. Django emulates ``on_delete=CASCADE`` in Python, so the raw SQL here
 deletes dependent grants itself.
+
+Logins are matched folded (``names.fold_login``), as Foreman matches them. A principal an admin
+revoked (``revocations``) gets no grants and is not created again, except by Katello's own push
+naming it, which ends the revocation in the same transaction.
 """
 
 from contextlib import contextmanager
@@ -26,8 +30,10 @@ from pulp_katello_gateway.app.models import (
     ConsumerHost,
     HostRepositoryGrant,
     KatelloRepository,
+    Revocation,
     UserRepositoryGrant,
 )
+from pulp_katello_gateway.app.names import fold_login
 
 
 @dataclass(frozen=True)
@@ -52,20 +58,22 @@ class Grants:
     principal_column: str
     principals: str
     principal_key: str
+    revocation_kind: str
 
     @classmethod
-    def of(cls, model):
+    def of(cls, model, revocation_kind):
         """The tables and columns of grant model ``model`` (a ``models.RepositoryGrant``)."""
         principal = model._meta.get_field(model.PRINCIPAL)
         principals = principal.related_model
         return cls(model._meta.db_table, principal.column, principals._meta.db_table,
-                   principals.NATURAL_KEY)
+                   principals.NATURAL_KEY, revocation_kind)
 
 
 REPOSITORIES = KatelloRepository._meta.db_table
 _HOSTS = ConsumerHost._meta.db_table
-USER_GRANTS = Grants.of(UserRepositoryGrant)
-HOST_GRANTS = Grants.of(HostRepositoryGrant)
+_REVOCATIONS = Revocation._meta.db_table
+USER_GRANTS = Grants.of(UserRepositoryGrant, Revocation.USER)
+HOST_GRANTS = Grants.of(HostRepositoryGrant, Revocation.HOST)
 
 
 @contextmanager
@@ -143,8 +151,10 @@ def replace_repositories(repositories):
 
 
 def replace_hosts(uuids):
-    """Make the hosts exactly ``uuids``; removed hosts take their grants with them."""
+    """Make the hosts exactly ``uuids`` (Katello's push: it ends their revocations); removed
+    hosts take their grants with them."""
     with _push(whole_tables=True) as cursor, _staged_hosts(cursor, uuids):
+        _end_revocations(cursor, Revocation.HOST, "SELECT uuid FROM kg_pushed_host")
         gone = (
             f"SELECT h.pulp_id FROM {_HOSTS} h WHERE NOT EXISTS"
             " (SELECT FROM kg_pushed_host p WHERE p.uuid = h.uuid)"
@@ -157,8 +167,11 @@ def replace_hosts(uuids):
 
 
 def replace_user_grants(grants):
-    """Make all user grants exactly ``grants`` ({login: [repository name, …]})."""
+    """Make all user grants exactly ``grants`` ({login: [repository name, …]}): Katello's push,
+    which ends the revocations of the logins it names."""
+    grants = _folded(grants)
     with _push(whole_tables=True) as cursor:
+        _end_revocations(cursor, Revocation.USER, "SELECT unnest(%s::text[])", [list(grants)])
         return _replace_grants(cursor, USER_GRANTS, grants, everyone=True)
 
 
@@ -175,15 +188,36 @@ def update_user_grants(grants, wait=True):
     ``wait=False`` raises ``acl.locks.PushInProgress`` rather than wait for a running push.
     """
     with _push(wait=wait) as cursor:
-        return _replace_grants(cursor, USER_GRANTS, grants, everyone=False)
+        return _replace_grants(cursor, USER_GRANTS, _folded(grants), everyone=False)
 
 
-def update_host_grants(grants):
-    """Replace the grants of the listed hosts only, creating hosts not known yet."""
+def update_host_grants(grants, pushed=False):
+    """Replace the grants of the listed hosts only, creating hosts not known yet.
+
+    ``pushed``: Katello itself names these hosts (``update_host_repositories``), which ends their
+    revocations; lookups and refreshes leave revoked hosts alone.
+    """
     with _push() as cursor:
         with _staged_hosts(cursor, grants):
+            if pushed:
+                _end_revocations(cursor, Revocation.HOST, "SELECT uuid FROM kg_pushed_host")
             added = _add_missing_hosts(cursor)
         return Changes(added=added) + _replace_grants(cursor, HOST_GRANTS, grants, everyone=False)
+
+
+def _folded(grants):
+    """``grants`` keyed by folded login; spellings of one login share their names."""
+    folded = {}
+    for login, names in grants.items():
+        folded.setdefault(fold_login(login), []).extend(names)
+    return folded
+
+
+def _end_revocations(cursor, kind, names_sql, params=()):
+    cursor.execute(
+        f"DELETE FROM {_REVOCATIONS} WHERE kind = %s AND name IN ({names_sql})",
+        [kind, *params],
+    )
 
 
 @contextmanager
@@ -199,7 +233,9 @@ def _add_missing_hosts(cursor):
         f"INSERT INTO {_HOSTS} (pulp_id, pulp_created, pulp_last_updated, uuid)"
         " SELECT p.pulp_id, now(), now(), p.uuid FROM kg_pushed_host p"
         f" WHERE NOT EXISTS (SELECT FROM {_HOSTS} h WHERE h.uuid = p.uuid)"
-        " ON CONFLICT (uuid) DO NOTHING"
+        f" AND NOT EXISTS (SELECT FROM {_REVOCATIONS} r WHERE r.kind = %s AND r.name = p.uuid)"
+        " ON CONFLICT (uuid) DO NOTHING",
+        [Revocation.HOST],
     )
     return cursor.rowcount
 
@@ -217,6 +253,9 @@ def _replace_grants(cursor, kind, grants, everyone):
             f" ON principal.{kind.principal_key} = pushed.principal"
             f" JOIN {REPOSITORIES} repository ON repository.name = pushed.repository"
             " AND repository.auth_required"
+            f" WHERE NOT EXISTS (SELECT FROM {_REVOCATIONS} r"
+            " WHERE r.kind = %s AND r.name = pushed.principal)",
+            [kind.revocation_kind],
         )
     cursor.execute("ANALYZE kg_grant")
     scope, params = "", []

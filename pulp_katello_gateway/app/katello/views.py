@@ -104,7 +104,7 @@ class UpdateHostRepositoriesView(KatelloWriteView):
 
     @staticmethod
     def write(grants):
-        changes = writes.update_host_grants(grants)
+        changes = writes.update_host_grants(grants, pushed=True)
         mark_refreshed(ConsumerHost.objects.filter(uuid__in=grants))
         return changes
 

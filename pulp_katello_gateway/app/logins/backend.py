@@ -2,18 +2,21 @@
 
 ``ForemanLoginBackend`` is never listed in ``AUTHENTICATION_BACKENDS``: Pulp's REST API must not
 accept Foreman passwords. ``registry/identity.py`` calls it for credentials that are not a local
-Pulp user's. Foreman is asked only on a cache miss (``cache``); failed logins are throttled
-(``throttle``); while Foreman is unreachable a stale cached login is honoured.
+Pulp user's. A login is the Foreman user its folded form names (``names.fold_login``). Foreman is
+asked only on a cache miss (``cache``); failed logins are throttled (``throttle``); while Foreman
+is unreachable a stale cached login is honoured.
 """
 
 from django.contrib.auth.backends import BaseBackend
 from django.db import IntegrityError, transaction
-from rest_framework.exceptions import Throttled
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 
 from pulp_katello_gateway.app import foreman, grant_refresh
+from pulp_katello_gateway.app.acl import revocations
 from pulp_katello_gateway.app.certificates import client_address
 from pulp_katello_gateway.app.logins import cache, outcomes, throttle
-from pulp_katello_gateway.app.models import ForemanUser
+from pulp_katello_gateway.app.models import ForemanUser, reserved_name_problem
+from pulp_katello_gateway.app.names import fold_login
 
 # Longer secrets are refused without asking Foreman: no Foreman password or personal access
 # token is that long, and Foreman's web server refuses such an Authorization header (400 or 431),
@@ -21,29 +24,44 @@ from pulp_katello_gateway.app.models import ForemanUser
 SECRET_MAX_LENGTH = 4096
 
 
+def _throttled(wait, username, source):
+    outcomes.login("throttled", username, source)
+    return Throttled(wait=wait, detail="Too many failed logins; try again later.")
+
+
 class ForemanLoginBackend(BaseBackend):
     """``authenticate`` answers the Django user standing for the Foreman user, or None when
     Foreman says the credentials are wrong. It raises ``Throttled`` (429) after too many
-    failures, and ``foreman.ForemanUnavailable`` when Foreman gives no answer and no stale
-    cached login can stand in for one."""
+    failures, ``AuthenticationFailed`` when a local Pulp user holds the login's reserved name,
+    and ``foreman.ForemanUnavailable`` when Foreman gives no answer and no stale cached login
+    can stand in for one."""
 
     def authenticate(self, request, username=None, password=None):
         source = client_address(request)
+        login = fold_login(username)
         if len(password) > SECRET_MAX_LENGTH:
-            outcomes.login("denied", username, source)
+            outcomes.login("denied", login, source)
             return None
-        keys = throttle.keys(username, source)
-        retry_after = throttle.retry_after(keys)
-        if retry_after:
-            outcomes.login("throttled", username, source)
-            raise Throttled(wait=retry_after, detail="Too many failed logins; try again later.")
+        attempt = throttle.Attempt(login, source)
+        wait = throttle.retry_after(attempt, throttle.EVERY_GUESS)
+        if wait:
+            raise _throttled(wait, login, source)
 
-        foreman_user = ForemanUser.objects.for_login(username)
+        foreman_user = ForemanUser.objects.for_login(login)
         entry = cache.match(foreman_user, password) if foreman_user else None
         age = cache.age(entry) if entry else None
         if age == cache.FRESH:
-            outcomes.login("ok", username, source, cache="hit")
+            outcomes.login("ok", login, source, cache="hit")
             return foreman_user.user
+
+        wait = throttle.retry_after(attempt, throttle.FOREMAN_BOUND)
+        if wait:  # Foreman is not asked; the guess still counts where it came from
+            throttle.record_failure(attempt, throttle.WHERE_FROM)
+            raise _throttled(wait, login, source)
+        problem = reserved_name_problem(login) if foreman_user is None else None
+        if problem:
+            outcomes.login("denied", login, source, cache="reserved")
+            raise AuthenticationFailed(problem)
 
         answer = "expired" if entry else "miss"
         try:
@@ -51,21 +69,24 @@ class ForemanLoginBackend(BaseBackend):
         except foreman.ForemanRejected:
             if entry:
                 entry.delete()
-            throttle.record_failure(keys)
-            outcomes.login("denied", username, source, cache=answer)
+            throttle.record_failure(attempt, throttle.EVERY_GUESS + throttle.FOREMAN_BOUND)
+            outcomes.login("denied", login, source, cache=answer)
             return None
         except foreman.ForemanUnavailable:
             if age == cache.STALE:
-                outcomes.login("ok", username, source, cache="stale")
+                outcomes.login("ok", login, source, cache="stale")
                 return foreman_user.user
-            outcomes.login("unavailable", username, source, cache=answer)
+            outcomes.login("unavailable", login, source, cache=answer)
             raise
 
-        foreman_user = foreman_user or _create(username)
+        foreman_user = foreman_user or _create(login)
         cache.remember(foreman_user, password, entry)
-        throttle.clear(keys[1:])  # the login's own count stays: it may be under attack elsewhere
-        grant_refresh.refresh_user(foreman_user.login, username, password)
-        outcomes.login("ok", username, source, cache=answer)
+        # Only this address's count ends: the login may be under attack from elsewhere, and
+        # Foreman's own counters do not forget a failure at a success either.
+        throttle.clear(attempt, throttle.EVERY_GUESS)
+        if not revocations.is_revoked(revocations.USER, login):
+            grant_refresh.refresh_user(login, username, password)
+        outcomes.login("ok", login, source, cache=answer)
         return foreman_user.user
 
 

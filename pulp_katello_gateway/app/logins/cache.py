@@ -1,6 +1,7 @@
 """The cache of Foreman-verified logins: Foreman is asked only when it holds no fresh entry.
 
-An entry is a salted HMAC of the secret keyed with the server secret (never the secret itself).
+An entry is a salted HMAC of the folded login and the secret, keyed with the server secret (never
+the secret itself): it matches only the login Foreman verified it for.
 It is ``fresh`` for ``KATELLO_GATEWAY_LOGIN_CACHE_TTL`` seconds after Foreman verified it, then
 ``stale`` (honoured only while Foreman is unreachable) for ``KATELLO_GATEWAY_LOGIN_MAX_STALE``
 more seconds, then ``expired``.
@@ -14,14 +15,16 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from pulp_katello_gateway.app.models import CachedLogin
-from pulp_katello_gateway.app.names import name_problem
+from pulp_katello_gateway.app.names import fold_login, name_problem
 
 FRESH, STALE, EXPIRED = "fresh", "stale", "expired"
 
 
-def _digest(salt, secret):
+def _digest(salt, foreman_user, secret):
+    # Folded logins hold no control characters (``names``), so the NUL separates unambiguously.
     return salted_hmac(
-        f"pulp_katello_gateway.login.{salt}", secret, algorithm="sha256"
+        f"pulp_katello_gateway.login.{salt}", f"{foreman_user.login}\0{secret}",
+        algorithm="sha256",
     ).hexdigest()
 
 
@@ -43,7 +46,7 @@ def match(foreman_user, secret):
     """The cache entry these exact credentials match, compared in constant time; or None."""
     found = None
     for entry in CachedLogin.objects.filter(foreman_user=foreman_user):
-        if constant_time_compare(_digest(entry.salt, secret), entry.digest):
+        if constant_time_compare(_digest(entry.salt, foreman_user, secret), entry.digest):
             found = entry
     return found
 
@@ -57,17 +60,18 @@ def remember(foreman_user, secret, entry):
     else:
         salt = secrets.token_hex(16)
         CachedLogin.objects.create(
-            foreman_user=foreman_user, salt=salt, digest=_digest(salt, secret), verified_at=now
+            foreman_user=foreman_user, salt=salt, digest=_digest(salt, foreman_user, secret),
+            verified_at=now,
         )
     _, stale = _cutoffs()
     CachedLogin.objects.filter(foreman_user=foreman_user, verified_at__lte=stale).delete()
 
 
 def forget(login):
-    """Drop every cached login of ``login``, in any case (revocation); returns how many."""
+    """Drop every cached login of Foreman user ``login`` (revocation); returns how many."""
     if name_problem(login):
         return 0  # no Foreman user has such a login (and a NUL would not reach PostgreSQL)
-    deleted, _ = CachedLogin.objects.filter(foreman_user__login__iexact=login).delete()
+    deleted, _ = CachedLogin.objects.filter(foreman_user__login=fold_login(login)).delete()
     return deleted
 
 

@@ -1,12 +1,24 @@
-"""The failed-login throttle: too many wrong Foreman passwords and the token endpoint answers
-429 without asking Foreman.
+"""The failed-login throttle: the token endpoint answers 429 instead of letting guesses through.
 
-Failures are counted per login and per login from one address, in the database (``LoginThrottle``,
-keys hashed), so every API process and node sees them. A brute-force attempt thus never reaches
-Foreman, whose own lockout would otherwise block Pulp's address for everybody.
+Four counts, in the database (``LoginThrottle``, keys hashed) so that every API process and node
+sees them, each lasting until a whole window passes without a failure (as Foreman's own counters
+do, so that no run of windows adds up past Foreman's limits):
+
+- ``PAIR``, a login from one client address: stops every guess from there, even one a cached
+  login would answer (the cache must not become a guessing oracle);
+- ``LOGIN``, a login from anywhere: stops asking Foreman about it, below Foreman's account
+  lockout, so the capsule is never the way to lock a Foreman user out of Foreman. Its owner's
+  fresh cached login is still honoured: strangers cannot lock her out of the registry;
+- ``ADDRESS``, one client address whatever the login: stops password spraying;
+- ``FOREMAN``, every failure Foreman saw from this capsule: stays below Foreman's
+  ``failed_login_attempts_limit``, past which Foreman refuses every login from the capsule's
+  address (and answers the right password like a wrong one).
+
+The first stops every guess; the others stop only what would reach Foreman (``FOREMAN_BOUND``).
 """
 
 import math
+from dataclasses import dataclass
 from datetime import timedelta
 from hashlib import sha256
 
@@ -16,71 +28,92 @@ from django.utils import timezone
 
 from pulp_katello_gateway.app.models import LoginThrottle
 
+EVERY_GUESS = (LoginThrottle.PAIR,)
+FOREMAN_BOUND = (LoginThrottle.LOGIN, LoginThrottle.ADDRESS, LoginThrottle.FOREMAN)
+# The counts of where a guess came from: what a guess Foreman never saw still adds to.
+WHERE_FROM = (LoginThrottle.PAIR, LoginThrottle.ADDRESS)
+_TABLE = LoginThrottle._meta.db_table
+_PRUNE_BATCH = 1000
 
-def keys(login, source):
-    """The throttle keys of a login attempt: the login, and the login from this address.
-    Foreman ignores the case of logins: so does the count of failures."""
-    folded = login.lower()
-    return [(LoginThrottle.LOGIN, folded), (LoginThrottle.ADDRESS, f"{folded}|{source}")]
 
+@dataclass(frozen=True)
+class Attempt:
+    """A login attempt: the folded login (``names.fold_login``) and the client's address."""
 
-def _hashed(keys):
-    return {sha256(key.encode()).hexdigest(): kind for kind, key in keys}
+    login: str
+    source: str
+
+    def keys(self, kinds):
+        """``{hashed key: kind}`` of this attempt's counts of ``kinds``."""
+        values = {
+            LoginThrottle.PAIR: f"{self.login}\0{self.source}",
+            LoginThrottle.LOGIN: self.login,
+            LoginThrottle.ADDRESS: self.source,
+            LoginThrottle.FOREMAN: "",
+        }
+        return {sha256(f"{kind}\0{values[kind]}".encode()).hexdigest(): kind for kind in kinds}
 
 
 def _window():
     return timedelta(seconds=settings.KATELLO_GATEWAY_THROTTLE_WINDOW)
 
 
-def _limits():
+def limits():
+    """Failures tolerated per kind of count."""
     return {
-        LoginThrottle.ADDRESS: settings.KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES,
+        LoginThrottle.PAIR: settings.KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES,
         LoginThrottle.LOGIN: settings.KATELLO_GATEWAY_THROTTLE_LOGIN_FAILURES,
+        LoginThrottle.ADDRESS: settings.KATELLO_GATEWAY_THROTTLE_CLIENT_FAILURES,
+        LoginThrottle.FOREMAN: settings.KATELLO_GATEWAY_THROTTLE_FOREMAN_FAILURES,
     }
 
 
-def retry_after(keys):
-    """Seconds until ``keys`` may try again; 0 when not throttled."""
+def retry_after(attempt, kinds):
+    """Seconds until none of ``attempt``'s counts of ``kinds`` is over its limit; 0 when none
+    is."""
     now = timezone.now()
-    limits = _limits()
+    tolerated = limits()
     waits = [
-        (row.window_start + _window() - now).total_seconds()
+        (row.last_failure + _window() - now).total_seconds()
         for row in LoginThrottle.objects.filter(
-            key__in=_hashed(keys), window_start__gt=now - _window()
+            key__in=attempt.keys(kinds), last_failure__gt=now - _window()
         )
-        if row.failures >= limits[row.kind]
+        if row.failures >= tolerated[row.kind]
     ]
     return max(1, math.ceil(max(waits))) if waits else 0
 
 
 def throttled_counts():
-    """{kind: number of keys answered 429 right now}, for operators."""
-    rows = LoginThrottle.objects.filter(window_start__gt=timezone.now() - _window())
-    return {
-        kind: rows.filter(kind=kind, failures__gte=limit).count()
-        for kind, limit in _limits().items()
-    }
+    """{kind: number of counts answered 429 right now}, for operators."""
+    rows = LoginThrottle.objects.filter(last_failure__gt=timezone.now() - _window())
+    return {kind: rows.filter(kind=kind, failures__gte=limit).count()
+            for kind, limit in limits().items()}
 
 
-def record_failure(keys):
-    """Count one failure for each key, starting a new window when the old one is over (one
-    upsert per key, so concurrent failures on several nodes all count)."""
-    window = _window()
+def record_failure(attempt, kinds):
+    """Count one failure in each of ``attempt``'s counts of ``kinds``: one upsert, so concurrent
+    failures on several nodes all count. A count whose last failure is a window old starts
+    again; a new row also prunes the counts that ended."""
+    keys = sorted(attempt.keys(kinds).items())  # one lock order for concurrent upserts
+    rows = ", ".join(["(%s, %s, now(), 1)"] * len(keys))
     with connection.cursor() as cursor:
-        for key, kind in _hashed(keys).items():
+        cursor.execute(
+            f"""
+            INSERT INTO {_TABLE} AS t (key, kind, last_failure, failures) VALUES {rows}
+            ON CONFLICT (key) DO UPDATE SET
+                failures = CASE WHEN t.last_failure > now() - %s THEN t.failures + 1 ELSE 1 END,
+                last_failure = now()
+            RETURNING (xmax = 0)
+            """,
+            [value for pair in keys for value in pair] + [_window()],
+        )
+        if any(inserted for (inserted,) in cursor.fetchall()):
             cursor.execute(
-                f"""
-                INSERT INTO {LoginThrottle._meta.db_table} AS t (key, kind, window_start, failures)
-                VALUES (%s, %s, now(), 1)
-                ON CONFLICT (key) DO UPDATE SET
-                    failures = CASE WHEN t.window_start > now() - %s
-                                    THEN t.failures + 1 ELSE 1 END,
-                    window_start = CASE WHEN t.window_start > now() - %s
-                                        THEN t.window_start ELSE now() END
-                """,
-                [key, kind, window, window],
+                f"DELETE FROM {_TABLE} WHERE id IN (SELECT id FROM {_TABLE}"
+                f" WHERE last_failure < now() - %s LIMIT {_PRUNE_BATCH})",
+                [_window()],
             )
 
 
-def clear(keys):
-    LoginThrottle.objects.filter(key__in=_hashed(keys)).delete()
+def clear(attempt, kinds):
+    LoginThrottle.objects.filter(key__in=attempt.keys(kinds)).delete()

@@ -12,13 +12,13 @@ revocation), then Basic credentials (a local Pulp user the Pulp way, else a Fore
 import base64
 
 from django.conf import settings
-from django.contrib.auth import authenticate
 from rest_framework.authentication import BasicAuthentication
 from rest_framework.exceptions import APIException, AuthenticationFailed
 from rest_framework.settings import api_settings
 
 from pulp_katello_gateway.app import certificates, foreman, grant_refresh, metrics
 from pulp_katello_gateway.app.access import ANONYMOUS, Identity
+from pulp_katello_gateway.app.acl import revocations
 from pulp_katello_gateway.app.logins import outcomes
 from pulp_katello_gateway.app.logins.backend import ForemanLoginBackend
 from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, local_user
@@ -108,6 +108,14 @@ def basic_credentials(request):
 
 
 def _login(request, login, secret):
+    """The local Pulp user or Foreman user these credentials prove (``docs/logins.md``).
+
+    A login naming a local Pulp user is that user when the secret is its password, checked here
+    with Django's password hashers whatever ``AUTHENTICATION_BACKENDS`` lists (foremanctl lists
+    only remote-user authentication): a local password never leaves Pulp. Any other secret is a
+    Foreman login only where an admin said that Foreman user exists here too (``admin`` exists in
+    both on every capsule), so a mistyped local password never reaches Foreman either.
+    """
     source = certificates.client_address(request)
     if name_problem(login):
         # No user has such a login (blank, control characters, too long for Foreman users). A
@@ -115,13 +123,16 @@ def _login(request, login, secret):
         # unavailable" (503); a NUL would not even reach PostgreSQL.
         outcomes.login("denied", "-", source, kind="-")
         raise AuthenticationFailed("Invalid username/password.")
-    if local_user(login) is not None:  # a local Pulp user authenticates the Pulp way
+    local = local_user(login)
+    if local is not None:
         # Not throttled: Pulp's REST API checks these passwords unthrottled anyway, so a throttle
         # here would protect nothing and only let anyone lock the Pulp admin out of the registry.
-        user = authenticate(request, username=login, password=secret)
-        if user is not None and user.is_active:
+        if local.is_active and local.check_password(secret):
             outcomes.login("ok", login, source, kind="pulp")
-            return Identity(user=user)
+            return Identity(user=local)
+        if ForemanUser.objects.for_login(login) is None:
+            outcomes.login("denied", login, source, kind="pulp")
+            raise AuthenticationFailed("Invalid username/password.")
     if not settings.KATELLO_GATEWAY_FOREMAN_URL:
         outcomes.login("denied", login, source, kind="pulp")
         raise AuthenticationFailed("Invalid username/password.")
@@ -135,17 +146,27 @@ def _login(request, login, secret):
 
 
 def _host(request, uuid):
-    """The host with consumer ``uuid``; a host Katello has not pushed yet is looked up once."""
+    """The host with consumer ``uuid``; a host Katello has not pushed yet is looked up once.
+
+    A host an admin revoked, or one Katello cannot be asked about now, is anonymous: it pulls
+    what anybody may pull, never a 503 for that.
+    """
     host_id = ConsumerHost.objects.filter(uuid=uuid).values_list("pk", flat=True).first()
     if host_id is not None:
         metrics.login("ok", "hit", "host")
         grant_refresh.request_if_stale(host_id)
         return Identity(host_id=host_id)
     source = certificates.client_address(request)
+    if revocations.is_revoked(revocations.HOST, uuid):
+        outcomes.host_lookup("revoked", uuid, source)
+        return ANONYMOUS
     try:
         host_id = grant_refresh.lookup_host(uuid)
-    except (foreman.ForemanUnavailable, foreman.ForemanRejected) as exc:
+    except (foreman.ForemanUnavailable, foreman.ForemanRejected):
         outcomes.host_lookup("unavailable", uuid, source)
-        raise IdentityUnavailable(f"Cannot look the host up now: {exc}.") from None
+        return ANONYMOUS
+    if host_id is None:  # revoked while Katello was asked
+        outcomes.host_lookup("revoked", uuid, source)
+        return ANONYMOUS
     outcomes.host_lookup("ok", uuid, source)
     return Identity(host_id=host_id)

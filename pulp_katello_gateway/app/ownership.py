@@ -1,0 +1,63 @@
+"""Names that belong to Foreman and Katello, whatever a local Pulp user may otherwise do.
+
+- A Foreman user's Django username (``foreman:<login>``, ``names``) is never a local Pulp user's:
+  pulpcore's user API checks only length and uniqueness, and a local ``foreman:carol`` would
+  block Foreman user carol for good.
+- A name in Katello's repository list is Katello's: only a Pulp superuser (Katello's own Pulp
+  user is one) may push to it (``access``) or save a distribution at it. A distribution a local
+  user or group holds roles on, at a name Katello lists later, is reported here and not served
+  to Katello's users (``access``) until an admin resolves it.
+"""
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from pulpcore.plugin.util import get_current_authenticated_user
+from rest_framework.exceptions import ValidationError
+
+from pulp_katello_gateway.app.models import ForemanUser, KatelloRepository
+from pulp_katello_gateway.app.names import RESERVED_PREFIXES, is_reserved_username
+from pulp_katello_gateway.app.pulp_internals import distribution_role_holders
+
+
+def refuse_reserved_usernames(sender, instance, raw=False, **kwargs):
+    """``pre_save`` of Django users: no local Pulp user takes a Foreman user's username."""
+    if raw or not is_reserved_username(instance.username):
+        return
+    if getattr(instance, "katello_shadow", False):  # ForemanUser.objects.create_for_login
+        return
+    if instance.pk is not None and ForemanUser.objects.filter(user_id=instance.pk).exists():
+        return
+    raise ValidationError({"username": [
+        f"Usernames starting with {' or '.join(map(repr, RESERVED_PREFIXES))} are reserved for "
+        f"Foreman users (pulp_katello_gateway); {instance.username!r} cannot be a local Pulp user."
+    ]})
+
+
+def reserved_name_holders():
+    """Local Pulp users whose usernames are reserved for Foreman users (made before the plugin
+    refused them): each blocks the Foreman login it names."""
+    reserved = Q()
+    for prefix in RESERVED_PREFIXES:
+        reserved |= Q(username__startswith=prefix)
+    return get_user_model().objects.filter(reserved, katello_foreman_user__isnull=True)
+
+
+def refuse_local_distribution(sender, instance, raw=False, **kwargs):
+    """``pre_save`` of container distributions: only a superuser saves one at a Katello
+    repository's name. Saves without a user (Pulp's own, migrations) are let through."""
+    if raw:
+        return
+    user = get_current_authenticated_user()
+    if user is None or user.is_superuser:
+        return
+    if KatelloRepository.objects.filter(name=instance.base_path).exists():
+        raise ValidationError({"base_path": [
+            f"{instance.base_path!r} is a Katello repository's name: only a Pulp superuser may "
+            "create or change a distribution there (pulp_katello_gateway)."
+        ]})
+
+
+def taken_names():
+    """``{Katello repository name: holders}``: distributions at Katello's names that local Pulp
+    users or groups hold roles on (``katello_gateway.W009``); not served to Katello's users."""
+    return distribution_role_holders(KatelloRepository.objects.values("name"))
