@@ -136,7 +136,9 @@ class Cluster:
             self._give_to_postgres(self.password_file)
             self._run(
                 "initdb", "-D", str(self.data), "-U", "postgres",
-                f"--pwfile={self.password_file}", "-E", "UTF8", "--locale=C",
+                # A UTF-8 locale, as production PostgreSQL has: UPPER()/ILIKE then fold non-ASCII
+                # letters (upper('alıce') = 'ALICE'), which the C locale would hide.
+                f"--pwfile={self.password_file}", "-E", "UTF8", "--locale=C.UTF-8",
                 "--auth-local=trust", "--auth-host=scram-sha-256",
             )
         self.port = self.port or free_port()

@@ -130,7 +130,9 @@ class Revocation(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=("kind", "name"), name="katello_gateway_revocation")
+            models.UniqueConstraint(
+                fields=("kind", "name"), name="katello_gateway_revocation_unique"
+            )
         ]
 
     def __str__(self):

@@ -12,7 +12,7 @@ pulpcore 3.85.34, 3.105.25, 3.123.1).
 from django.apps import apps
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Exists, TextField
+from django.db.models import Exists, OuterRef, TextField
 from django.db.models.functions import Cast
 from django.urls import re_path
 
@@ -67,39 +67,50 @@ except ImportError:  # pulpcore < 3.100 has only the settings (deprecated later)
     find_api_root = None
 
 
-def _distribution_roles(**distributions):
-    """The user and group object roles on the distributions that match ``distributions`` (filter
-    arguments), held by anybody but a superuser; and those distributions' ids as text."""
+def _distribution_roles():
+    """Querysets of the user and group object roles on a container distribution that anybody
+    but a superuser holds (filter them by ``object_id``, the distribution's pk as text)."""
     content_type = ContentType.objects.get_for_model(
         ContainerDistribution, for_concrete_model=False
     )
-    ids = ContainerDistribution.objects.filter(**distributions).annotate(
-        object_id=Cast("pk", TextField())
-    )
     return (
-        UserRole.objects.filter(content_type=content_type, object_id__in=ids.values("object_id"),
-                                user__is_superuser=False),
-        GroupRole.objects.filter(content_type=content_type, object_id__in=ids.values("object_id")),
-        ids,
+        UserRole.objects.filter(content_type=content_type, user__is_superuser=False),
+        GroupRole.objects.filter(content_type=content_type),
     )
 
 
 def held_locally(base_path):
     """A condition: the distribution at ``base_path`` (an expression, e.g. ``OuterRef``) has an
     object role held by a Pulp user who is not a superuser, or by a group."""
-    users, groups, _ = _distribution_roles(base_path=base_path)
-    return Exists(users) | Exists(groups)
+    users, groups = _distribution_roles()
+    held = Exists(users.filter(object_id=OuterRef("object_id"))) | Exists(
+        groups.filter(object_id=OuterRef("object_id"))
+    )
+    return Exists(
+        ContainerDistribution.objects.filter(base_path=base_path)
+        .annotate(object_id=Cast("pk", TextField()))
+        .filter(held)
+    )
 
 
 def distribution_role_holders(base_paths):
     """``{base_path: sorted holder names}`` for the distributions at ``base_paths`` that have
     object roles held by users who are not superusers (``user``) or by groups (``group:name``)."""
-    users, groups, ids = _distribution_roles(base_path__in=base_paths)
-    base_path_of = dict(ids.values_list("object_id", "base_path"))
+    base_path_of = {
+        str(pk): base_path
+        for pk, base_path in ContainerDistribution.objects.filter(
+            base_path__in=base_paths
+        ).values_list("pk", "base_path")
+    }
+    users, groups = _distribution_roles()
     holders = {}
-    for object_id, name in users.values_list("object_id", "user__username"):
+    for object_id, name in users.filter(object_id__in=base_path_of).values_list(
+        "object_id", "user__username"
+    ):
         holders.setdefault(base_path_of[object_id], set()).add(name)
-    for object_id, name in groups.values_list("object_id", "group__name"):
+    for object_id, name in groups.filter(object_id__in=base_path_of).values_list(
+        "object_id", "group__name"
+    ):
         holders.setdefault(base_path_of[object_id], set()).add(f"group:{name}")
     return {base_path: sorted(names) for base_path, names in holders.items()}
 

@@ -83,6 +83,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='revocation',
-            constraint=models.UniqueConstraint(fields=('kind', 'name'), name='katello_gateway_revocation'),
+            constraint=models.UniqueConstraint(fields=('kind', 'name'), name='katello_gateway_revocation_unique'),
         ),
     ]

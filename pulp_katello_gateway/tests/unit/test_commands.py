@@ -136,9 +136,10 @@ def test_status_counts_everything_an_operator_asks_about(world):
     cache(alice, 10)  # fresh
     cache(alice, 1000)  # stale
     cache(alice, 5000)  # expired
-    throttle.record_failure([(LoginThrottle.ADDRESS, "alice|192.0.2.1")])
-    throttle.record_failure([(LoginThrottle.ADDRESS, "alice|192.0.2.1")])
-    throttle.record_failure([(LoginThrottle.LOGIN, "bob")])  # below its limit
+    alice_here = throttle.Attempt("alice", "192.0.2.1")
+    throttle.record_failure(alice_here, [LoginThrottle.PAIR])
+    throttle.record_failure(alice_here, [LoginThrottle.PAIR])
+    throttle.record_failure(throttle.Attempt("bob", "-"), [LoginThrottle.LOGIN])  # below limit
     ForemanBackoff.objects.create(until=timezone.now() + timedelta(seconds=30))
     output = re.sub(" +", " ", run("katello-gateway-status"))
     assert "Repositories: 3 (1 public, 2 require authentication)" in output
@@ -146,5 +147,5 @@ def test_status_counts_everything_an_operator_asks_about(world):
     assert "User grants: 1" in output and "Host grants: 1" in output
     assert "1 fresh (verified less than 600 s ago), 1 stale" in output
     assert "1 expired" in output
-    assert "Throttled: 0 logins, 1 login+address pairs" in output
+    assert "Throttled: 1 login+address pairs (every guess), 0 logins, 0 client" in output
     assert "https://foreman.example.com (did not answer in time; not asked until" in output

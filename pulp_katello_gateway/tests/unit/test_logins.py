@@ -7,17 +7,20 @@ whether Foreman was asked. Cache ages are set by moving ``verified_at`` back, ne
 
 import base64
 import hashlib
+import logging
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection as django_connection
 from django.test import RequestFactory, override_settings
 from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.request import Request
 from urllib3.util import connection
 
-from pulp_katello_gateway.app.access import ANONYMOUS
+from pulp_katello_gateway.app import pull_record
+from pulp_katello_gateway.app.access import ANONYMOUS, permitted_actions
 from pulp_katello_gateway.app.models import (
     CachedLogin,
     ForemanBackoff,
@@ -30,17 +33,28 @@ from pulp_katello_gateway.app.registry import identity
 pytestmark = pytest.mark.django_db
 
 TTL, MAX_STALE = 600, 3600
-ADDRESS_LIMIT, LOGIN_LIMIT, WINDOW = 3, 5, 300
+# Failures tolerated: a login from one address, a login from anywhere, one address whatever the
+# login, all logins together (what Foreman sees from the capsule).
+ADDRESS_LIMIT, LOGIN_LIMIT, CLIENT_LIMIT, FOREMAN_LIMIT, WINDOW = 3, 5, 8, 12, 900
 PASSWORD, PAT = "alice-password-1", "alice-personal-access-token"
 KATELLO = {
     "repositories": {
         "kat/a": {"auth_required": True},
         "kat/b": {"auth_required": True},
+        "kat/s": {"auth_required": True},
+        "kat/k": {"auth_required": True},
         "kat/pub": {"auth_required": False},
     },
     "users": {
         "alice": {"password": PASSWORD, "pat": PAT, "repositories": ["kat/a"]},
         "bob": {"password": "bob-password-1", "repositories": ["kat/b"]},
+        # Other Foreman users for Foreman (Ruby's downcase), one and the same for PostgreSQL's
+        # UPPER() in a UTF-8 locale: dotless i, long s.
+        "al\u0131ce": {"password": "dotless-password", "repositories": []},
+        "sam": {"password": "sam-password-1", "repositories": ["kat/s"]},
+        "\u017fam": {"password": "long-s-password", "repositories": []},
+        "karen": {"password": "karen-password-1", "repositories": ["kat/k"]},
+        "admin": {"password": "foreman-admin-password", "repositories": ["kat/b"]},
     },
 }
 
@@ -54,6 +68,8 @@ def foreman(foreman_with):
         KATELLO_GATEWAY_LOGIN_MAX_STALE=MAX_STALE,
         KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES=ADDRESS_LIMIT,
         KATELLO_GATEWAY_THROTTLE_LOGIN_FAILURES=LOGIN_LIMIT,
+        KATELLO_GATEWAY_THROTTLE_CLIENT_FAILURES=CLIENT_LIMIT,
+        KATELLO_GATEWAY_THROTTLE_FOREMAN_FAILURES=FOREMAN_LIMIT,
         KATELLO_GATEWAY_THROTTLE_WINDOW=WINDOW,
         KATELLO_GATEWAY_FOREMAN_CONNECT_TIMEOUT=2,
         KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT=2,
@@ -130,9 +146,10 @@ def test_a_login_in_another_case_is_the_same_foreman_user(foreman):
     assert list(ForemanUser.objects.values_list("login", flat=True)) == ["alice"]
 
 
-def test_a_first_login_keeps_the_spelling_it_was_given(foreman):
+def test_a_login_is_kept_as_foreman_folds_it(foreman):
     identity = login("Bob", "bob-password-1")
-    assert ForemanUser.objects.get(pk=identity.foreman_user_id).login == "Bob"
+    assert ForemanUser.objects.get(pk=identity.foreman_user_id).login == "bob"
+    assert identity.user.username == "foreman:bob"
     assert login("bob", "bob-password-1").foreman_user_id == identity.foreman_user_id
 
 
@@ -492,22 +509,37 @@ def test_forwarded_for_is_ignored_from_untrusted_peers(foreman):
         login("alice", PASSWORD, address="192.0.2.10", forwarded_for="203.0.113.4")
 
 
-def test_throttle_ends_with_its_window(foreman):
+def last_failure(seconds_ago):
+    LoginThrottle.objects.update(last_failure=timezone.now() - timedelta(seconds=seconds_ago))
+
+
+def test_throttle_ends_when_a_window_passes_without_a_failure(foreman):
     fail("alice", times=ADDRESS_LIMIT)
     with pytest.raises(Throttled):
         login("alice", PASSWORD)
 
-    LoginThrottle.objects.update(window_start=timezone.now() - timedelta(seconds=WINDOW + 1))
-    fail("alice")  # allowed again, and counted in a new window
-    assert sorted(LoginThrottle.objects.values_list("failures", flat=True)) == [1, 1]
+    last_failure(WINDOW + 1)
+    fail("alice")  # allowed again, and counted from one
+    assert set(LoginThrottle.objects.values_list("failures", flat=True)) == {1}
     assert login("alice", PASSWORD).foreman_user_id is not None
+
+
+def test_a_failure_within_the_window_keeps_counting(foreman):
+    """Counts last as Foreman's do: failures a little less than a window apart never start a
+    new count, so no run of windows lets more through than one window would."""
+    for _ in range(ADDRESS_LIMIT):
+        last_failure(WINDOW - 10)
+        fail("alice")
+    with pytest.raises(Throttled):
+        login("alice", PASSWORD)
 
 
 def test_success_clears_the_address_counter_but_not_the_login_counter(foreman):
     fail("alice", times=ADDRESS_LIMIT - 1)
     login("alice", PASSWORD)
-    assert list(LoginThrottle.objects.values_list("kind", "failures")) == [
-        (LoginThrottle.LOGIN, ADDRESS_LIMIT - 1)
+    assert sorted(LoginThrottle.objects.values_list("kind", "failures")) == [
+        (kind, ADDRESS_LIMIT - 1)
+        for kind in sorted([LoginThrottle.ADDRESS, LoginThrottle.FOREMAN, LoginThrottle.LOGIN])
     ]
     fail("alice", times=ADDRESS_LIMIT - 1)  # a fresh address budget
     login("alice", PASSWORD)
@@ -528,10 +560,9 @@ def test_failed_logins_cannot_lock_a_local_pulp_user_out(foreman):
     """Local passwords are Pulp's to protect (its REST API checks them unthrottled), so failures
     under a local user's name never lock that user out of the registry."""
     get_user_model().objects.create_user("carol", password="carol-local-password")
-    fail("carol", times=ADDRESS_LIMIT)
-    with pytest.raises(Throttled):  # the name is throttled as a Foreman login ...
-        login("carol", "wrong-password")
-    assert login("carol", "carol-local-password").user.username == "carol"  # ... not locally
+    fail("carol", times=ADDRESS_LIMIT + 1)
+    assert not LoginThrottle.objects.exists()
+    assert login("carol", "carol-local-password").user.username == "carol"
 
 
 # -- who is asking ---------------------------------------------------------------------------
@@ -558,11 +589,10 @@ def test_local_pulp_user_logs_in_the_pulp_way(foreman):
     local = get_user_model().objects.create_user("carol", password="carol-local-password")
     identity = login("carol", "carol-local-password")
     assert identity.user == local and identity.foreman_user_id is None
-    assert foreman.request_count() == 0
-    # A wrong local password is a Foreman login attempt (Foreman does not know carol: 401).
+    # A wrong local password is refused here: it never reaches Foreman.
     with pytest.raises(AuthenticationFailed):
         login("carol", "wrong")
-    assert foreman.request_count("/v2/token") == 1
+    assert foreman.request_count() == 0
 
 
 def test_foreman_user_shadow_cannot_log_in_as_a_local_user(foreman):
@@ -600,3 +630,176 @@ def test_malformed_basic_credentials_are_refused(header):
 def test_no_credentials_is_anonymous_without_asking_foreman(foreman):
     assert identity.identify(Request(request()), registry_token=False) == ANONYMOUS
     assert foreman.request_count() == 0
+
+
+# -- one login is one Foreman user, as Foreman folds it --------------------------------------
+
+# (victim, a login Foreman tells apart from it but PostgreSQL's UPPER() in a UTF-8 locale does
+# not, the impostor's own Foreman password, the victim's protected repository)
+LOOK_ALIKES = [
+    ("alice", "al\u0131ce", "dotless-password", "kat/a"),  # dotless i
+    ("sam", "\u017fam", "long-s-password", "kat/s"),  # long s
+]
+
+
+def database_folds_together(a, b):
+    """What PostgreSQL's own case folding says about two logins (as ``login__iexact`` did)."""
+    with django_connection.cursor() as cursor:
+        cursor.execute("SELECT upper(%s) = upper(%s)", [a, b])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize("victim,impostor,impostor_password,repository", LOOK_ALIKES)
+@pytest.mark.parametrize("impostor_first", [False, True])
+def test_a_look_alike_login_is_another_user(
+    foreman, caplog, victim, impostor, impostor_password, repository, impostor_first
+):
+    """Foreman user ``alıce`` logging in with her own password becomes ``alıce``, never alice:
+    she gets none of alice's grants, alice keeps hers, and every record names who it was."""
+    assert database_folds_together(victim, impostor)  # the test database folds as production's
+    victim_password = KATELLO["users"][victim]["password"]
+    order = [(impostor, impostor_password), (victim, victim_password)]
+    caplog.set_level(logging.INFO, logger="pulp_katello_gateway.audit")
+    identities = dict(
+        (name, login(name, secret)) for name, secret in (order if impostor_first else order[::-1])
+    )
+
+    assert identities[impostor].foreman_user_id != identities[victim].foreman_user_id
+    assert identities[impostor].user.username == f"foreman:{impostor}"
+    assert identities[victim].user.username == f"foreman:{victim}"
+    assert grants(victim) == {repository} and grants(impostor) == set()
+    assert permitted_actions(identities[impostor], repository, {"pull"}) == set()
+    assert permitted_actions(identities[victim], repository, {"pull"}) == {"pull"}
+    assert pull_record.who(identities[impostor]) == ("foreman", impostor, "")
+    assert f"login user={impostor} " in caplog.text
+
+    # Cached, each password opens its own user only, with either login.
+    foreman.reset_counters()
+    for name, secret in ((impostor, impostor_password), (victim, victim_password)):
+        assert login(name, secret).foreman_user_id == identities[name].foreman_user_id
+    with pytest.raises(AuthenticationFailed):
+        login(victim, impostor_password)
+
+
+def test_a_look_alike_login_has_its_own_throttle(foreman):
+    """Failures of ``alıce`` are not alice's: alice, from the same address, still gets in."""
+    fail("al\u0131ce", times=ADDRESS_LIMIT)
+    with pytest.raises(Throttled):
+        login("al\u0131ce", "dotless-password")
+    assert login("alice", PASSWORD).foreman_user_id is not None
+
+
+def test_a_kelvin_sign_is_the_same_foreman_user(foreman):
+    """Ruby's downcase maps the Kelvin sign to ``k``, so Foreman finds karen by it: so do we,
+    and only karen's password opens it."""
+    karen = login("karen", "karen-password-1")
+    kelvin = "\u212aaren"
+    assert login(kelvin, "karen-password-1").foreman_user_id == karen.foreman_user_id
+    with pytest.raises(AuthenticationFailed):
+        login(kelvin, "dotless-password")
+    assert list(ForemanUser.objects.values_list("login", flat=True)) == ["karen"]
+
+
+# -- nobody locks anybody out -----------------------------------------------------------------
+
+
+def test_strangers_cannot_lock_a_user_out_of_her_cached_login(foreman):
+    """Wrong passwords for alice from many addresses stop asking Foreman about alice (below
+    Foreman's account lockout), but alice's own cached password still gets her a token."""
+    alice = login("alice", PASSWORD)
+    foreman.reset_counters()
+    for n in range(3 * LOGIN_LIMIT):
+        address = f"198.51.100.{n + 1}"
+        with pytest.raises((AuthenticationFailed, Throttled)):
+            login("alice", "wrong-password", address)
+    assert foreman.request_count("/v2/token") == LOGIN_LIMIT
+
+    assert login("alice", PASSWORD, "203.0.113.50").foreman_user_id == alice.foreman_user_id
+    assert foreman.request_count("/v2/token") == LOGIN_LIMIT
+    # A secret Foreman would have to check is not checked meanwhile.
+    with pytest.raises(Throttled):
+        login("alice", PAT, "203.0.113.50")
+
+
+def test_spraying_from_one_address_stops_before_foreman_counts_it(foreman):
+    """Many logins, one wrong password each, from one address: Foreman is asked at most
+    CLIENT_LIMIT times, then that address gets 429 for any login Foreman would have to check."""
+    for n in range(2 * CLIENT_LIMIT):
+        with pytest.raises((AuthenticationFailed, Throttled)):
+            login(f"sprayed{n}", "Winter2026!", "192.0.2.66")
+    assert foreman.request_count("/v2/token") == CLIENT_LIMIT
+    with pytest.raises(Throttled):
+        login("bob", "bob-password-1", "192.0.2.66")
+    assert login("bob", "bob-password-1", "192.0.2.67").foreman_user_id is not None
+
+
+def test_all_failures_together_stay_below_foremans_address_lockout(foreman):
+    """Foreman blocks every login from the capsule's address after its own limit of failures:
+    failures from everywhere together stop asking Foreman first. Cached logins still work."""
+    alice = login("alice", PASSWORD)
+    foreman.reset_counters()
+    for n in range(2 * FOREMAN_LIMIT):
+        with pytest.raises((AuthenticationFailed, Throttled)):
+            login(f"user{n}", "wrong", f"198.51.100.{n + 1}")
+    assert foreman.request_count("/v2/token") == FOREMAN_LIMIT
+    with pytest.raises(Throttled):
+        login("bob", "bob-password-1", "203.0.113.9")
+    assert login("alice", PASSWORD, "203.0.113.9").foreman_user_id == alice.foreman_user_id
+
+
+def test_counts_that_ended_are_pruned(foreman):
+    fail("alice", times=2)
+    last_failure(WINDOW + 1)
+    fail("bob")  # new counts, which prune those that ended
+    remaining = set(LoginThrottle.objects.values_list("failures", "kind"))
+    assert remaining == {(1, kind) for kind in LoginThrottle.KINDS}
+    assert LoginThrottle.objects.count() == len(LoginThrottle.KINDS)
+
+
+# -- a local Pulp user's password never leaves Pulp -------------------------------------------
+
+DEFAULT_BACKENDS = ["pulpcore.backends.ObjectRolePermissionBackend",
+                    "django.contrib.auth.backends.ModelBackend"]
+FOREMANCTL_BACKENDS = ["pulpcore.app.authentication.PulpNoCreateRemoteUserBackend"]
+
+
+@pytest.mark.parametrize("backends", [DEFAULT_BACKENDS, FOREMANCTL_BACKENDS])
+def test_local_passwords_are_checked_in_pulp_whatever_the_backends(foreman, settings, backends):
+    settings.AUTHENTICATION_BACKENDS = backends
+    admin = get_user_model().objects.create_superuser("admin", password="pulp-admin-password")
+
+    assert login("admin", "pulp-admin-password").user == admin
+    for secret in ("pulp-admin-passwrod", "foreman-admin-password"):
+        with pytest.raises(AuthenticationFailed):
+            login("admin", secret)
+    assert foreman.request_count() == 0  # Foreman's admin is not this capsule's unless declared
+
+
+@pytest.mark.parametrize("backends", [DEFAULT_BACKENDS, FOREMANCTL_BACKENDS])
+def test_a_login_both_local_and_declared_foreman_follows_the_password(
+    foreman, settings, backends
+):
+    """``admin`` exists in Pulp and in Foreman. Once an admin declared Foreman's ``admin`` here,
+    Pulp's password makes the local superuser, any other secret is Foreman's to judge."""
+    settings.AUTHENTICATION_BACKENDS = backends
+    admin = get_user_model().objects.create_superuser("admin", password="pulp-admin-password")
+    declared = ForemanUser.objects.create_for_login("admin")
+
+    assert login("admin", "pulp-admin-password").user == admin
+    assert foreman.request_count() == 0
+    assert login("admin", "foreman-admin-password").foreman_user_id == declared.pk
+    assert grants("admin") == {"kat/b"}
+    with pytest.raises(AuthenticationFailed):
+        login("admin", "neither-password")
+    assert foreman.request_count("/v2/token") == 2
+
+
+def test_a_local_user_holding_a_reserved_name_is_a_clear_refusal(foreman):
+    """A local ``foreman:bob`` made before the plugin refused it blocks Foreman user bob: a
+    clear 401, without asking Foreman, and nothing adopted."""
+    users = get_user_model().objects
+    users.bulk_create([get_user_model()(username="foreman:bob")])  # no pre_save: an old row
+    with pytest.raises(AuthenticationFailed, match="reserved for Foreman user 'bob'"):
+        login("bob", "bob-password-1")
+    assert foreman.request_count() == 0
+    assert not ForemanUser.objects.exists()

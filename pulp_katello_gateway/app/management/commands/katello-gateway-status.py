@@ -47,9 +47,12 @@ class Command(BaseCommand):
             ("Cached logins", f"{ages['fresh']} fresh (verified less than {ttl} s ago), "
                               f"{ages['stale']} stale (used only while Foreman is unreachable), "
                               f"{ages['expired']} expired"),
-            ("Throttled", f"{throttled[LoginThrottle.LOGIN]} logins, "
-                          f"{throttled[LoginThrottle.ADDRESS]} login+address pairs (answered "
-                          "429 until their window ends)"),
+            ("Throttled", f"{throttled[LoginThrottle.PAIR]} login+address pairs (every "
+                          f"guess), {throttled[LoginThrottle.LOGIN]} logins, "
+                          f"{throttled[LoginThrottle.ADDRESS]} client addresses"
+                          + (", all logins new to the cache" if throttled[LoginThrottle.FOREMAN]
+                             else "")
+                          + " (answered 429 until a window passes without a failure)"),
             ("Foreman", foreman_url),
         ]
         state = acl_state.state()
