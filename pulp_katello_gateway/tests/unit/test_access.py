@@ -7,6 +7,8 @@ identity the token endpoint can produce.
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from pulp_container.app.models import ContainerDistribution
 
 from pulp_katello_gateway.app.access import (
@@ -217,4 +219,28 @@ def test_names_with_control_characters_get_nothing(world, name):
         assert permitted_actions(identity, name, {"pull", "push"}) == NOTHING
     assert token_access(world["local superuser"], [f"repository:{name}:pull"]) == [
         {"type": "repository", "name": name, "actions": []}
+    ]
+
+
+def test_a_repository_asked_for_many_times_is_decided_once(world):
+    """A client may repeat a scope up to the limit: the decision (for a local user,
+    pulp_container's permission checks) runs once per repository, not once per scope."""
+    carol = world["local plain user"]
+    scope = f"repository:{PULP_ONLY}:pull,push"
+    token_access(carol, [scope])  # warm: content types are looked up once per process
+    with CaptureQueriesContext(connection) as once:
+        single = token_access(carol, [scope])
+    with CaptureQueriesContext(connection) as repeated:
+        access = token_access(carol, [scope] * 100 + [f"repository:{PULP_ONLY}:pull"])
+    assert access == single == [
+        {"type": "repository", "name": PULP_ONLY, "actions": sorted(MATRIX["local plain user"][
+            PULP_ONLY] & {"pull", "push"})}
+    ]
+    assert len(repeated) == len(once)
+
+
+def test_actions_asked_for_one_repository_in_several_scopes_are_merged(world):
+    alice = world["foreman user with grant"]
+    assert token_access(alice, [f"repository:{GRANTED}:push", f"repository:{GRANTED}:pull"]) == [
+        {"type": "repository", "name": GRANTED, "actions": ["pull"]}
     ]

@@ -1,0 +1,150 @@
+"""ownership.py: Foreman users' usernames and Katello's repository names are never a local
+Pulp user's, whatever pulpcore's and pulp_container's own rules would allow."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from pulp_container.app.models import ContainerDistribution
+from pulpcore.plugin.util import assign_role, remove_role, set_current_user
+from rest_framework.exceptions import ValidationError
+
+from pulp_katello_gateway.app.access import Identity, explain, permitted_actions
+from pulp_katello_gateway.app.checks import deploy_checks
+from pulp_katello_gateway.app.models import ForemanUser, KatelloRepository, UserRepositoryGrant
+
+pytestmark = pytest.mark.django_db
+
+User = get_user_model()
+USERS = "/pulp/api/v3/users/"
+KATELLO_NAME, NEW_KATELLO_NAME, LOCAL_NAME = "acme/web", "acme-staging-web", "mallory/tools"
+
+
+# -- reserved usernames -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("username", ["foreman:carol", "foreman#" + "0" * 64])
+def test_pulps_user_api_refuses_a_reserved_username(admin_client, username):
+    answer = admin_client.post(USERS, {"username": username, "password": "Sup3r-secret-pw"},
+                               format="json")
+    assert answer.status_code == 400, answer.content
+    assert "reserved for Foreman users" in str(answer.json())
+    assert not User.objects.filter(username=username).exists()
+
+
+def test_renaming_a_local_user_to_a_reserved_username_is_refused(admin_client):
+    carol = User.objects.create_user("carol-local", password=None)
+    answer = admin_client.patch(f"{USERS}{carol.pk}/", {"username": "foreman:carol"},
+                                format="json")
+    assert answer.status_code == 400, answer.content
+    carol.refresh_from_db()
+    assert carol.username == "carol-local"
+
+
+def test_foreman_users_keep_their_usernames(admin_client):
+    """The victim's side: Foreman users are still created, renamed by nobody, and a local user
+    with an ordinary name is still created."""
+    carol = ForemanUser.objects.create_for_login("Carol")
+    assert carol.user.username == "foreman:carol"
+    carol.user.save()  # a later save of a Foreman user's own Django user is not refused
+    answer = admin_client.post(USERS, {"username": "carol", "password": "Sup3r-secret-pw"},
+                               format="json")
+    assert answer.status_code == 201, answer.content
+
+
+def test_native_api_refuses_a_foreman_user_whose_name_a_local_user_holds(admin_client):
+    User.objects.bulk_create([User(username="foreman:carol")])  # an old row: no pre_save
+    answer = admin_client.post("/pulp/api/v3/katello_gateway/users/", {"login": "carol"},
+                               format="json")
+    assert answer.status_code == 400
+    assert "reserved for Foreman user 'carol'" in str(answer.json())
+    assert not ForemanUser.objects.exists()
+    assert [m.id for m in deploy_checks(None) if m.id == "katello_gateway.W007"] == [
+        "katello_gateway.W007"
+    ]
+
+
+def test_native_api_refuses_a_login_that_folds_to_a_known_one(admin_client):
+    ForemanUser.objects.create_for_login("alice")
+    answer = admin_client.post("/pulp/api/v3/katello_gateway/users/", {"login": "ALICE"},
+                               format="json")
+    assert answer.status_code == 400
+    assert ForemanUser.objects.count() == 1
+
+
+# -- Katello's repository names ---------------------------------------------------------------
+
+
+@pytest.fixture
+def katello_names():
+    KatelloRepository.objects.create(name=KATELLO_NAME, auth_required=True)
+    KatelloRepository.objects.create(name=NEW_KATELLO_NAME, auth_required=True)  # no dist yet
+    ContainerDistribution.objects.create(name="acme-web", base_path=KATELLO_NAME)
+
+
+@pytest.fixture
+def namespace_creator(db):
+    """A local user with pulp_container's stock role to create namespaces (and so push)."""
+    user = User.objects.create_user("mallory", password=None)
+    assign_role("container.containernamespace_creator", user)
+    return user
+
+
+@pytest.mark.parametrize("name", [KATELLO_NAME, NEW_KATELLO_NAME])
+def test_a_namespace_creator_cannot_push_to_katellos_names(katello_names, namespace_creator,
+                                                           name):
+    actions, rule = explain(Identity(user=namespace_creator), name, {"pull", "push"})
+    assert "push" not in actions
+    assert "only a Pulp superuser may push" in rule
+
+
+def test_local_users_keep_pulp_containers_rules_elsewhere(katello_names, namespace_creator):
+    assert permitted_actions(Identity(user=namespace_creator), LOCAL_NAME, {"pull", "push"}) == {
+        "pull", "push"
+    }
+    root = User.objects.create_superuser("root", password=None)
+    assert permitted_actions(Identity(user=root), NEW_KATELLO_NAME, {"pull", "push"}) == {
+        "pull", "push"
+    }
+
+
+def test_only_a_superuser_saves_a_distribution_at_a_katello_name(katello_names,
+                                                                  namespace_creator):
+    set_current_user(namespace_creator)
+    with pytest.raises(ValidationError, match="only a Pulp superuser"):
+        ContainerDistribution.objects.create(name="squat", base_path=NEW_KATELLO_NAME)
+    with pytest.raises(ValidationError):
+        distribution = ContainerDistribution.objects.get(base_path=KATELLO_NAME)
+        distribution.base_path = NEW_KATELLO_NAME
+        distribution.save()
+    ContainerDistribution.objects.create(name="own", base_path=LOCAL_NAME)  # not Katello's
+
+    set_current_user(User.objects.create_superuser("root", password=None))
+    ContainerDistribution.objects.create(name="katello", base_path=NEW_KATELLO_NAME)
+    assert set(ContainerDistribution.objects.values_list("base_path", flat=True)) == {
+        KATELLO_NAME, NEW_KATELLO_NAME, LOCAL_NAME
+    }
+
+
+def test_a_katello_name_held_by_a_local_user_is_reported_not_served(
+    katello_names, namespace_creator, admin_client
+):
+    """A local user made ``acme/web``'s distribution hers before Katello listed the name:
+    Katello's users and hosts get nothing from it, the checks and status/ say why, and the
+    local user keeps her own rules."""
+    distribution = ContainerDistribution.objects.get(base_path=KATELLO_NAME)
+    assign_role("container.containerdistribution_owner", namespace_creator, distribution)
+    alice = ForemanUser.objects.create_for_login("alice")
+    UserRepositoryGrant.objects.create(
+        foreman_user=alice, repository=KatelloRepository.objects.get(name=KATELLO_NAME)
+    )
+    actions, rule = explain(Identity.of_foreman_user(alice), KATELLO_NAME, {"pull"})
+    assert actions == set() and "katello_gateway.W009" in rule
+    assert permitted_actions(Identity.of_foreman_user(alice), NEW_KATELLO_NAME, {"pull"}) == set()
+
+    warnings = [m for m in deploy_checks(None) if m.id == "katello_gateway.W009"]
+    assert len(warnings) == 1 and "'acme/web'" in warnings[0].msg and "mallory" in warnings[0].msg
+    status = admin_client.get("/pulp/api/v3/katello_gateway/status/").json()
+    assert status["katello_names_held_locally"] == {KATELLO_NAME: ["mallory"]}
+
+    # Resolved: the role removed, alice pulls again.
+    remove_role("container.containerdistribution_owner", namespace_creator, distribution)
+    assert permitted_actions(Identity.of_foreman_user(alice), KATELLO_NAME, {"pull"}) == {"pull"}
