@@ -98,6 +98,9 @@ class ForemanUser(BaseModel):
 
     # Folded as Foreman folds it (``names.fold_login``): one row per Foreman user.
     login = models.CharField(max_length=NAME_MAX_LENGTH, unique=True)
+    # The spelling Foreman last verified (``ALICE``): Katello looks the users this plugin lists
+    # up by Foreman's exact ``login`` column, which may hold capitals.
+    verified_as = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="katello_foreman_user"
     )

@@ -69,9 +69,13 @@ class KatelloWriteView(KatelloPushView):
 
 class UsersView(KatelloPushView):
     def get(self, request, **kwargs):
-        """Logins of the Foreman users known here; Katello maps only these."""
-        logins = ForemanUser.objects.order_by("login").values_list("login", flat=True)
-        return Response({"users": list(logins)})
+        """Logins of the Foreman users known here, folded and as Foreman last verified them:
+        Katello maps only those it finds by Foreman's exact ``login`` (its pushes are folded
+        again here, so either spelling lands on the one user)."""
+        logins = set()
+        for login, verified_as in ForemanUser.objects.values_list("login", "verified_as"):
+            logins.update(name for name in (login, verified_as) if name)
+        return Response({"users": sorted(logins)})
 
 
 class RepositoryListView(KatelloWriteView):

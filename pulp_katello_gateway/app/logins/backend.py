@@ -80,6 +80,8 @@ class ForemanLoginBackend(BaseBackend):
             raise
 
         foreman_user = foreman_user or _create(login)
+        if foreman_user.verified_as != username:
+            ForemanUser.objects.filter(pk=foreman_user.pk).update(verified_as=username)
         cache.remember(foreman_user, password, entry)
         # Only this address's count ends: the login may be under attack from elsewhere, and
         # Foreman's own counters do not forget a failure at a success either.

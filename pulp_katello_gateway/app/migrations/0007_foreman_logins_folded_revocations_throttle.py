@@ -38,8 +38,9 @@ def fold_foreman_logins(apps, schema_editor):
             other.delete()
             User.objects.filter(pk=user_id).delete()
         if kept.login != login:
+            kept.verified_as = kept.login  # the spelling Katello may know this user by
             kept.login = login
-            kept.save(update_fields=["login"])
+            kept.save(update_fields=["login", "verified_as"])
             username = reserved_username(login)
             if not User.objects.filter(username=username).exists():
                 User.objects.filter(pk=kept.user_id).update(username=username)
@@ -53,6 +54,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddField(
+            model_name='foremanuser',
+            name='verified_as',
+            field=models.CharField(blank=True, max_length=255),
+        ),
         migrations.RunPython(fold_foreman_logins, migrations.RunPython.noop),
         migrations.CreateModel(
             name='Revocation',

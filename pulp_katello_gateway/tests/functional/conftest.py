@@ -71,6 +71,12 @@ def pulp(work_dir, katello, consumer_ca):
         settings={
             "KATELLO_GATEWAY_FOREMAN_URL": katello.url,
             "KATELLO_GATEWAY_CONSUMER_CA_FILE": str(consumer_ca.cert_path),
+            # Every client of this suite sends from one address and every test's failed logins
+            # reach the one stand-in: the counts across logins (one address, all of Foreman)
+            # would make one test's verdict depend on the failures of those run before it. The
+            # per-login counts keep their defaults; tests/unit/test_logins.py covers all four.
+            "KATELLO_GATEWAY_THROTTLE_CLIENT_FAILURES": 1_000_000,
+            "KATELLO_GATEWAY_THROTTLE_FOREMAN_FAILURES": 1_000_000,
         },
     )
     stack.prepare()

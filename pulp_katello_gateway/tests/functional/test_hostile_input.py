@@ -286,7 +286,8 @@ def expected_token_status(login, secret, service):
     if name_problem(login):
         return 401  # no user has such a login: refused without asking anybody
     folded = login.lower()
-    if _FAILED[folded] >= defaults.KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES:
+    if _FAILED[folded] >= min(defaults.KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES,
+                              defaults.KATELLO_GATEWAY_THROTTLE_LOGIN_FAILURES):
         return 429
     _FAILED[folded] += 1  # Foreman says no: nobody has a "Fz~" password
     return 401

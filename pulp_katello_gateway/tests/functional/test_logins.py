@@ -159,3 +159,30 @@ def test_after_one_login_pulls_never_ask_foreman_even_when_it_is_down(
     assert "503" in refused.stderr and "invalid username/password" not in refused.stderr
     assert katello.request_count() == before
     podman.login(pulp.registry, *stranger["auth"])  # fine once Foreman is back
+
+
+def test_a_look_alike_foreman_user_never_becomes_another(skopeo, pulp, world, user, tmp_path):
+    """On the stack's UTF-8 database, where PostgreSQL upper-cases a dotless ``ı`` to ``I``:
+    Foreman user ``clı-…`` logs in with her own password as herself, not as ``cli-…``. She pulls
+    nothing of the victim's, and the victim keeps pulling, before and after."""
+    granted = world.repos["granted"]
+    victim = user["login"]
+    assert "i" in victim
+    impostor = victim.replace("i", "\u0131", 1)
+    impostor_password = f"pw-{uuid.uuid4().hex}"
+    world.katello.add_user(impostor, impostor_password, repositories=[])
+    world.secrets.add(impostor_password)
+
+    assert pulled_digest(skopeo, pulp, granted, user["auth"], tmp_path) == world.digest
+    with pytest.raises(Exception, match="requested access to the resource is denied"):
+        pulled_digest(skopeo, pulp, granted, (impostor, impostor_password), tmp_path)
+    assert pulled_digest(skopeo, pulp, granted, user["auth"], tmp_path) == world.digest
+
+    known = pulp.session().get(f"{pulp.api_url}/pulp/api/v3/katello_gateway/users/",
+                               params={"login__in": f"{victim},{impostor}"}, timeout=30).json()
+    assert sorted(item["username"] for item in known["results"]) == sorted(
+        [f"foreman:{victim}", f"foreman:{impostor}"]
+    )
+    pulls = pulp.session().get(f"{pulp.api_url}/pulp/api/v3/katello_gateway/pulls/",
+                               params={"repository": granted}, timeout=30).json()
+    assert {item["login"] for item in pulls["results"]} == {victim}

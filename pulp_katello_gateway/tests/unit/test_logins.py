@@ -29,6 +29,7 @@ from pulp_katello_gateway.app.models import (
     UserRepositoryGrant,
 )
 from pulp_katello_gateway.app.registry import identity
+from pulp_katello_gateway.app.urls import PUSH_ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -803,3 +804,15 @@ def test_a_local_user_holding_a_reserved_name_is_a_clear_refusal(foreman):
         login("bob", "bob-password-1")
     assert foreman.request_count() == 0
     assert not ForemanUser.objects.exists()
+
+
+def test_katello_is_told_the_spelling_foreman_verified(foreman, katello_client):
+    """Katello finds the users it maps by Foreman's exact ``login`` column: the list names the
+    spelling Foreman verified next to the folded login, and a mapping in either lands on bob."""
+    login("Bob", "bob-password-1")
+    users = katello_client.get(f"/{PUSH_ROOT}users")
+    assert users.status_code == 200 and users.json() == {"users": ["Bob", "bob"]}
+    mapping = {"users": [{"Bob": [{"repository": "kat/a", "auth_required": True}]}]}
+    assert katello_client.put(f"/{PUSH_ROOT}user_repository_mapping", data=mapping,
+                              format="json").status_code == 200
+    assert grants("bob") == {"kat/a"}
