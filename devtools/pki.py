@@ -79,20 +79,26 @@ class CertificateAuthority:
         self.key_path.write_bytes(_pem_key(self.key))
         self.cert_path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
 
-    def issue(self, common_name, cert_path, key_path, *, server=False, days=365, not_before=None):
-        """Sign a leaf certificate; ``server=True`` adds loopback SANs and serverAuth."""
+    def issue(self, common_name, cert_path, key_path, *, server=False, days=365, not_before=None,
+              ca=False, usages=None, subject=None):
+        """Sign a certificate: a client's (clientAuth), or with ``server=True`` a server's
+        (loopback SANs, serverAuth). For certificates a host should not be able to use:
+        ``ca=True`` makes it a CA; ``usages`` replaces its extended key usages (``()``: none
+        stated); ``subject`` (an ``x509.Name``) replaces the one-CN subject."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
         start = not_before or now - datetime.timedelta(minutes=5)
         builder = (
             x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+            .subject_name(subject or x509.Name(
+                [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+            ))
             .issuer_name(self.cert.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(start)
             .not_valid_after(start + datetime.timedelta(days=days))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         )
         if server:
             builder = builder.add_extension(
@@ -100,12 +106,35 @@ class CertificateAuthority:
                     [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
                 ),
                 critical=False,
-            ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
-        else:
-            builder = builder.add_extension(
-                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False
             )
+        if usages is None:
+            usages = [ExtendedKeyUsageOID.SERVER_AUTH if server
+                      else ExtendedKeyUsageOID.CLIENT_AUTH]
+        if usages:
+            builder = builder.add_extension(x509.ExtendedKeyUsage(usages), False)
         cert = builder.sign(self.key, hashes.SHA256())
         Path(cert_path).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         Path(key_path).write_bytes(_pem_key(key))
         return Path(cert_path), Path(key_path)
+
+    def write_crl(self, path, revoked_cert_paths):
+        """Write this CA's revocation list (PEM) revoking the certificates at
+        ``revoked_cert_paths``, as Candlepin publishes one."""
+        now = datetime.datetime.now(datetime.UTC)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.cert.subject)
+            .last_update(now - datetime.timedelta(minutes=5))
+            .next_update(now + datetime.timedelta(days=1))
+        )
+        for cert_path in revoked_cert_paths:
+            cert = x509.load_pem_x509_certificate(Path(cert_path).read_bytes())
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder()
+                .serial_number(cert.serial_number)
+                .revocation_date(now - datetime.timedelta(minutes=1))
+                .build()
+            )
+        crl = builder.sign(self.key, hashes.SHA256())
+        Path(path).write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+        return Path(path)

@@ -4,9 +4,12 @@ the request (its consumer certificate), and the client's address.
 The web server in front of Pulp terminates TLS with optional client certificates and passes the
 client certificate (PEM, raw or URL-escaped as nginx's ``$ssl_client_escaped_cert``) in the
 ``KATELLO_GATEWAY_CLIENT_CERT_HEADER`` request header. The header is believed only from
-``KATELLO_GATEWAY_TRUSTED_PROXIES`` and the certificate is verified here against
-``KATELLO_GATEWAY_CONSUMER_CA_FILE`` (signature and validity dates), never trusted on the header's
-word alone. Its subject CN is the consumer uuid.
+``KATELLO_GATEWAY_TRUSTED_PROXIES`` and the certificate is verified here as a TLS server would
+verify a client's, never trusted on the header's word alone: signed by a CA in
+``KATELLO_GATEWAY_CONSUMER_CA_FILE``, within its validity dates, not a CA itself, fit for client
+authentication when it names its uses, not revoked by the CRL in
+``KATELLO_GATEWAY_CONSUMER_CRL_FILE`` (Candlepin publishes one; re-read when the file changes).
+Its subject's one CN is the consumer uuid.
 """
 
 import datetime
@@ -18,7 +21,7 @@ from urllib.parse import unquote
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 
 log = logging.getLogger(__name__)
@@ -36,6 +39,19 @@ def _meta_key(header):
 def _load_cas(path, mtime):
     """CA certificates of the bundle at ``path`` (re-read when the file changes)."""
     return x509.load_pem_x509_certificates(Path(path).read_bytes())
+
+
+@lru_cache(maxsize=8)
+def _load_crls(path, mtime):
+    """The revocation lists in the PEM (one or more) or DER file at ``path`` (re-read when the
+    file changes)."""
+    data = Path(path).read_bytes()
+    if b"-----BEGIN X509 CRL-----" in data:
+        blocks = data.split(b"-----END X509 CRL-----")[:-1]
+        crls = [x509.load_pem_x509_crl(block + b"-----END X509 CRL-----\n") for block in blocks]
+    else:
+        crls = [x509.load_der_x509_crl(data)]
+    return crls
 
 
 @lru_cache(maxsize=8)
@@ -79,16 +95,73 @@ def client_address(request):
     return remote
 
 
-def _issued_by_trusted_ca(cert):
+def _trusted_issuer(cert):
+    """The CA of ``KATELLO_GATEWAY_CONSUMER_CA_FILE`` that signed ``cert``, or None."""
     ca_file = settings.KATELLO_GATEWAY_CONSUMER_CA_FILE
     if not ca_file:
-        return False
+        return None
     for ca in _load_cas(ca_file, Path(ca_file).stat().st_mtime):
         try:
             cert.verify_directly_issued_by(ca)
         except (ValueError, TypeError, InvalidSignature):
             continue
+        return ca
+    return None
+
+
+def _extension(cert, kind):
+    try:
+        return cert.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _unfit_for_a_host(cert):
+    """Why ``cert`` cannot be a host's client certificate, whoever signed it; None if it can."""
+    constraints = _extension(cert, x509.BasicConstraints)
+    if constraints is not None and constraints.ca:
+        return "a CA certificate"
+    uses = _extension(cert, x509.ExtendedKeyUsage)
+    if uses is not None and ExtendedKeyUsageOID.CLIENT_AUTH not in uses:
+        return "not for client authentication"
+    if len(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)) != 1:
+        return "not exactly one CN"
+    return None
+
+
+def crl_problem():
+    """Why ``KATELLO_GATEWAY_CONSUMER_CRL_FILE`` cannot be used (for ``check --deploy``); None
+    when it can, or is not set."""
+    crl_file = settings.KATELLO_GATEWAY_CONSUMER_CRL_FILE
+    if not crl_file:
+        return None
+    try:
+        _load_crls(crl_file, Path(crl_file).stat().st_mtime)
+    except OSError as exc:
+        return f"it cannot be read ({exc.strerror})"
+    except ValueError:
+        return "it holds no certificate revocation list (PEM or DER)"
+    return None
+
+
+def _revoked(cert, issuer):
+    """Whether the CRL file (if any) revokes ``cert``. A CRL file that cannot be read or was not
+    signed by ``issuer``'s key revokes nothing it names, but an unreadable one refuses every
+    certificate: fail closed."""
+    crl_file = settings.KATELLO_GATEWAY_CONSUMER_CRL_FILE
+    if not crl_file:
+        return False
+    try:
+        crls = _load_crls(crl_file, Path(crl_file).stat().st_mtime)
+    except (OSError, ValueError):
+        log.error("KATELLO_GATEWAY_CONSUMER_CRL_FILE %s cannot be read: no host is identified",
+                  crl_file)
         return True
+    for crl in crls:
+        if crl.issuer != issuer.subject or not crl.is_signature_valid(issuer.public_key()):
+            continue
+        if crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
+            return True
     return False
 
 
@@ -96,8 +169,9 @@ def consumer_uuid(request):
     """The verified consumer uuid of the request's client certificate, or None.
 
     None when there is no certificate; also when one is present but untrustworthy (wrong CA,
-    expired, not yet valid, unparseable, or the header came from an untrusted address), which is
-    logged so that an operator can see why a host is treated as anonymous.
+    expired, not yet valid, a CA, not for client authentication, revoked, unparseable, or the
+    header came from an untrusted address), which is logged so that an operator can see why a
+    host is treated as anonymous.
     """
     value = request.META.get(_meta_key(settings.KATELLO_GATEWAY_CLIENT_CERT_HEADER), "").strip()
     if value in _ABSENT:
@@ -115,8 +189,15 @@ def consumer_uuid(request):
     if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
         log.warning("client certificate outside its validity period from %s ignored", source)
         return None
-    if not _issued_by_trusted_ca(cert):
+    issuer = _trusted_issuer(cert)
+    if issuer is None:
         log.warning("client certificate not issued by the consumer CA from %s ignored", source)
         return None
-    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return names[0].value if names else None
+    unfit = _unfit_for_a_host(cert)
+    if unfit:
+        log.warning("client certificate from %s ignored: %s", source, unfit)
+        return None
+    if _revoked(cert, issuer):
+        log.warning("revoked client certificate from %s ignored", source)
+        return None
+    return cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value

@@ -21,7 +21,7 @@ from django.db import DatabaseError
 from rest_framework.authentication import RemoteUserAuthentication
 from rest_framework.settings import api_settings
 
-from pulp_katello_gateway.app import ownership
+from pulp_katello_gateway.app import certificates, ownership
 from pulp_katello_gateway.app.acl import state as acl_state
 from pulp_katello_gateway.app.certificates import UNIX_SOCKET
 
@@ -299,6 +299,19 @@ def push_freshness_check(app_configs, **kwargs):
     )]
 
 
+def consumer_crl_check(app_configs, **kwargs):
+    """An unusable CRL file refuses every host certificate (fail closed): say so at start-up."""
+    problem = certificates.crl_problem()
+    if problem is None:
+        return []
+    return [Error(
+        f"KATELLO_GATEWAY_CONSUMER_CRL_FILE names {settings.KATELLO_GATEWAY_CONSUMER_CRL_FILE!r}, "
+        f"but {problem}: no host certificate is accepted.",
+        hint="Point it at the consumer CA's CRL (Candlepin publishes one), or unset it.",
+        id="katello_gateway.E012",
+    )]
+
+
 def reserved_names_check(app_configs, **kwargs):
     """A local Pulp user made under a Foreman user's reserved name (before the plugin refused
     them) blocks that Foreman login: every token request of it is refused."""
@@ -374,6 +387,7 @@ _DEPLOY_CHECKS = (
     hosts_settings_check,
     remote_authentication_check,
     push_freshness_check,
+    consumer_crl_check,
     reserved_names_check,
     throttle_below_foreman_check,
     katello_names_check,

@@ -55,6 +55,9 @@ KATELLO_GATEWAY_PUSH_MAX_ENTRIES = 4_000_000
 KATELLO_GATEWAY_CLIENT_CERT_HEADER = "X-RHSM-SSL-Client-Cert"
 KATELLO_GATEWAY_TRUSTED_PROXIES = ["127.0.0.1", "::1", "unix"]
 KATELLO_GATEWAY_CONSUMER_CA_FILE = None
+# Optional certificate revocation list(s) of that CA (PEM, one or more, or DER), re-read when the
+# file changes: a revoked host certificate is refused at once, not at Katello's next push.
+KATELLO_GATEWAY_CONSUMER_CRL_FILE = None
 
 # Whether the token endpoint (and /v1/search, /index/) also believe Pulp's REST authentication
 # other than Basic: a remote user named by the web server in a header, a session cookie. Off: a

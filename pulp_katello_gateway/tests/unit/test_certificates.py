@@ -1,13 +1,18 @@
 """Consumer certificates: only a certificate from the Katello CA, via a trusted proxy, counts."""
 
 import datetime
+import os
+import time
 from urllib.parse import quote
 
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.test import RequestFactory, override_settings
 
 from devtools.pki import CertificateAuthority
 from pulp_katello_gateway.app.certificates import consumer_uuid
+from pulp_katello_gateway.app.checks import consumer_crl_check
 
 HEADER = "HTTP_X_RHSM_SSL_CLIENT_CERT"
 CONSUMER = "2f1c7c5e-6d3b-4e0a-9f1e-0c3a1b2d4e5f"
@@ -19,14 +24,24 @@ def pki(tmp_path_factory):
     katello = CertificateAuthority(base / "katello", common_name="Katello CA")
     other = CertificateAuthority(base / "other", common_name="Some other CA")
     certs = {}
+    two_cns = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CONSUMER),
+                         x509.NameAttribute(NameOID.COMMON_NAME, "another-host")])
     for name, ca, kwargs in [
         ("good", katello, {}),
+        ("no stated uses", katello, {"usages": ()}),
+        ("revoked", katello, {}),
         ("foreign", other, {}),
         ("expired", katello, {"not_before": _days_ago(30), "days": 10}),
         ("future", katello, {"not_before": _days_ago(-10)}),
+        ("a CA", katello, {"ca": True}),
+        ("for servers only", katello, {"usages": [ExtendedKeyUsageOID.SERVER_AUTH]}),
+        ("two CNs", katello, {"subject": two_cns}),
     ]:
         cert, _ = ca.issue(CONSUMER, base / f"{name}.crt", base / f"{name}.key", **kwargs)
         certs[name] = cert.read_text()
+    certs["the CA itself"] = katello.cert_path.read_text()
+    certs["crl"] = katello.write_crl(base / "katello.crl", [base / "revoked.crt"])
+    certs["foreign crl"] = other.write_crl(base / "other.crl", [base / "good.crt"])
     return katello.cert_path, certs
 
 
@@ -52,9 +67,41 @@ def test_nginx_escaped_certificate_is_accepted(trust_katello_ca):
     assert consumer_uuid(_request(quote(trust_katello_ca["good"]))) == CONSUMER
 
 
-@pytest.mark.parametrize("name", ["foreign", "expired", "future"])
+@pytest.mark.parametrize("name", ["foreign", "expired", "future", "a CA", "the CA itself",
+                                  "for servers only", "two CNs"])
 def test_untrustworthy_certificates_are_ignored(trust_katello_ca, name):
+    """What a TLS server would refuse as a client certificate, a host is not: the CA's own
+    certificate (public, and signed by itself) or a sub-CA would otherwise be a "host"."""
     assert consumer_uuid(_request(trust_katello_ca[name])) is None
+
+
+def test_a_certificate_that_states_no_uses_is_a_host(trust_katello_ca):
+    assert consumer_uuid(_request(trust_katello_ca["no stated uses"])) == CONSUMER
+
+
+def test_the_crl_revokes_at_once_and_is_reread_when_it_changes(trust_katello_ca, tmp_path):
+    crl = tmp_path / "consumer.crl"
+    crl.write_bytes(trust_katello_ca["crl"].read_bytes())
+    with override_settings(KATELLO_GATEWAY_CONSUMER_CRL_FILE=str(crl)):
+        assert consumer_uuid(_request(trust_katello_ca["revoked"])) is None
+        assert consumer_uuid(_request(trust_katello_ca["good"])) == CONSUMER
+        # Another CA's list naming the good certificate's serial does not revoke it.
+        crl.write_bytes(trust_katello_ca["foreign crl"].read_bytes())
+        os.utime(crl, (time.time() + 5, time.time() + 5))  # a new mtime, however fast the write
+        assert consumer_uuid(_request(trust_katello_ca["good"])) == CONSUMER
+        assert consumer_uuid(_request(trust_katello_ca["revoked"])) == CONSUMER
+
+
+def test_an_unreadable_crl_identifies_no_host(trust_katello_ca, tmp_path):
+    """Fail closed: a CRL that cannot be read could be revoking anybody."""
+    for content in (None, b"not a crl"):
+        crl = tmp_path / "consumer.crl"
+        crl.unlink(missing_ok=True)
+        if content is not None:
+            crl.write_bytes(content)
+        with override_settings(KATELLO_GATEWAY_CONSUMER_CRL_FILE=str(crl)):
+            assert consumer_uuid(_request(trust_katello_ca["good"])) is None
+            assert [m.id for m in consumer_crl_check(None)] == ["katello_gateway.E012"]
 
 
 @pytest.mark.parametrize(
