@@ -77,6 +77,8 @@ def pulp(work_dir, katello, consumer_ca):
             # per-login counts keep their defaults; tests/unit/test_logins.py covers all four.
             "KATELLO_GATEWAY_THROTTLE_CLIENT_FAILURES": 1_000_000,
             "KATELLO_GATEWAY_THROTTLE_FOREMAN_FAILURES": 1_000_000,
+            # The stand-in, unlike Foreman, never blocks the capsule's address (check W008).
+            "KATELLO_GATEWAY_FOREMAN_FAILED_LOGIN_ATTEMPTS_LIMIT": 0,
         },
     )
     stack.prepare()
