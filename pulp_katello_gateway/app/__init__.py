@@ -33,9 +33,14 @@ class PulpKatelloGatewayPluginAppConfig(PulpPluginAppConfig):
                 "MIDDLEWARE, merge with 'dynaconf_merge' instead of replacing Pulp's list."
             )
         from django.db.models.signals import pre_save
+        from pulpcore.plugin.models import RepositoryVersion
 
         from .acl.private_flag import enforce_private
-        from .ownership import refuse_local_distribution, refuse_reserved_usernames
+        from .ownership import (
+            refuse_local_content,
+            refuse_local_distribution,
+            refuse_reserved_usernames,
+        )
         from .pulp_internals import ContainerDistribution
 
         pre_save.connect(
@@ -48,6 +53,11 @@ class PulpKatelloGatewayPluginAppConfig(PulpPluginAppConfig):
             refuse_local_distribution,
             sender=ContainerDistribution,
             dispatch_uid="katello_gateway_refuse_local_distribution",
+        )
+        pre_save.connect(
+            refuse_local_content,
+            sender=RepositoryVersion,
+            dispatch_uid="katello_gateway_refuse_local_content",
         )
         pre_save.connect(
             enforce_private,

@@ -44,14 +44,24 @@ def name_problem(value):
 def fold_login(login):
     """The one login Foreman means by ``login``: what Foreman stores as ``lower_login``.
 
-    Foreman finds users by ``login.downcase`` (Ruby's full Unicode lower-casing), so ``ALICE`` is
-    ``alice`` while ``alıce`` (dotless i), ``alſce`` (long s) and a Kelvin sign are other users.
+    Foreman finds users by ``login.downcase`` (Ruby's full Unicode lower-casing), so ``ALICE`` and
+    ``\u212aaren`` (a Kelvin sign) are ``alice`` and ``karen``, while ``alıce`` (dotless i) and
+    ``ſam`` (long s) are other users.
     Python's ``str.lower`` applies the same Unicode mapping, except that it turns a final capital
     sigma into ``ς`` where Ruby gives ``σ``: that one is mapped first. Logins are compared only
     in this folded form and for equality, never with PostgreSQL's ``UPPER``/``ILIKE``, which
     fold by the database's locale (in a UTF-8 one, ``upper('alıce') = upper('alice')``).
     """
     return login.replace("\u03a3", "\u03c3").lower()
+
+
+def login_problem(login):
+    """Why ``login`` cannot be a Foreman login; None when it can. Lower-casing may lengthen it
+    (``İ`` becomes two characters), so the folded login must fit as well."""
+    problem = name_problem(login)
+    if problem is None and len(fold_login(login)) > NAME_MAX_LENGTH:
+        problem = f"may not be longer than {NAME_MAX_LENGTH} characters once lower-cased"
+    return problem
 
 
 def is_reserved_username(username):

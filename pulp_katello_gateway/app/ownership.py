@@ -4,9 +4,11 @@
   pulpcore's user API checks only length and uniqueness, and a local ``foreman:carol`` would
   block Foreman user carol for good.
 - A name in Katello's repository list is Katello's: only a Pulp superuser (Katello's own Pulp
-  user is one) may push to it (``access``) or save a distribution at it. A distribution a local
-  user or group holds roles on, at a name Katello lists later, is reported here and not served
-  to Katello's users (``access``) until an admin resolves it.
+  user is one) may push to it (``access``), save a distribution at it, or add a version to a
+  repository a distribution serves there (pulp_container's namespace roles would let a local
+  user change the content of every repository in "her" namespace). A distribution that a local
+  user or group may change (roles on it or on its namespace), at a name Katello lists later, is
+  reported here and not served to Katello's users (``access``) until an admin resolves it.
 """
 
 from django.contrib.auth import get_user_model
@@ -16,7 +18,10 @@ from rest_framework.exceptions import ValidationError
 
 from pulp_katello_gateway.app.models import ForemanUser, KatelloRepository
 from pulp_katello_gateway.app.names import RESERVED_PREFIXES, is_reserved_username
-from pulp_katello_gateway.app.pulp_internals import distribution_role_holders
+from pulp_katello_gateway.app.pulp_internals import (
+    ContainerDistribution,
+    distribution_role_holders,
+)
 
 
 def refuse_reserved_usernames(sender, instance, raw=False, **kwargs):
@@ -57,7 +62,28 @@ def refuse_local_distribution(sender, instance, raw=False, **kwargs):
         ]})
 
 
+def refuse_local_content(sender, instance, raw=False, **kwargs):
+    """``pre_save`` of repository versions: only a superuser adds a version to a repository that
+    a distribution serves at a Katello repository's name. Saves without a user (Pulp's own)
+    are let through."""
+    if raw or not instance._state.adding:
+        return
+    user = get_current_authenticated_user()
+    if user is None or user.is_superuser:
+        return
+    served = ContainerDistribution.objects.filter(
+        Q(repository_id=instance.repository_id)
+        | Q(repository_version__repository_id=instance.repository_id),
+        base_path__in=KatelloRepository.objects.values("name"),
+    )
+    if served.exists():
+        raise ValidationError(
+            "This repository is served at a Katello repository's name: only a Pulp superuser "
+            "may change its content (pulp_katello_gateway)."
+        )
+
+
 def taken_names():
     """``{Katello repository name: holders}``: distributions at Katello's names that local Pulp
-    users or groups hold roles on (``katello_gateway.W009``); not served to Katello's users."""
+    users or groups may change (``katello_gateway.W009``); not served to Katello's users."""
     return distribution_role_holders(KatelloRepository.objects.values("name"))

@@ -20,7 +20,7 @@ from django.urls import re_path
 # 2.26/2.27 ``PermissionChecker.has_push_permissions`` prints one line per check to stdout
 # (removed in 2.28); only local Pulp users asking for push reach it.
 from pulp_container.app.authorization import AuthorizationService, PermissionChecker
-from pulp_container.app.models import ContainerDistribution, Tag
+from pulp_container.app.models import ContainerDistribution, ContainerNamespace, Tag
 
 # Registry views this plugin answers instead: the stock catalog (its queryset is Pulp's RBAC for
 # local users), the Flatpak index, and the mixin that makes a view a token-authenticated registry
@@ -37,7 +37,8 @@ from pulp_container.app.registry_api import (
 from pulp_container.app.token_verification import TokenAuthentication
 from pulp_container.app.utils import get_full_path
 
-# Object roles (who may change or push a distribution): pulpcore's models, not in its plugin API.
+# Object roles (who may change or push to a distribution or its namespace): pulpcore's models, not
+# in its plugin API.
 from pulpcore.app.models.role import GroupRole, UserRole
 
 __all__ = [
@@ -67,51 +68,70 @@ except ImportError:  # pulpcore < 3.100 has only the settings (deprecated later)
     find_api_root = None
 
 
-def _distribution_roles():
-    """Querysets of the user and group object roles on a container distribution that anybody
-    but a superuser holds (filter them by ``object_id``, the distribution's pk as text)."""
-    content_type = ContentType.objects.get_for_model(
-        ContainerDistribution, for_concrete_model=False
-    )
+# Permissions that let their holder change what a container distribution serves: pulp_container's
+# distribution and namespace owner and collaborator roles hold them, its consumer roles do not.
+_WRITE_PERMISSIONS = (
+    "change_containerdistribution",
+    "push_containerdistribution",
+    "namespace_change_containerdistribution",
+    "namespace_push_containerdistribution",
+    "namespace_change_containerrepository",
+    "namespace_change_containerpushrepository",
+    "namespace_modify_content_containerrepository",
+    "namespace_modify_content_containerpushrepository",
+)
+
+
+def _write_roles(model):
+    """Querysets of the user and group object roles on objects of ``model`` (a distribution or
+    namespace) that let anybody but a superuser change what a distribution serves."""
+    content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
+    writes = {"content_type": content_type, "role__permissions__codename__in": _WRITE_PERMISSIONS}
     return (
-        UserRole.objects.filter(content_type=content_type, user__is_superuser=False),
-        GroupRole.objects.filter(content_type=content_type),
+        UserRole.objects.filter(user__is_superuser=False, **writes),
+        GroupRole.objects.filter(**writes),
+    )
+
+
+def _held(model, object_id):
+    users, groups = _write_roles(model)
+    return Exists(users.filter(object_id=OuterRef(object_id))) | Exists(
+        groups.filter(object_id=OuterRef(object_id))
     )
 
 
 def held_locally(base_path):
-    """A condition: the distribution at ``base_path`` (an expression, e.g. ``OuterRef``) has an
-    object role held by a Pulp user who is not a superuser, or by a group."""
-    users, groups = _distribution_roles()
-    held = Exists(users.filter(object_id=OuterRef("object_id"))) | Exists(
-        groups.filter(object_id=OuterRef("object_id"))
-    )
+    """A condition: the distribution at ``base_path`` (an expression, e.g. ``OuterRef``), or its
+    namespace, has an object role that lets a Pulp user who is not a superuser, or a group,
+    change what it serves."""
     return Exists(
         ContainerDistribution.objects.filter(base_path=base_path)
-        .annotate(object_id=Cast("pk", TextField()))
-        .filter(held)
+        .annotate(object_id=Cast("pk", TextField()),
+                  namespace_object_id=Cast("namespace_id", TextField()))
+        .filter(_held(ContainerDistribution, "object_id")
+                | _held(ContainerNamespace, "namespace_object_id"))
     )
 
 
 def distribution_role_holders(base_paths):
-    """``{base_path: sorted holder names}`` for the distributions at ``base_paths`` that have
-    object roles held by users who are not superusers (``user``) or by groups (``group:name``)."""
-    base_path_of = {
-        str(pk): base_path
-        for pk, base_path in ContainerDistribution.objects.filter(
-            base_path__in=base_paths
-        ).values_list("pk", "base_path")
-    }
-    users, groups = _distribution_roles()
+    """``{base_path: sorted holder names}`` for the distributions at ``base_paths`` that they,
+    or their namespaces, let users who are not superusers (``user``) or groups (``group:name``)
+    change (``held_locally``)."""
+    distributions = list(ContainerDistribution.objects.filter(base_path__in=base_paths)
+                         .values_list("pk", "namespace_id", "base_path"))
     holders = {}
-    for object_id, name in users.filter(object_id__in=base_path_of).values_list(
-        "object_id", "user__username"
-    ):
-        holders.setdefault(base_path_of[object_id], set()).add(name)
-    for object_id, name in groups.filter(object_id__in=base_path_of).values_list(
-        "object_id", "group__name"
-    ):
-        holders.setdefault(base_path_of[object_id], set()).add(f"group:{name}")
+    for model, index in ((ContainerDistribution, 0), (ContainerNamespace, 1)):
+        paths = {}
+        for row in distributions:
+            if row[index] is not None:
+                paths.setdefault(str(row[index]), []).append(row[2])
+        users, groups = _write_roles(model)
+        found = [*users.filter(object_id__in=paths).values_list("object_id", "user__username"),
+                 *((object_id, f"group:{name}") for object_id, name in
+                   groups.filter(object_id__in=paths).values_list("object_id", "group__name"))]
+        for object_id, name in found:
+            for base_path in paths[object_id]:
+                holders.setdefault(base_path, set()).add(name)
     return {base_path: sorted(names) for base_path, names in holders.items()}
 
 

@@ -31,7 +31,7 @@ from .models import (
     ReservedNameTaken,
     UserRepositoryGrant,
 )
-from .names import fold_login, name_problem
+from .names import fold_login, login_problem, name_problem
 
 SCHEMA = {
     "repositories": {"id", "name", "auth_required"},
@@ -134,7 +134,7 @@ def _snapshot(connection):
         # Without a unique index the Ruby table may hold a name twice: fail closed.
         snapshot.repositories[name] = snapshot.repositories.get(name, False) or auth_required
     for (login,) in connection.execute("SELECT DISTINCT name FROM users"):
-        if name_problem(login):
+        if login_problem(login):
             invalid += 1
         else:
             snapshot.users.add(login)

@@ -6,7 +6,7 @@ from pulpcore.plugin.serializers import IdentityField, ModelSerializer, RelatedF
 from rest_framework import serializers
 
 from .models import ConsumerHost, ForemanUser, KatelloRepository, PullRecord, reserved_name_problem
-from .names import fold_login, name_problem
+from .names import fold_login, login_problem, name_problem
 
 
 def _valid_name(value):
@@ -48,6 +48,9 @@ class ForemanUserSerializer(ModelSerializer):
 
     def validate_login(self, value):
         """One Foreman user per folded login; a local user holding its reserved name is a 400."""
+        problem = login_problem(value)
+        if problem:
+            raise serializers.ValidationError(f"The value {problem}.")
         login = fold_login(value)
         if ForemanUser.objects.filter(login=login).exists():
             raise serializers.ValidationError(f"Foreman user {login!r} exists already.")

@@ -43,7 +43,7 @@ class ForemanLoginBackend(BaseBackend):
             outcomes.login("denied", login, source)
             return None
         attempt = throttle.Attempt(login, source)
-        wait = throttle.retry_after(attempt, throttle.EVERY_GUESS)
+        wait = throttle.retry_after(attempt, throttle.WHERE_FROM)
         if wait:
             raise _throttled(wait, login, source)
 
@@ -55,8 +55,11 @@ class ForemanLoginBackend(BaseBackend):
             return foreman_user.user
 
         wait = throttle.retry_after(attempt, throttle.FOREMAN_BOUND)
-        if wait:  # Foreman is not asked; the guess still counts where it came from
-            throttle.record_failure(attempt, throttle.WHERE_FROM)
+        if wait:  # Foreman is not asked, as if it could not be reached
+            if age == cache.STALE:
+                outcomes.login("ok", login, source, cache="stale")
+                return foreman_user.user
+            throttle.record_failure(attempt, throttle.WHERE_FROM, extend=False)
             raise _throttled(wait, login, source)
         problem = reserved_name_problem(login) if foreman_user is None else None
         if problem:
@@ -69,7 +72,7 @@ class ForemanLoginBackend(BaseBackend):
         except foreman.ForemanRejected:
             if entry:
                 entry.delete()
-            throttle.record_failure(attempt, throttle.EVERY_GUESS + throttle.FOREMAN_BOUND)
+            throttle.record_failure(attempt, throttle.EVERY_COUNT)
             outcomes.login("denied", login, source, cache=answer)
             return None
         except foreman.ForemanUnavailable:
@@ -85,11 +88,28 @@ class ForemanLoginBackend(BaseBackend):
         cache.remember(foreman_user, password, entry)
         # Only this address's count ends: the login may be under attack from elsewhere, and
         # Foreman's own counters do not forget a failure at a success either.
-        throttle.clear(attempt, throttle.EVERY_GUESS)
+        throttle.clear(attempt, (throttle.LoginThrottle.PAIR,))
         if not revocations.is_revoked(revocations.USER, login):
             grant_refresh.refresh_user(login, username, password)
         outcomes.login("ok", login, source, cache=answer)
         return foreman_user.user
+
+
+def check_local_password(request, user, password, *, final):
+    """Whether ``password`` is local Pulp user ``user``'s, checked with Django's password
+    hashers whatever ``AUTHENTICATION_BACKENDS`` lists (foremanctl lists only remote-user
+    authentication): a local password is never sent anywhere. Throttled by where the guesses
+    come from, never per login, so nobody can lock the Pulp admin out from elsewhere; a miss
+    counts when it is ``final`` (not then tried as the same login's Foreman secret)."""
+    attempt = throttle.Attempt(fold_login(user.get_username()), client_address(request))
+    wait = throttle.retry_after(attempt, throttle.WHERE_FROM)
+    if wait:
+        raise _throttled(wait, user.get_username(), attempt.source)
+    if user.is_active and user.check_password(password):
+        return True
+    if final:
+        throttle.record_failure(attempt, throttle.WHERE_FROM)
+    return False
 
 
 def _create(login):

@@ -4,19 +4,21 @@ Four counts, in the database (``LoginThrottle``, keys hashed) so that every API 
 sees them, each lasting until a whole window passes without a failure (as Foreman's own counters
 do, so that no run of windows adds up past Foreman's limits):
 
-- ``PAIR``, a login from one client address: stops every guess from there, even one a cached
-  login would answer (the cache must not become a guessing oracle);
+- ``PAIR``, a login from one client address, and ``ADDRESS``, one client address whatever the
+  login (password spraying): stop every guess from there, even one a cached login would answer
+  (the cache must not become a guessing oracle), and local Pulp users' logins too;
 - ``LOGIN``, a login from anywhere: stops asking Foreman about it, below Foreman's account
   lockout, so the capsule is never the way to lock a Foreman user out of Foreman. Its owner's
-  fresh cached login is still honoured: strangers cannot lock her out of the registry;
-- ``ADDRESS``, one client address whatever the login: stops password spraying;
+  cached login is still honoured, fresh or stale (as while Foreman is unreachable): strangers
+  cannot lock her out of the registry;
 - ``FOREMAN``, every failure Foreman saw from this capsule: stays below Foreman's
   ``failed_login_attempts_limit``, past which Foreman refuses every login from the capsule's
   address (and answers the right password like a wrong one).
 
-The first stops every guess; the others stop only what would reach Foreman (``FOREMAN_BOUND``).
+An IPv6 client is counted by its /64 network, which one client commonly holds whole.
 """
 
+import ipaddress
 import math
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,10 +30,11 @@ from django.utils import timezone
 
 from pulp_katello_gateway.app.models import LoginThrottle
 
-EVERY_GUESS = (LoginThrottle.PAIR,)
-FOREMAN_BOUND = (LoginThrottle.LOGIN, LoginThrottle.ADDRESS, LoginThrottle.FOREMAN)
-# The counts of where a guess came from: what a guess Foreman never saw still adds to.
+# The counts of where a guess came from: they stop every guess from there, and a guess Foreman
+# never saw still adds to them.
 WHERE_FROM = (LoginThrottle.PAIR, LoginThrottle.ADDRESS)
+FOREMAN_BOUND = (LoginThrottle.LOGIN, LoginThrottle.FOREMAN)
+EVERY_COUNT = WHERE_FROM + FOREMAN_BOUND
 _TABLE = LoginThrottle._meta.db_table
 _PRUNE_BATCH = 1000
 
@@ -45,13 +48,27 @@ class Attempt:
 
     def keys(self, kinds):
         """``{hashed key: kind}`` of this attempt's counts of ``kinds``."""
+        source = _client(self.source)
         values = {
-            LoginThrottle.PAIR: f"{self.login}\0{self.source}",
+            LoginThrottle.PAIR: f"{self.login}\0{source}",
             LoginThrottle.LOGIN: self.login,
-            LoginThrottle.ADDRESS: self.source,
+            LoginThrottle.ADDRESS: source,
             LoginThrottle.FOREMAN: "",
         }
         return {sha256(f"{kind}\0{values[kind]}".encode()).hexdigest(): kind for kind in kinds}
+
+
+def _client(source):
+    """The client an address stands for: an IPv6 address's /64 network, or the address."""
+    try:
+        address = ipaddress.ip_address(source)
+    except ValueError:
+        return source
+    if address.version == 4:
+        return str(address)
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))
 
 
 def _window():
@@ -90,10 +107,12 @@ def throttled_counts():
             for kind, limit in limits().items()}
 
 
-def record_failure(attempt, kinds):
+def record_failure(attempt, kinds, *, extend=True):
     """Count one failure in each of ``attempt``'s counts of ``kinds``: one upsert, so concurrent
     failures on several nodes all count. A count whose last failure is a window old starts
-    again; a new row also prunes the counts that ended."""
+    again; a new row also prunes the counts that ended. ``extend=False`` (an attempt refused
+    without asking Foreman) counts without moving the last failure, so that retrying while
+    refused never keeps a count alive."""
     keys = sorted(attempt.keys(kinds).items())  # one lock order for concurrent upserts
     rows = ", ".join(["(%s, %s, now(), 1)"] * len(keys))
     with connection.cursor() as cursor:
@@ -102,10 +121,11 @@ def record_failure(attempt, kinds):
             INSERT INTO {_TABLE} AS t (key, kind, last_failure, failures) VALUES {rows}
             ON CONFLICT (key) DO UPDATE SET
                 failures = CASE WHEN t.last_failure > now() - %s THEN t.failures + 1 ELSE 1 END,
-                last_failure = now()
+                last_failure = CASE WHEN %s OR t.last_failure <= now() - %s
+                                    THEN now() ELSE t.last_failure END
             RETURNING (xmax = 0)
             """,
-            [value for pair in keys for value in pair] + [_window()],
+            [value for pair in keys for value in pair] + [_window(), extend, _window()],
         )
         if any(inserted for (inserted,) in cursor.fetchall()):
             cursor.execute(

@@ -20,9 +20,9 @@ from pulp_katello_gateway.app import certificates, foreman, grant_refresh, metri
 from pulp_katello_gateway.app.access import ANONYMOUS, Identity
 from pulp_katello_gateway.app.acl import revocations
 from pulp_katello_gateway.app.logins import outcomes
-from pulp_katello_gateway.app.logins.backend import ForemanLoginBackend
+from pulp_katello_gateway.app.logins.backend import ForemanLoginBackend, check_local_password
 from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, local_user
-from pulp_katello_gateway.app.names import name_problem
+from pulp_katello_gateway.app.names import login_problem
 from pulp_katello_gateway.app.pulp_internals import TokenAuthentication
 
 # Private claim naming the host (its consumer uuid) a token was issued to. Hosts have no Django
@@ -110,14 +110,14 @@ def basic_credentials(request):
 def _login(request, login, secret):
     """The local Pulp user or Foreman user these credentials prove (``docs/logins.md``).
 
-    A login naming a local Pulp user is that user when the secret is its password, checked here
-    with Django's password hashers whatever ``AUTHENTICATION_BACKENDS`` lists (foremanctl lists
-    only remote-user authentication): a local password never leaves Pulp. Any other secret is a
-    Foreman login only where an admin said that Foreman user exists here too (``admin`` exists in
-    both on every capsule), so a mistyped local password never reaches Foreman either.
+    A login naming a local Pulp user is that user when the secret is its password
+    (``logins.backend.check_local_password``): a local password never leaves Pulp. Any other
+    secret is a Foreman login only where an admin said that Foreman user exists here too
+    (``admin`` exists in both on every capsule), so a mistyped local password never reaches
+    Foreman either.
     """
     source = certificates.client_address(request)
-    if name_problem(login):
+    if login_problem(login):
         # No user has such a login (blank, control characters, too long for Foreman users). A
         # blank one would also get Katello's anonymous answer, which reads as "Foreman
         # unavailable" (503); a NUL would not even reach PostgreSQL.
@@ -125,12 +125,11 @@ def _login(request, login, secret):
         raise AuthenticationFailed("Invalid username/password.")
     local = local_user(login)
     if local is not None:
-        # Not throttled: Pulp's REST API checks these passwords unthrottled anyway, so a throttle
-        # here would protect nothing and only let anyone lock the Pulp admin out of the registry.
-        if local.is_active and local.check_password(secret):
+        declared = ForemanUser.objects.for_login(login) is not None
+        if check_local_password(request, local, secret, final=not declared):
             outcomes.login("ok", login, source, kind="pulp")
             return Identity(user=local)
-        if ForemanUser.objects.for_login(login) is None:
+        if not declared:
             outcomes.login("denied", login, source, kind="pulp")
             raise AuthenticationFailed("Invalid username/password.")
     if not settings.KATELLO_GATEWAY_FOREMAN_URL:

@@ -21,6 +21,7 @@ from urllib3.util import connection
 
 from pulp_katello_gateway.app import pull_record
 from pulp_katello_gateway.app.access import ANONYMOUS, permitted_actions
+from pulp_katello_gateway.app.logins import throttle
 from pulp_katello_gateway.app.models import (
     CachedLogin,
     ForemanBackoff,
@@ -558,12 +559,14 @@ def test_cached_logins_are_throttled_too(foreman):
 
 
 def test_failed_logins_cannot_lock_a_local_pulp_user_out(foreman):
-    """Local passwords are Pulp's to protect (its REST API checks them unthrottled), so failures
-    under a local user's name never lock that user out of the registry."""
+    """Guesses at a local password are stopped where they come from (each costs a full password
+    hash), never per login: nobody elsewhere can lock the Pulp admin out of the registry."""
     get_user_model().objects.create_user("carol", password="carol-local-password")
-    fail("carol", times=ADDRESS_LIMIT + 1)
-    assert not LoginThrottle.objects.exists()
-    assert login("carol", "carol-local-password").user.username == "carol"
+    fail("carol", address="198.51.100.1", times=ADDRESS_LIMIT)
+    with pytest.raises(Throttled):
+        login("carol", "carol-local-password", "198.51.100.1")
+    assert login("carol", "carol-local-password", "198.51.100.2").user.username == "carol"
+    assert foreman.request_count() == 0
 
 
 # -- who is asking ---------------------------------------------------------------------------
@@ -716,10 +719,37 @@ def test_strangers_cannot_lock_a_user_out_of_her_cached_login(foreman):
     assert foreman.request_count("/v2/token") == LOGIN_LIMIT
 
     assert login("alice", PASSWORD, "203.0.113.50").foreman_user_id == alice.foreman_user_id
+    # Past its TTL her cached login is honoured as while Foreman is unreachable.
+    age("alice", TTL + 60)
+    assert login("alice", PASSWORD, "203.0.113.50").foreman_user_id == alice.foreman_user_id
     assert foreman.request_count("/v2/token") == LOGIN_LIMIT
     # A secret Foreman would have to check is not checked meanwhile.
     with pytest.raises(Throttled):
         login("alice", PAT, "203.0.113.50")
+
+
+def test_retrying_while_refused_does_not_keep_a_count_alive(foreman):
+    """An attempt refused without asking Foreman counts where it came from, but does not move
+    that count's last failure: retrying never keeps a client locked out for good."""
+    for n in range(LOGIN_LIMIT):
+        fail("alice", f"198.51.100.{n + 1}")
+    for _ in range(2):
+        with pytest.raises(Throttled):
+            login("alice", "wrong-password", "203.0.113.7")
+        last_failure(WINDOW - 10)
+    pair = throttle.Attempt("alice", "203.0.113.7").keys([LoginThrottle.PAIR])
+    row = LoginThrottle.objects.get(key__in=pair)
+    assert row.failures == 2
+    assert row.last_failure < timezone.now() - timedelta(seconds=WINDOW - 20)
+
+
+def test_an_ipv6_client_is_counted_by_its_network(foreman):
+    """One client commonly holds a whole /64: its addresses share one count."""
+    for n in range(ADDRESS_LIMIT):
+        fail("alice", f"2001:db8:1:2::{n + 1}")
+    with pytest.raises(Throttled):
+        login("alice", PASSWORD, "2001:db8:1:2::ffff")
+    assert login("alice", PASSWORD, "2001:db8:1:3::1").foreman_user_id is not None
 
 
 def test_spraying_from_one_address_stops_before_foreman_counts_it(foreman):

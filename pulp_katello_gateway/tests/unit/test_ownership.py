@@ -3,13 +3,15 @@ Pulp user's, whatever pulpcore's and pulp_container's own rules would allow."""
 
 import pytest
 from django.contrib.auth import get_user_model
-from pulp_container.app.models import ContainerDistribution
+from pulp_container.app.models import ContainerDistribution, ContainerNamespace, ContainerRepository
+from pulpcore.plugin.models import Group, RepositoryVersion
 from pulpcore.plugin.util import assign_role, remove_role, set_current_user
 from rest_framework.exceptions import ValidationError
 
 from pulp_katello_gateway.app.access import Identity, explain, permitted_actions
 from pulp_katello_gateway.app.checks import deploy_checks
 from pulp_katello_gateway.app.models import ForemanUser, KatelloRepository, UserRepositoryGrant
+from pulp_katello_gateway.app.ownership import taken_names
 
 pytestmark = pytest.mark.django_db
 
@@ -148,3 +150,56 @@ def test_a_katello_name_held_by_a_local_user_is_reported_not_served(
     # Resolved: the role removed, alice pulls again.
     remove_role("container.containerdistribution_owner", namespace_creator, distribution)
     assert permitted_actions(Identity.of_foreman_user(alice), KATELLO_NAME, {"pull"}) == {"pull"}
+
+
+def test_a_katello_name_in_a_namespace_a_local_user_owns_is_not_served(
+    katello_names, namespace_creator
+):
+    """pulp_container's namespace owner may change every repository in her namespace: a Katello
+    repository whose distribution sits in it is hers to change, so not Katello's to serve."""
+    namespace = ContainerNamespace.objects.create(name="acme")
+    ContainerDistribution.objects.filter(base_path=KATELLO_NAME).update(namespace=namespace)
+    alice = _alice_granted(KATELLO_NAME)
+    assert permitted_actions(alice, KATELLO_NAME, {"pull"}) == {"pull"}
+    assign_role("container.containernamespace_owner", namespace_creator, namespace)
+    assert permitted_actions(alice, KATELLO_NAME, {"pull"}) == set()
+    assert taken_names() == {KATELLO_NAME: ["mallory"]}
+
+
+def test_a_pull_only_role_does_not_take_a_katello_name(katello_names, namespace_creator):
+    """The victim's side: giving a local user or group pull rights on Katello's distribution
+    changes nothing for Katello's users."""
+    distribution = ContainerDistribution.objects.get(base_path=KATELLO_NAME)
+    assign_role("container.containerdistribution_consumer", namespace_creator, distribution)
+    readers = Group.objects.create(name="readers")
+    assign_role("container.containerdistribution_consumer", readers, distribution)
+    alice = _alice_granted(KATELLO_NAME)
+    assert permitted_actions(alice, KATELLO_NAME, {"pull"}) == {"pull"}
+    assert taken_names() == {}
+
+
+def test_only_a_superuser_changes_the_content_katello_serves(katello_names, namespace_creator):
+    """Through namespace roles a local user could add her image to Katello's repository without
+    saving any distribution: a new version of a repository served at a Katello name is a
+    superuser's (or Pulp's own) to make."""
+    katellos = ContainerRepository.objects.create(name="katello-acme-web")
+    ContainerDistribution.objects.filter(base_path=KATELLO_NAME).update(repository=katellos)
+    hers = ContainerRepository.objects.create(name="mallory-tools")
+
+    set_current_user(namespace_creator)
+    with pytest.raises(ValidationError, match="only a Pulp superuser may change its content"):
+        RepositoryVersion(repository=katellos, number=katellos.next_version).save()
+    RepositoryVersion(repository=hers, number=hers.next_version).save()  # not Katello's
+    set_current_user(User.objects.create_superuser("root", password=None))
+    RepositoryVersion(repository=katellos, number=katellos.next_version).save()
+    set_current_user(None)
+    RepositoryVersion(repository=katellos, number=katellos.next_version + 1).save()
+    assert RepositoryVersion.objects.filter(repository=katellos).count() == 3  # 0, root's, Pulp's
+
+
+def _alice_granted(name):
+    alice = ForemanUser.objects.create_for_login("alice")
+    UserRepositoryGrant.objects.create(
+        foreman_user=alice, repository=KatelloRepository.objects.get(name=name)
+    )
+    return Identity.of_foreman_user(alice)
