@@ -54,34 +54,39 @@ class ForemanLoginBackend(BaseBackend):
             outcomes.login("ok", login, source, cache="hit")
             return foreman_user.user
 
-        wait = throttle.retry_after(attempt, throttle.FOREMAN_BOUND)
-        if wait:  # Foreman is not asked, as if it could not be reached
-            if age == cache.STALE:
-                outcomes.login("ok", login, source, cache="stale")
-                return foreman_user.user
-            throttle.record_failure(attempt, throttle.WHERE_FROM, extend=False)
-            raise _throttled(wait, login, source)
         problem = reserved_name_problem(login) if foreman_user is None else None
         if problem:
             outcomes.login("denied", login, source, cache="reserved")
             raise AuthenticationFailed(problem)
+        wait = throttle.retry_after(attempt, throttle.FOREMAN_BOUND)
+        if wait:  # counted where it came from, not moving those counts' last failure
+            throttle.record_failure(attempt, throttle.WHERE_FROM, extend=False)
+        else:  # counted as a failure until Foreman says otherwise
+            wait = throttle.reserve(attempt)
+        if wait:  # Foreman is not asked, as if it could not be reached
+            if age == cache.STALE:
+                outcomes.login("ok", login, source, cache="stale")
+                return foreman_user.user
+            raise _throttled(wait, login, source)
 
         answer = "expired" if entry else "miss"
         try:
             foreman.verify_login(username, password)
         except foreman.ForemanRejected:
+            throttle.confirm(attempt)
             if entry:
                 entry.delete()
-            throttle.record_failure(attempt, throttle.EVERY_COUNT)
             outcomes.login("denied", login, source, cache=answer)
             return None
         except foreman.ForemanUnavailable:
+            throttle.refund(attempt)
             if age == cache.STALE:
                 outcomes.login("ok", login, source, cache="stale")
                 return foreman_user.user
             outcomes.login("unavailable", login, source, cache=answer)
             raise
 
+        throttle.refund(attempt)
         foreman_user = foreman_user or _create(login)
         if foreman_user.verified_as != username:
             ForemanUser.objects.filter(pk=foreman_user.pk).update(verified_as=username)

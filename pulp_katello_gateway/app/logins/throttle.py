@@ -26,6 +26,7 @@ from hashlib import sha256
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from pulp_katello_gateway.app.models import LoginThrottle
@@ -123,16 +124,52 @@ def record_failure(attempt, kinds, *, extend=True):
                 failures = CASE WHEN t.last_failure > now() - %s THEN t.failures + 1 ELSE 1 END,
                 last_failure = CASE WHEN %s OR t.last_failure <= now() - %s
                                     THEN now() ELSE t.last_failure END
-            RETURNING (xmax = 0)
+            RETURNING (xmax = 0), kind, failures, last_failure
             """,
             [value for pair in keys for value in pair] + [_window(), extend, _window()],
         )
-        if any(inserted for (inserted,) in cursor.fetchall()):
+        counts = cursor.fetchall()
+        if any(inserted for inserted, *_ in counts):
             cursor.execute(
                 f"DELETE FROM {_TABLE} WHERE id IN (SELECT id FROM {_TABLE}"
                 f" WHERE last_failure < now() - %s LIMIT {_PRUNE_BATCH})",
                 [_window()],
             )
+    return [count for _, *count in counts]
+
+
+def reserve(attempt):
+    """Count a failure in every count of ``attempt`` before Foreman is asked, so that
+    concurrent attempts on any node cannot all pass the check and then all fail at Foreman.
+    Returns the seconds to wait, after giving the reservation back, when this one went past a
+    limit that protects Foreman; else 0. Then ``confirm`` it when Foreman says no, ``refund`` it
+    otherwise: only a confirmed failure moves a count's last failure, so successes never keep
+    a count alive."""
+    tolerated, now = limits(), timezone.now()
+    over = [
+        max((last_failure + _window() - now).total_seconds(), 1)
+        for kind, failures, last_failure in record_failure(attempt, EVERY_COUNT, extend=False)
+        if kind in FOREMAN_BOUND and failures > tolerated[kind]
+    ]
+    if not over:
+        return 0
+    refund(attempt)
+    return max(1, math.ceil(max(over)))
+
+
+def confirm(attempt):
+    """A ``reserve``d failure happened: Foreman said no."""
+    LoginThrottle.objects.filter(key__in=attempt.keys(EVERY_COUNT)).update(
+        last_failure=timezone.now()
+    )
+
+
+def refund(attempt):
+    """Give back a ``reserve``d failure: Foreman said yes, or gave no answer. A count left
+    without failures is no count."""
+    counts = LoginThrottle.objects.filter(key__in=attempt.keys(EVERY_COUNT))
+    counts.filter(failures__gt=0).update(failures=F("failures") - 1)
+    counts.filter(failures__lte=0).delete()
 
 
 def clear(attempt, kinds):

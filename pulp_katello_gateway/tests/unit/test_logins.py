@@ -846,3 +846,25 @@ def test_katello_is_told_the_spelling_foreman_verified(foreman, katello_client):
     assert katello_client.put(f"/{PUSH_ROOT}user_repository_mapping", data=mapping,
                               format="json").status_code == 200
     assert grants("bob") == {"kat/a"}
+
+
+def test_attempts_in_flight_count_before_foreman_answers(foreman):
+    """Concurrent guesses on several nodes cannot all pass the check and then all reach Foreman:
+    each holds its failure while Foreman is asked, and gives it back when Foreman says yes."""
+    in_flight = [throttle.Attempt("alice", f"198.51.100.{n + 1}") for n in range(LOGIN_LIMIT)]
+    assert [throttle.reserve(attempt) for attempt in in_flight] == [0] * LOGIN_LIMIT
+    with pytest.raises(Throttled):
+        login("alice", "wrong-password", "203.0.113.1")
+    assert foreman.request_count() == 0
+    for attempt in in_flight:  # Foreman said yes to each of them
+        throttle.refund(attempt)
+    assert login("alice", PASSWORD, "203.0.113.1").foreman_user_id is not None
+
+
+def test_a_success_does_not_keep_a_count_alive(foreman):
+    fail("alice", "198.51.100.1", times=2)
+    last_failure(WINDOW - 10)
+    assert login("alice", PAT, "198.51.100.2").foreman_user_id is not None  # asks Foreman
+    counts = LoginThrottle.objects.filter(kind=LoginThrottle.LOGIN)
+    assert [count.failures for count in counts] == [2]
+    assert counts.get().last_failure < timezone.now() - timedelta(seconds=WINDOW - 20)
