@@ -98,7 +98,7 @@ class ForemanUser(BaseModel):
 
     # Folded as Foreman folds it (``names.fold_login``): one row per Foreman user.
     login = models.CharField(max_length=NAME_MAX_LENGTH, unique=True)
-    # The spelling Foreman last verified (``ALICE``): Katello looks the users this plugin lists
+    # The spelling of the last login Foreman accepted (``Alice``): Katello looks the users listed
     # up by Foreman's exact ``login`` column, which may hold capitals.
     verified_as = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
     user = models.OneToOneField(

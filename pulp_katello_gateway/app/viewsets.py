@@ -13,6 +13,7 @@ from rest_framework import mixins
 from . import pull_record
 from .acl import revocations
 from .models import ConsumerHost, ForemanUser, KatelloRepository, PullRecord
+from .names import fold_login
 from .parsers import PARSER_CLASSES
 from .policies import read_only
 from .pulp_fixes import FilterSet, Pagination
@@ -43,7 +44,8 @@ class _RevokingDestroyMixin(mixins.DestroyModelMixin):
 
 class KatelloRepositoryFilter(FilterSet):
     granted_to_user = CharFilter(
-        field_name="foreman_users__login", help_text="Repositories this Foreman login may pull."
+        method="filter_granted_to_user",
+        help_text="Repositories this Foreman login (any spelling Foreman accepts) may pull.",
     )
     granted_to_host = CharFilter(
         field_name="hosts__uuid", help_text="Repositories the host with this uuid may pull."
@@ -52,6 +54,9 @@ class KatelloRepositoryFilter(FilterSet):
     class Meta:
         model = KatelloRepository
         fields = {"name": NAME_FILTER_OPTIONS, "auth_required": ["exact"]}
+
+    def filter_granted_to_user(self, queryset, name, value):
+        return queryset.filter(foreman_users__login=fold_login(value))
 
 
 class KatelloRepositoryViewSet(

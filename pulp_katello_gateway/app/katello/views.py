@@ -69,9 +69,9 @@ class KatelloWriteView(KatelloPushView):
 
 class UsersView(KatelloPushView):
     def get(self, request, **kwargs):
-        """Logins of the Foreman users known here, folded and as Foreman last verified them:
-        Katello maps only those it finds by Foreman's exact ``login`` (its pushes are folded
-        again here, so either spelling lands on the one user)."""
+        """Logins of the Foreman users known here, folded and as their last login Foreman
+        accepted spelled them: Katello maps only those it finds by Foreman's exact ``login``
+        (its pushes are folded again here, so either spelling lands on the one user)."""
         logins = set()
         for login, verified_as in ForemanUser.objects.values_list("login", "verified_as"):
             logins.update(name for name in (login, verified_as) if name)

@@ -27,6 +27,9 @@ def test_repositories_and_their_filters(katello_client, data):
     get = katello_client.get
     assert names(get(API + "repositories/"), "name") == {"org/a", "org/b", "org/open"}
     assert names(get(API + "repositories/?granted_to_user=alice"), "name") == {"org/a", "org/b"}
+    # Foreman's spelling of the login does not matter (its lower_login), a look-alike's does.
+    assert names(get(API + "repositories/?granted_to_user=ALICE"), "name") == {"org/a", "org/b"}
+    assert names(get(API + "repositories/?granted_to_user=al%C4%B1ce"), "name") == set()
     assert names(get(API + "repositories/?granted_to_host=h1"), "name") == {"org/a"}
     assert names(get(API + "repositories/?auth_required=false"), "name") == {"org/open"}
     assert names(get(API + "repositories/?name__startswith=org/o"), "name") == {"org/open"}
