@@ -48,11 +48,10 @@ class PulpKatelloGatewayPluginAppConfig(PulpPluginAppConfig):
             sender=settings.AUTH_USER_MODEL,
             dispatch_uid="katello_gateway_refuse_reserved_usernames",
         )
-        # Refused before its private flag is set: receivers run in the order they connect.
+        # Any type of distribution (pulpcore's signals name the concrete model), refused before
+        # its private flag is set: receivers run in the order they connect.
         pre_save.connect(
-            refuse_local_distribution,
-            sender=ContainerDistribution,
-            dispatch_uid="katello_gateway_refuse_local_distribution",
+            refuse_local_distribution, dispatch_uid="katello_gateway_refuse_local_distribution"
         )
         pre_save.connect(
             refuse_local_content,

@@ -13,6 +13,7 @@
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q
+from pulpcore.plugin.models import Distribution
 from pulpcore.plugin.util import get_current_authenticated_user
 from rest_framework.exceptions import ValidationError
 
@@ -48,17 +49,26 @@ def reserved_name_holders():
 
 
 def refuse_local_distribution(sender, instance, raw=False, **kwargs):
-    """``pre_save`` of container distributions: only a superuser saves one at a Katello
-    repository's name. Saves without a user (Pulp's own, migrations) are let through."""
-    if raw:
+    """``pre_save`` of every model: only a superuser saves a distribution, of any type, at a
+    Katello repository's name or overlapping one (``acme`` or ``acme/web/x`` for ``acme/web``:
+    pulpcore refuses overlapping base paths, so such a one would keep Katello's own distribution
+    out). Saves without a user (Pulp's own, migrations) are let through."""
+    if raw or not isinstance(instance, Distribution):
         return
     user = get_current_authenticated_user()
     if user is None or user.is_superuser:
         return
-    if KatelloRepository.objects.filter(name=instance.base_path).exists():
+    base_path = instance.base_path.strip("/")
+    segments = base_path.split("/")
+    above = ["/".join(segments[:n]) for n in range(1, len(segments))]
+    overlapping = KatelloRepository.objects.filter(
+        Q(name=base_path) | Q(name__in=above) | Q(name__startswith=f"{base_path}/")
+    )
+    name = overlapping.values_list("name", flat=True).first()
+    if name is not None:
         raise ValidationError({"base_path": [
-            f"{instance.base_path!r} is a Katello repository's name: only a Pulp superuser may "
-            "create or change a distribution there (pulp_katello_gateway)."
+            f"{instance.base_path!r} is or overlaps Katello repository {name!r}: only a Pulp "
+            "superuser may create or change a distribution there (pulp_katello_gateway)."
         ]})
 
 

@@ -3,7 +3,12 @@ Pulp user's, whatever pulpcore's and pulp_container's own rules would allow."""
 
 import pytest
 from django.contrib.auth import get_user_model
-from pulp_container.app.models import ContainerDistribution, ContainerNamespace, ContainerRepository
+from pulp_container.app.models import (
+    ContainerDistribution,
+    ContainerNamespace,
+    ContainerPullThroughDistribution,
+    ContainerRepository,
+)
 from pulpcore.plugin.models import Group, RepositoryVersion
 from pulpcore.plugin.util import assign_role, remove_role, set_current_user
 from rest_framework.exceptions import ValidationError
@@ -113,6 +118,8 @@ def test_only_a_superuser_saves_a_distribution_at_a_katello_name(katello_names,
     set_current_user(namespace_creator)
     with pytest.raises(ValidationError, match="only a Pulp superuser"):
         ContainerDistribution.objects.create(name="squat", base_path=NEW_KATELLO_NAME)
+    with pytest.raises(ValidationError, match="only a Pulp superuser"):
+        ContainerPullThroughDistribution.objects.create(name="pt", base_path=NEW_KATELLO_NAME)
     with pytest.raises(ValidationError):
         distribution = ContainerDistribution.objects.get(base_path=KATELLO_NAME)
         distribution.base_path = NEW_KATELLO_NAME
@@ -123,6 +130,21 @@ def test_only_a_superuser_saves_a_distribution_at_a_katello_name(katello_names,
     ContainerDistribution.objects.create(name="katello", base_path=NEW_KATELLO_NAME)
     assert set(ContainerDistribution.objects.values_list("base_path", flat=True)) == {
         KATELLO_NAME, NEW_KATELLO_NAME, LOCAL_NAME
+    }
+
+
+@pytest.mark.parametrize("base_path", ["acme", "acme/web/extra", "acme-staging-web/x"])
+def test_no_distribution_of_any_type_overlaps_a_katello_name(katello_names, namespace_creator,
+                                                             base_path):
+    """pulpcore refuses overlapping base paths: a local pull-through distribution at ``acme``
+    would keep Katello's own ``acme/web`` out. Names that merely start alike are free."""
+    set_current_user(namespace_creator)
+    for model in (ContainerDistribution, ContainerPullThroughDistribution):
+        with pytest.raises(ValidationError, match="is or overlaps Katello repository"):
+            model.objects.create(name=f"squat-{model.__name__}", base_path=base_path)
+    ContainerPullThroughDistribution.objects.create(name="own", base_path="acme-web-mirror")
+    assert set(ContainerPullThroughDistribution.objects.values_list("base_path", flat=True)) == {
+        "acme-web-mirror"
     }
 
 
