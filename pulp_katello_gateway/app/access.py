@@ -168,17 +168,23 @@ def parse_scope(scope):
     return typ, name, [action for action in actions.split(",") if action]
 
 
-def token_access(identity, scopes):
-    """The JWT ``access`` claim: requested ∩ allowed, one entry per resource the well-formed
-    scopes name (a resource asked for twice is decided once, for all the actions asked)."""
+def requested_resources(scopes):
+    """``{(type, name): actions}`` the well-formed ``scopes`` ask for: a resource asked for in
+    several scopes once, with all the actions asked."""
     requested = {}
     for scope in scopes:
         parsed = parse_scope(scope)
         if parsed is not None:
             typ, name, actions = parsed
             requested.setdefault((typ, name), set()).update(actions)
+    return requested
+
+
+def token_access(identity, scopes):
+    """The JWT ``access`` claim: requested ∩ allowed, one entry per resource the well-formed
+    scopes name, each decided once."""
     access = []
-    for (typ, name), actions in requested.items():
+    for (typ, name), actions in requested_resources(scopes).items():
         if typ == "repository":
             granted = permitted_actions(identity, name, actions)
         elif typ == "registry" and name == "catalog" and "*" in actions:

@@ -16,10 +16,13 @@ from pulp_katello_gateway.app.registry.identity import (
     identify,
 )
 
-# Registry clients ask for one to a few scopes per token. Each costs a query or two and makes the
-# JWT longer, so a request for more is refused rather than tying up a worker (50 000 scopes in a
-# POST took 17 s and made an 8 MB token).
+# Registry clients ask for one to a few scopes per token (a copy between two repositories: two).
+# Each costs a query or two and makes the JWT longer, so a request for more is refused rather than
+# tying up a worker (50 000 scopes in a POST took 17 s and made an 8 MB token). A resource is
+# decided once however many scopes name it; for a local Pulp user pulp_container's permission
+# checks cost tens of milliseconds each, so the distinct resources are bounded more tightly.
 MAX_SCOPES = 100
+MAX_RESOURCES = 10
 
 
 class KatelloAuthorizationService(AuthorizationService):
@@ -61,6 +64,10 @@ class TokenView(APIView):
             raise ParseError("No service name provided.")
         if len(scopes) > MAX_SCOPES:
             raise ParseError(f"Too many scopes: at most {MAX_SCOPES} per token request.")
+        if len(access.requested_resources(scopes)) > MAX_RESOURCES:
+            raise ParseError(
+                f"Too many repositories: at most {MAX_RESOURCES} per token request."
+            )
         # A registry token never buys another: it would outlive a revocation.
         identity = identify(request, credentials, registry_token=False)
         issuer = KatelloAuthorizationService(identity, service, scopes)

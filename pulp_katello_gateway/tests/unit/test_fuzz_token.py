@@ -35,7 +35,7 @@ from pulp_katello_gateway.app.models import (
     UserRepositoryGrant,
 )
 from pulp_katello_gateway.app.names import NAME_MAX_LENGTH
-from pulp_katello_gateway.app.registry.token import MAX_SCOPES
+from pulp_katello_gateway.app.registry.token import MAX_RESOURCES, MAX_SCOPES
 
 pytestmark = pytest.mark.django_db
 
@@ -372,4 +372,19 @@ def test_too_many_scopes_are_refused_before_anything_else(client, foreman):
                                    "scope": " ".join(scopes)})
     assert post.status_code == 400
     assert foreman.request_count() == 0
-    assert client.get("/token/", {"service": "r", "scope": scopes[:MAX_SCOPES]}).status_code == 200
+    repeated = ["repository:kat/x0:pull"] * MAX_SCOPES  # one repository, decided once
+    assert client.get("/token/", {"service": "r", "scope": repeated}).status_code == 200
+
+
+def test_too_many_repositories_are_refused_before_anything_else(client, foreman):
+    """Each distinct repository is one decision (for a local user, pulp_container's permission
+    checks): a token names at most MAX_RESOURCES of them, however the scopes spell them."""
+    foreman.reset_counters()
+    scopes = [f"repository:kat/x{index}:pull" for index in range(MAX_RESOURCES)]
+    scopes += [f"repository:kat/x{index}:push" for index in range(MAX_RESOURCES)]
+    assert client.get("/token/", {"service": "r", "scope": scopes}).status_code == 200
+    response = client.get("/token/", {"service": "r", "scope": [*scopes, "repository:kat/y:pull"]},
+                          HTTP_AUTHORIZATION=basic("alice", PASSWORD))
+    assert response.status_code == 400
+    assert "Too many repositories" in response.json()["detail"]
+    assert foreman.request_count() == 0
