@@ -32,7 +32,8 @@ request is ``GET <endpoint>?service=<registry>&scope=repository:<repo>:pull`` (w
   checks the password and writes its registry PAT on each call (``--foreman-latency`` delays
   each stand-in answer by that many seconds to emulate it);
 - plugin and stock, local Pulp admin (Basic; Django's PBKDF2 password hash is checked on every
-  request by both);
+  request by both), with one scope and with the same scope 100 times (the plugin decides a
+  repository once however many scopes name it; pulp_container once per scope);
 - plugin and stock, anonymous (public repository).
 
 Latency is taken on the client (``time.perf_counter`` around the request; gunicorn's sync workers
@@ -71,9 +72,9 @@ STOCK_TOKEN_PATH = "bench/stock-token/"  # where bench.token_urls mounts the sto
 
 
 class Kind:
-    def __init__(self, key, view, identity, repository, auth=None, before=None):
+    def __init__(self, key, view, identity, repository, auth=None, before=None, scopes=1):
         self.key, self.view, self.identity = key, view, identity
-        self.repository, self.auth, self.before = repository, auth, before
+        self.repository, self.auth, self.before, self.scopes = repository, auth, before, scopes
         self.client_ms, self.correlation_ids = [], []
 
 
@@ -117,7 +118,8 @@ def _prepare(stack, katello, tmp):
 
 
 def _request(session, stack, path, kind):
-    params = [("service", stack.registry), ("scope", f"repository:{kind.repository}:pull")]
+    params = [("service", stack.registry),
+              *[("scope", f"repository:{kind.repository}:pull")] * kind.scopes]
     if kind.auth:
         params.append(("account", kind.auth[0]))
     started = time.perf_counter()
@@ -207,6 +209,11 @@ def _measure(args, stack, database, katello):
         (ours, Kind("plugin_admin", "plugin", "local Pulp admin (PBKDF2)", PRIVATE, admin)),
         (stock, Kind("stock_admin", "pulp_container", "local Pulp admin (PBKDF2)", PRIVATE,
                      admin)),
+        # A client may repeat a scope up to the plugin's limit: each repository is decided once.
+        (ours, Kind("plugin_admin_100_scopes", "plugin", "local Pulp admin, 100 identical scopes",
+                    PRIVATE, admin, scopes=100)),
+        (stock, Kind("stock_admin_100_scopes", "pulp_container",
+                     "local Pulp admin, 100 identical scopes", PRIVATE, admin, scopes=100)),
         (ours, Kind("plugin_anonymous", "plugin", "anonymous", PUBLIC)),
         (stock, Kind("stock_anonymous", "pulp_container", "anonymous", PUBLIC)),
     ]
@@ -215,7 +222,7 @@ def _measure(args, stack, database, katello):
     # Sanity: every kind gets a 200 granting pull (the Foreman user's first login happens here).
     for path, kind in kinds:
         _, response = _request(sessions[kind.key], stack, path, kind)
-        if _granted(response) != ["pull"]:
+        if set(_granted(response)) != {"pull"}:
             raise RuntimeError(f"{kind.key}: expected pull, got {_granted(response)}")
     if args.foreman_latency:
         katello.set_fault("slow", seconds=args.foreman_latency)
