@@ -19,7 +19,7 @@ re-implements a rule. Katello's rules, for repositories Katello pushed to us:
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import F, OuterRef, Q
+from django.db.models import F, Q
 
 from pulp_katello_gateway.app import metrics
 from pulp_katello_gateway.app.models import (
@@ -32,7 +32,7 @@ from pulp_katello_gateway.app.pulp_internals import (
     CatalogView,
     ContainerDistribution,
     PermissionChecker,
-    held_locally,
+    distribution_role_holders,
 )
 
 PULL, PUSH = "pull", "push"
@@ -103,13 +103,11 @@ def _decide(identity, name, requested):
     if has_control_characters(name):
         # No repository is named so (and PostgreSQL cannot even compare a NUL).
         return set(), "no repository can have this name (control characters)"
-    repository = (
-        KatelloRepository.objects.filter(name=name)
-        .annotate(taken=held_locally(OuterRef("name")))
-        .first()
-    )
-    if repository is not None and repository.taken and (
-        identity.from_katello or identity.is_anonymous
+    repository = KatelloRepository.objects.filter(name=name).first()
+    if (
+        repository is not None
+        and (identity.from_katello or identity.is_anonymous)
+        and distribution_role_holders([name])
     ):
         return set(), (
             "the distribution at this Katello name is held by a local Pulp user or group "
@@ -205,7 +203,7 @@ def _katello_visible(identity):
     tests each row in constant time however many grants the identity has.
     """
     public = Q(auth_required=False)
-    served = KatelloRepository.objects.exclude(held_locally(OuterRef("name")))
+    served = KatelloRepository.objects.exclude(name__in=list(distribution_role_holders()))
     if not identity.from_katello:
         return served.filter(public)
     granted = _grants(identity).values("repository_id")

@@ -12,8 +12,7 @@ pulpcore 3.85.34, 3.105.25, 3.123.1).
 from django.apps import apps
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Exists, OuterRef, TextField
-from django.db.models.functions import Cast
+from django.db.models import Q
 from django.urls import re_path
 
 # The token issuer (JWT format, keys, claim set) and pulp_container's own pull/push rules. On
@@ -52,7 +51,6 @@ __all__ = [
     "TokenAuthentication",
     "distribution_role_holders",
     "get_full_path",
-    "held_locally",
     "init_otel_meter",
     "Manifests",
     "manifest_routes",
@@ -82,57 +80,49 @@ _WRITE_PERMISSIONS = (
 )
 
 
-def _write_roles(model):
-    """Querysets of the user and group object roles on objects of ``model`` (a distribution or
-    namespace) that let anybody but a superuser change what a distribution serves."""
-    content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
-    writes = {"content_type": content_type, "role__permissions__codename__in": _WRITE_PERMISSIONS}
-    return (
-        UserRole.objects.filter(user__is_superuser=False, **writes),
-        GroupRole.objects.filter(**writes),
-    )
-
-
-def _held(model, object_id):
-    users, groups = _write_roles(model)
-    return Exists(users.filter(object_id=OuterRef(object_id))) | Exists(
-        groups.filter(object_id=OuterRef(object_id))
-    )
-
-
-def held_locally(base_path):
-    """A condition: the distribution at ``base_path`` (an expression, e.g. ``OuterRef``), or its
-    namespace, has an object role that lets a Pulp user who is not a superuser, or a group,
-    change what it serves."""
-    return Exists(
-        ContainerDistribution.objects.filter(base_path=base_path)
-        .annotate(object_id=Cast("pk", TextField()),
-                  namespace_object_id=Cast("namespace_id", TextField()))
-        .filter(_held(ContainerDistribution, "object_id")
-                | _held(ContainerNamespace, "namespace_object_id"))
-    )
-
-
-def distribution_role_holders(base_paths):
-    """``{base_path: sorted holder names}`` for the distributions at ``base_paths`` that they,
-    or their namespaces, let users who are not superusers (``user``) or groups (``group:name``)
-    change (``held_locally``)."""
-    distributions = list(ContainerDistribution.objects.filter(base_path__in=base_paths)
-                         .values_list("pk", "namespace_id", "base_path"))
+def _write_role_holders():
+    """``{(model, object id as text): holder names}`` of the object roles on container
+    distributions and namespaces that let a user who is not a superuser (``user``), or a group
+    (``group:name``), change what a distribution serves. Two plain queries; usually empty."""
+    models = {
+        ContentType.objects.get_for_model(model, for_concrete_model=False).pk: model
+        for model in (ContainerDistribution, ContainerNamespace)
+    }
+    writes = {"content_type_id__in": list(models), "role__permissions__codename__in":
+              _WRITE_PERMISSIONS}
+    rows = [
+        *UserRole.objects.filter(user__is_superuser=False, **writes)
+        .values_list("content_type_id", "object_id", "user__username"),
+        *((content_type, object_id, f"group:{name}") for content_type, object_id, name in
+          GroupRole.objects.filter(**writes).values_list(
+              "content_type_id", "object_id", "group__name")),
+    ]
     holders = {}
-    for model, index in ((ContainerDistribution, 0), (ContainerNamespace, 1)):
-        paths = {}
-        for row in distributions:
-            if row[index] is not None:
-                paths.setdefault(str(row[index]), []).append(row[2])
-        users, groups = _write_roles(model)
-        found = [*users.filter(object_id__in=paths).values_list("object_id", "user__username"),
-                 *((object_id, f"group:{name}") for object_id, name in
-                   groups.filter(object_id__in=paths).values_list("object_id", "group__name"))]
-        for object_id, name in found:
-            for base_path in paths[object_id]:
-                holders.setdefault(base_path, set()).add(name)
-    return {base_path: sorted(names) for base_path, names in holders.items()}
+    for content_type, object_id, name in rows:
+        holders.setdefault((models[content_type], object_id), set()).add(name)
+    return holders
+
+
+def distribution_role_holders(base_paths=None):
+    """``{base_path: sorted holder names}`` for the distributions (at ``base_paths``, a list or
+    queryset of names, or all) that they, or their namespaces, let users who are not superusers
+    or groups change."""
+    holders = _write_role_holders()
+    if not holders:
+        return {}
+    distributions = ContainerDistribution.objects.all()
+    if base_paths is not None:
+        distributions = distributions.filter(base_path__in=base_paths)
+    ids = {model: [object_id for held, object_id in holders if held is model]
+           for model in (ContainerDistribution, ContainerNamespace)}
+    found = {}
+    for pk, namespace, base_path in distributions.filter(
+        Q(pk__in=ids[ContainerDistribution]) | Q(namespace_id__in=ids[ContainerNamespace])
+    ).values_list("pk", "namespace_id", "base_path"):
+        names = found.setdefault(base_path, set())
+        names |= holders.get((ContainerDistribution, str(pk)), set())
+        names |= holders.get((ContainerNamespace, str(namespace)), set())
+    return {base_path: sorted(names) for base_path, names in found.items()}
 
 
 def v3_api_root():
