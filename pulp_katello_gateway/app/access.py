@@ -11,9 +11,9 @@ re-implements a rule. Katello's rules, for repositories Katello pushed to us:
   pulp_container's own rules on repositories Katello does not know, and on Katello repositories
   local users keep them too (the distribution's ``private`` flag mirrors ``auth_required``),
   except that only a superuser may push to a name Katello lists (``ownership``);
-- a Katello repository whose distribution a local user or group holds roles on is served to
-  nobody but local users until an admin resolves it (``ownership.taken_names``): its content may
-  not be Katello's.
+- a Katello repository whose distribution a local user or group may change (owner or
+  collaborator roles on it or its namespace) is served to nobody but local users until an admin
+  resolves it (``ownership.taken_names``): its content may not be Katello's.
 """
 
 from dataclasses import dataclass
