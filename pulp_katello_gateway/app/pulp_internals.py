@@ -11,8 +11,8 @@ pulpcore 3.85.34, 3.105.25, 3.123.1).
 
 from django.apps import apps
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
-from django.db.models import Q
+from django.db.models import Q, TextField, Value
+from django.db.models.functions import Concat
 from django.urls import re_path
 
 # The token issuer (JWT format, keys, claim set) and pulp_container's own pull/push rules. On
@@ -83,23 +83,24 @@ _WRITE_PERMISSIONS = (
 def _write_role_holders():
     """``{(model, object id as text): holder names}`` of the object roles on container
     distributions and namespaces that let a user who is not a superuser (``user``), or a group
-    (``group:name``), change what a distribution serves. Two plain queries; usually empty."""
+    (``group:name``), change what a distribution serves. One plain query; usually empty."""
     models = {
-        ContentType.objects.get_for_model(model, for_concrete_model=False).pk: model
-        for model in (ContainerDistribution, ContainerNamespace)
+        model._meta.model_name: model for model in (ContainerDistribution, ContainerNamespace)
     }
-    writes = {"content_type_id__in": list(models), "role__permissions__codename__in":
-              _WRITE_PERMISSIONS}
-    rows = [
-        *UserRole.objects.filter(user__is_superuser=False, **writes)
-        .values_list("content_type_id", "object_id", "user__username"),
-        *((content_type, object_id, f"group:{name}") for content_type, object_id, name in
-          GroupRole.objects.filter(**writes).values_list(
-              "content_type_id", "object_id", "group__name")),
-    ]
+    writes = Q(
+        content_type__app_label=ContainerDistribution._meta.app_label,
+        content_type__model__in=list(models),
+        role__permissions__codename__in=_WRITE_PERMISSIONS,
+    )
+    users = UserRole.objects.filter(writes, user__is_superuser=False).values_list(
+        "content_type__model", "object_id", "user__username"
+    )
+    groups = GroupRole.objects.filter(writes).annotate(
+        holder=Concat(Value("group:"), "group__name", output_field=TextField())
+    ).values_list("content_type__model", "object_id", "holder")
     holders = {}
-    for content_type, object_id, name in rows:
-        holders.setdefault((models[content_type], object_id), set()).add(name)
+    for model, object_id, name in users.union(groups):
+        holders.setdefault((models[model], object_id), set()).add(name)
     return holders
 
 

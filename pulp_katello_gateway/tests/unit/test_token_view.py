@@ -98,10 +98,11 @@ def test_cached_login_costs_a_few_queries_and_no_foreman_call(
     client, foreman, django_assert_max_num_queries
 ):
     """The hot path (every podman command of a logged-in user): domain, throttle, local-user
-    check, Foreman user, its cached logins, then the repository and the grant. No Foreman."""
+    check, Foreman user, its cached logins, then the repository, whether a local user may change
+    what serves it, and the grant. No Foreman."""
     assert get_token(client, auth=basic("alice", PASSWORD)).status_code == 200  # the login
     foreman.reset_counters()
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         response = get_token(client, "repository:kat/a:pull", auth=basic("alice", PASSWORD))
     assert response.status_code == 200
     assert claims(response.json()["token"])["access"][0]["actions"] == ["pull"]
