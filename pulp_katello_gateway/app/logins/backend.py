@@ -91,9 +91,7 @@ class ForemanLoginBackend(BaseBackend):
         if foreman_user.verified_as != username:
             ForemanUser.objects.filter(pk=foreman_user.pk).update(verified_as=username)
         cache.remember(foreman_user, password, entry)
-        # Only this address's count ends: the login may be under attack from elsewhere, and
-        # Foreman's own counters do not forget a failure at a success either.
-        throttle.clear(attempt, (throttle.LoginThrottle.PAIR,))
+        throttle.forgive(attempt)
         if not revocations.is_revoked(revocations.USER, login):
             grant_refresh.refresh_user(login, username, password)
         outcomes.login("ok", login, source, cache=answer)

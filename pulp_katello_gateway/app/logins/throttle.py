@@ -172,5 +172,7 @@ def refund(attempt):
     counts.filter(failures__lte=0).delete()
 
 
-def clear(attempt, kinds):
-    LoginThrottle.objects.filter(key__in=attempt.keys(kinds)).delete()
+def forgive(attempt):
+    """A success ends only this login's count from this address: the login may be under attack
+    from elsewhere, and Foreman's own counters do not forget a failure at a success either."""
+    LoginThrottle.objects.filter(key__in=attempt.keys([LoginThrottle.PAIR])).delete()
