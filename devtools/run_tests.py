@@ -68,7 +68,7 @@ def main(argv):
                 tmp / "unit",
                 database,
                 api_origin="https://127.0.0.1:24817",
-                content_origin="http://127.0.0.1:24816",
+                content_origin="https://127.0.0.1:24817",  # the web server, as install.md says
                 # Django's test client; on pulpcore < 3.110 (dynaconf 3.2) a test cannot add it.
                 extra={"ALLOWED_HOSTS": ["127.0.0.1", "localhost", "testserver"]},
             )

@@ -1,11 +1,10 @@
-"""What the web server in front of Pulp says about the client: which registered host presents
-the request (its consumer certificate), and the client's address.
+"""Which registered host presents a request: its subscription-manager consumer certificate.
 
 The web server in front of Pulp terminates TLS with optional client certificates and passes the
 client certificate (PEM, raw or URL-escaped as nginx's ``$ssl_client_escaped_cert``) in the
-``KATELLO_GATEWAY_CLIENT_CERT_HEADER`` request header. The header is believed only from
-``KATELLO_GATEWAY_TRUSTED_PROXIES`` and the certificate is verified here as a TLS server would
-verify a client's, never trusted on the header's word alone: signed by a CA in
+``KATELLO_GATEWAY_CLIENT_CERT_HEADER`` request header, which ``trust_boundary`` removes from
+requests that do not come from the web server. The certificate is verified here as a TLS server
+would verify a client's, never trusted on the header's word alone: signed by a CA in
 ``KATELLO_GATEWAY_CONSUMER_CA_FILE``, within its validity dates, not a CA itself, fit for client
 authentication when it names its uses, not revoked by the CRL in
 ``KATELLO_GATEWAY_CONSUMER_CRL_FILE`` (Candlepin publishes one; re-read when the file changes).
@@ -13,7 +12,6 @@ Its subject's one CN is the consumer uuid.
 """
 
 import datetime
-import ipaddress
 import logging
 from functools import lru_cache
 from pathlib import Path
@@ -24,15 +22,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 
+from pulp_katello_gateway.app.trust_boundary import client_address, meta_key
+
 log = logging.getLogger(__name__)
 
-UNIX_SOCKET = "unix"
 # What Apache and nginx put in the header when the client sent no certificate.
 _ABSENT = {"", "(null)", "null", "-"}
-
-
-def _meta_key(header):
-    return "HTTP_" + header.upper().replace("-", "_")
 
 
 @lru_cache(maxsize=8)
@@ -52,47 +47,6 @@ def _load_crls(path, mtime):
     else:
         crls = [x509.load_der_x509_crl(data)]
     return crls
-
-
-@lru_cache(maxsize=8)
-def _networks(entries):
-    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
-
-
-def from_trusted_proxy(request):
-    """Whether the request came from a configured web server.
-
-    The entry ``"unix"`` trusts requests over pulpcore-api's Unix socket (gunicorn reports no
-    client address there), which only local processes allowed to open it can send.
-    """
-    trusted = tuple(settings.KATELLO_GATEWAY_TRUSTED_PROXIES or ())
-    remote = request.META.get("REMOTE_ADDR", "")
-    if not remote:
-        return UNIX_SOCKET in trusted
-    try:
-        address = ipaddress.ip_address(remote)
-    except ValueError:
-        return False
-    networks = _networks(tuple(entry for entry in trusted if entry != UNIX_SOCKET))
-    return any(address in network for network in networks)
-
-
-def client_address(request):
-    """The client's address, for the throttle and the audit log.
-
-    Behind the capsule's web server every request comes from the web server's address, so a
-    request from a trusted proxy is attributed to the address that proxy appended to
-    ``X-Forwarded-For`` (the last one; earlier entries are the client's own word). Otherwise the
-    per-address throttle would be one budget for everybody.
-    """
-    remote = request.META.get("REMOTE_ADDR") or "-"
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if forwarded and from_trusted_proxy(request):
-        try:
-            return str(ipaddress.ip_address(forwarded.rsplit(",", 1)[-1].strip()))
-        except ValueError:
-            pass
-    return remote
 
 
 def _trusted_issuer(cert):
@@ -169,17 +123,14 @@ def consumer_uuid(request):
     """The verified consumer uuid of the request's client certificate, or None.
 
     None when there is no certificate; also when one is present but untrustworthy (wrong CA,
-    expired, not yet valid, a CA, not for client authentication, revoked, unparseable, or the
-    header came from an untrusted address), which is logged so that an operator can see why a
+    expired, not yet valid, a CA, not for client authentication, revoked, unparseable), which is
+    logged so that an operator can see why a
     host is treated as anonymous.
     """
-    value = request.META.get(_meta_key(settings.KATELLO_GATEWAY_CLIENT_CERT_HEADER), "").strip()
+    value = request.META.get(meta_key(settings.KATELLO_GATEWAY_CLIENT_CERT_HEADER), "").strip()
     if value in _ABSENT:
         return None
-    source = request.META.get("REMOTE_ADDR", "-")
-    if not from_trusted_proxy(request):
-        log.warning("client certificate header from untrusted address %s ignored", source)
-        return None
+    source = client_address(request)
     try:
         cert = x509.load_pem_x509_certificate(unquote(value).encode())
     except ValueError:

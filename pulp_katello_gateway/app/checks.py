@@ -8,6 +8,8 @@ shows the plugin's messages alone.
 
 import ipaddress
 import os
+import stat
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,9 +23,9 @@ from django.db import DatabaseError
 from rest_framework.authentication import RemoteUserAuthentication
 from rest_framework.settings import api_settings
 
-from pulp_katello_gateway.app import certificates, ownership
+from pulp_katello_gateway.app import certificates, ownership, trust_boundary
 from pulp_katello_gateway.app.acl import state as acl_state
-from pulp_katello_gateway.app.certificates import UNIX_SOCKET
+from pulp_katello_gateway.app.trust_boundary import UNIX_SOCKET
 
 TAG = "katello_gateway"
 
@@ -239,12 +241,12 @@ def limits_check(app_configs, **kwargs):
     return messages
 
 
-def hosts_settings_check(app_configs, **kwargs):
-    """Trusted proxies are parsed at each request; a typo would fail every host's request."""
+def trusted_proxies_check(app_configs, **kwargs):
+    """Trusted proxies are parsed at each request (a typo would fail every host's request); a
+    TCP peer trusted is trusted for every local process that can reach pulpcore-api's port."""
     messages = []
-    for entry in settings.KATELLO_GATEWAY_TRUSTED_PROXIES or ():
-        if entry == UNIX_SOCKET:
-            continue
+    tcp = trust_boundary.trusted_tcp_entries()
+    for entry in tcp:
         try:
             ipaddress.ip_network(entry, strict=False)
         except (TypeError, ValueError):
@@ -254,7 +256,76 @@ def hosts_settings_check(app_configs, **kwargs):
                 hint="List the addresses of the web servers in front of pulpcore-api.",
                 id="katello_gateway.E011",
             ))
+    if tcp and not messages:
+        messages.append(Warning(
+            f"KATELLO_GATEWAY_TRUSTED_PROXIES trusts TCP peers ({', '.join(map(str, tcp))}): "
+            "any process that reaches pulpcore-api's port from there can name a remote user or "
+            "a host's certificate, as the web server does.",
+            hint="Run pulpcore-api on a Unix socket that only the web server can open and trust "
+            "[\"unix\"] alone (docs/install.md); if the web server is on another machine, let "
+            "nothing else reach the port.",
+            id="katello_gateway.W010",
+        ))
     return messages
+
+
+def api_socket_check(app_configs, **kwargs):
+    """Trusting the socket is safe only if the web server alone can open it."""
+    path = settings.KATELLO_GATEWAY_API_SOCKET
+    if not path:
+        return []
+    hint = ("Give the socket to the web server's user with mode 0600 (systemd: SocketUser=, "
+            "SocketMode=0600), as docs/install.md shows.")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return [Warning(
+            f"KATELLO_GATEWAY_API_SOCKET names {path!r}, which cannot be checked "
+            f"({exc.strerror}).",
+            hint="Start pulpcore-api (or its systemd socket) first, or fix the path.",
+            id="katello_gateway.W011",
+        )]
+    if not stat.S_ISSOCK(mode):
+        return [Warning(f"KATELLO_GATEWAY_API_SOCKET names {path!r}, which is not a socket.",
+                        hint="Name pulpcore-api's --bind unix: path.",
+                        id="katello_gateway.W011")]
+    if mode & stat.S_IWOTH:
+        return [Warning(
+            f"pulpcore-api's socket {path!r} has mode {stat.filemode(mode)}: every local user "
+            "can connect to it and name a remote user or a host's certificate.",
+            hint=hint, id="katello_gateway.W011",
+        )]
+    return []
+
+
+def authentication_classes_check(app_configs, **kwargs):
+    """A class listed twice is the mark of a settings block merged into a list it meant to
+    replace: the list is then not the one the admin wrote, and may not be in that order."""
+    counts = Counter(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+    twice = [f"{cls.__module__}.{cls.__name__}" for cls, count in counts.items() if count > 1]
+    if not twice:
+        return []
+    return [Warning(
+        f"REST_FRAMEWORK's DEFAULT_AUTHENTICATION_CLASSES lists {', '.join(twice)} more than "
+        "once: a settings block was merged into Pulp's list instead of replacing it.",
+        hint="Set the whole list with REST_FRAMEWORK__DEFAULT_AUTHENTICATION_CLASSES = [...] "
+        "(docs/install.md, step 3), not with dynaconf_merge.",
+        id="katello_gateway.W012",
+    )]
+
+
+def content_origin_check(app_configs, **kwargs):
+    """Registry clients follow redirects to CONTENT_ORIGIN: for every blob, and on pulp_container
+    before 2.28 for every manifest. They must land on the web server over https."""
+    origin = getattr(settings, "CONTENT_ORIGIN", None)
+    if not origin or urlsplit(str(origin)).scheme != "http":
+        return []
+    return [Warning(
+        f"CONTENT_ORIGIN is {origin!r}: registry clients are redirected there for blobs (and "
+        "for manifests on pulp_container before 2.28), in plain HTTP and around the web server.",
+        hint="Set it to the web server's https:// origin, the one in TOKEN_SERVER.",
+        id="katello_gateway.W013",
+    )]
 
 
 def remote_authentication_check(app_configs, **kwargs):
@@ -384,7 +455,10 @@ _DEPLOY_CHECKS = (
     foreman_settings_check,
     token_settings_check,
     limits_check,
-    hosts_settings_check,
+    trusted_proxies_check,
+    api_socket_check,
+    authentication_classes_check,
+    content_origin_check,
     remote_authentication_check,
     push_freshness_check,
     consumer_crl_check,
@@ -403,7 +477,8 @@ def deploy_checks(app_configs, **kwargs):
         return messages
     return [Info(
         "The Katello gateway's deploy checks passed: registry override in effect, token "
-        "settings and keys, Foreman settings, limits below Foreman's lockouts, trusted proxies, a "
-        "recent Katello push, no local user on Foreman's or Katello's names.",
+        "settings and keys, Foreman settings, limits below Foreman's lockouts, only the web "
+        "server trusted, authentication classes, content origin, a recent Katello push, no "
+        "local user on Foreman's or Katello's names.",
         id="katello_gateway.I001",
     )]

@@ -20,12 +20,17 @@ def refuse_every_request(reason):
 
 
 def override_problems():
-    """Paths of the registry override that do not resolve to this plugin's views."""
+    """What keeps the plugin's request handling from being in effect: its middleware missing or
+    out of place, paths of the registry override that do not resolve to its views."""
     from pulp_katello_gateway.app.registry.urls import OVERRIDDEN
+
+    from pulp_katello_gateway.app.dynaconf_hooks import TRUST_BOUNDARY
 
     problems = []
     if MIDDLEWARE_PATH not in settings.MIDDLEWARE:
         problems.append(f"{MIDDLEWARE_PATH} is missing from MIDDLEWARE")
+    if list(settings.MIDDLEWARE[:1]) != [TRUST_BOUNDARY]:
+        problems.append(f"{TRUST_BOUNDARY} is not first in MIDDLEWARE")
     for url, view in OVERRIDDEN.items():
         try:
             match = resolve(url, urlconf=REGISTRY_URLCONF)

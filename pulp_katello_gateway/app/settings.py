@@ -48,12 +48,20 @@ KATELLO_GATEWAY_PUSH_MAX_BYTES = 256 * 1024 * 1024
 # costs memory whatever its size: a body of nothing but empty ones would take gigabytes to parse.
 KATELLO_GATEWAY_PUSH_MAX_ENTRIES = 4_000_000
 
+# The web server names identities in request headers: the user Foreman's certificate stands for
+# (remote-user authentication) and a registered host's certificate. They are believed only from
+# these peers: "unix" for pulpcore-api's Unix socket, which only the web server can open
+# (docs/install.md), or addresses and CIDR networks. From anyone else the headers are dropped.
+# Listing a TCP address trusts every process that can reach pulpcore-api's port from it (check
+# --deploy warns: katello_gateway.W010).
+KATELLO_GATEWAY_TRUSTED_PROXIES = ["unix"]
+# Path of pulpcore-api's Unix socket, if it has one: check --deploy then verifies that no other
+# local user may connect to it (katello_gateway.W011).
+KATELLO_GATEWAY_API_SOCKET = None
 # Registered hosts pull with their subscription-manager consumer certificate: the web server
-# passes the client certificate (PEM) in this header, accepted only from these proxy addresses
-# (IPs, CIDR networks, or "unix" for pulpcore-api's Unix socket) and verified against this CA
-# bundle. No CA file: hosts are not identified.
+# passes the client certificate (PEM) in this header, verified against this CA bundle. No CA
+# file: hosts are not identified.
 KATELLO_GATEWAY_CLIENT_CERT_HEADER = "X-RHSM-SSL-Client-Cert"
-KATELLO_GATEWAY_TRUSTED_PROXIES = ["127.0.0.1", "::1", "unix"]
 KATELLO_GATEWAY_CONSUMER_CA_FILE = None
 # Optional certificate revocation list(s) of that CA (PEM, one or more, or DER), re-read when the
 # file changes: a revoked host certificate is refused at once, not at Katello's next push.
@@ -66,7 +74,8 @@ KATELLO_GATEWAY_CONSUMER_CRL_FILE = None
 KATELLO_GATEWAY_TOKEN_REMOTE_AUTHENTICATION = False
 
 # Every request resolves through the plugin's URLconf first, so its registry views (token
-# endpoint, catalog, search) win over pulp_container's deterministically.
+# endpoint, catalog, search) win over pulp_container's deterministically. (The trust boundary's
+# middleware goes first in the list: dynaconf_hooks.py puts it there.)
 MIDDLEWARE = ["dynaconf_merge", "pulp_katello_gateway.app.middleware.RegistryUrlconfMiddleware"]
 
 # The pull record (who pulled which manifest): on or off, and how many days a pull is kept

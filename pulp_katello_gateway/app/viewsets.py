@@ -16,7 +16,7 @@ from .models import ConsumerHost, ForemanUser, KatelloRepository, PullRecord
 from .names import fold_login
 from .parsers import PARSER_CLASSES
 from .policies import read_only
-from .pulp_fixes import FilterSet, Pagination
+from .pulp_fixes import BasicChallenge, FilterSet, HrefPathSchema, Pagination
 from .serializers import (
     ConsumerHostSerializer,
     ForemanUserSerializer,
@@ -25,14 +25,15 @@ from .serializers import (
 )
 
 
-class _Defaults:
-    """What the plugin's viewsets share: pulpcore's pages with its fixes, DRF's parsers. A mixin,
-    not a NamedModelViewSet: pulpcore registers every NamedModelViewSet in this module. The
-    viewsets below each declare their endpoint, queryset, serializer, filters and policy:
-    parallel by design."""
+class _Defaults(BasicChallenge):
+    """What the plugin's viewsets share: pulpcore's pages, schema and challenge with their fixes,
+    DRF's parsers. A mixin, not a NamedModelViewSet: pulpcore registers every NamedModelViewSet
+    in this module. The viewsets below each declare their endpoint, queryset, serializer, filters
+    and policy: parallel by design."""
 
     pagination_class = Pagination
     parser_classes = PARSER_CLASSES
+    schema = HrefPathSchema()
 
 
 class _RevokingDestroyMixin(mixins.DestroyModelMixin):

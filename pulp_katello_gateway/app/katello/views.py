@@ -26,13 +26,15 @@ from pulp_katello_gateway.app.katello.serializers import (
 from pulp_katello_gateway.app.logins import cache
 from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser
 from pulp_katello_gateway.app.policies import every_action
+from pulp_katello_gateway.app.pulp_fixes import BasicChallenge
 
 log = logging.getLogger(__name__)
 
 
 @extend_schema(exclude=True)  # Katello's wire format, not part of Pulp's REST API and bindings
-class KatelloPushView(APIView):
-    """Common ground of the push endpoints: access policy, body formats, the write itself."""
+class KatelloPushView(BasicChallenge, APIView):
+    """Common ground of the push endpoints: access policy, body formats, the write itself, a 401
+    with a Basic challenge without credentials."""
 
     parser_classes = [RackFormParser, BoundedJSONParser]
     renderer_classes = [JSONRenderer]

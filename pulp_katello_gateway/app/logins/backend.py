@@ -13,10 +13,10 @@ from rest_framework.exceptions import AuthenticationFailed, Throttled
 
 from pulp_katello_gateway.app import foreman, grant_refresh
 from pulp_katello_gateway.app.acl import revocations
-from pulp_katello_gateway.app.certificates import client_address
 from pulp_katello_gateway.app.logins import cache, outcomes, throttle
 from pulp_katello_gateway.app.models import ForemanUser, reserved_name_problem
 from pulp_katello_gateway.app.names import fold_login
+from pulp_katello_gateway.app.trust_boundary import client_address
 
 # Longer secrets are refused without asking Foreman: no Foreman password or personal access
 # token is that long, and Foreman's web server refuses such an Authorization header (400 or 431),

@@ -16,7 +16,13 @@ from rest_framework.authentication import BasicAuthentication
 from rest_framework.exceptions import APIException, AuthenticationFailed
 from rest_framework.settings import api_settings
 
-from pulp_katello_gateway.app import certificates, foreman, grant_refresh, metrics
+from pulp_katello_gateway.app import (
+    certificates,
+    foreman,
+    grant_refresh,
+    metrics,
+    trust_boundary,
+)
 from pulp_katello_gateway.app.access import ANONYMOUS, Identity
 from pulp_katello_gateway.app.acl import revocations
 from pulp_katello_gateway.app.logins import outcomes
@@ -116,7 +122,7 @@ def _login(request, login, secret):
     (``admin`` exists in both on every capsule), so a mistyped local password never reaches
     Foreman either.
     """
-    source = certificates.client_address(request)
+    source = trust_boundary.client_address(request)
     if login_problem(login):
         # No user has such a login (blank, control characters, too long for Foreman users). A
         # blank one would also get Katello's anonymous answer, which reads as "Foreman
@@ -155,7 +161,7 @@ def _host(request, uuid):
         metrics.login("ok", "hit", "host")
         grant_refresh.request_if_stale(host_id)
         return Identity(host_id=host_id)
-    source = certificates.client_address(request)
+    source = trust_boundary.client_address(request)
     if revocations.is_revoked(revocations.HOST, uuid):
         outcomes.host_lookup("revoked", uuid, source)
         return ANONYMOUS

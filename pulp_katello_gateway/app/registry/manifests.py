@@ -6,9 +6,9 @@ reference and digest, from which address. HEAD is not a pull.
 """
 
 from pulp_katello_gateway.app import pull_record
-from pulp_katello_gateway.app.certificates import client_address
 from pulp_katello_gateway.app.pulp_internals import Manifests, served_manifest_digest
 from pulp_katello_gateway.app.registry.identity import identify
+from pulp_katello_gateway.app.trust_boundary import client_address
 
 # 200: the manifest itself; 302/307: pulp_container < 2.28 sends it from the content app.
 _SERVED = {200, 302, 307}

@@ -1,6 +1,9 @@
 """System checks: ``check`` (E003) and ``check --deploy`` (settings), one message per mistake."""
 
+import os
 import re
+import socket
+import stat
 from datetime import timedelta
 
 import pytest
@@ -25,7 +28,8 @@ def ids(messages):
 def test_the_test_settings_pass():
     assert checks.token_settings_check(None) == []
     assert checks.limits_check(None) == []
-    assert checks.hosts_settings_check(None) == []
+    assert checks.trusted_proxies_check(None) == []
+    assert checks.authentication_classes_check(None) == []
     with override_settings(KATELLO_GATEWAY_FOREMAN_URL="https://foreman.example.com"):
         assert checks.foreman_settings_check(None) == []
 
@@ -120,8 +124,74 @@ def test_numbers_out_of_range(name, value):
 def test_trusted_proxies_must_be_addresses_networks_or_unix():
     good = ["127.0.0.1", "::1", "10.0.0.0/8", "unix"]
     with override_settings(KATELLO_GATEWAY_TRUSTED_PROXIES=[*good, "proxy.example.com"]):
-        [message] = checks.hosts_settings_check(None)
+        [message] = checks.trusted_proxies_check(None)
     assert message.id == "katello_gateway.E011" and "proxy.example.com" in message.msg
+
+
+@pytest.mark.parametrize("trusted, expected", [
+    (["unix"], []),
+    (["127.0.0.1"], ["katello_gateway.W010"]),
+    (["unix", "::1"], ["katello_gateway.W010"]),
+    (["10.0.0.0/8"], ["katello_gateway.W010"]),
+])
+def test_trusting_a_tcp_peer_is_a_warning(trusted, expected):
+    """Every local user reaches a loopback port: trusting one trusts them all."""
+    with override_settings(KATELLO_GATEWAY_TRUSTED_PROXIES=trusted):
+        assert ids(checks.trusted_proxies_check(None)) == expected
+
+
+def _socket(path, mode):
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    os.chmod(path, mode)
+    return listener
+
+
+@pytest.mark.parametrize("mode, expected", [
+    (0o600, []), (0o660, []), (0o666, ["katello_gateway.W011"]), (0o777, ["katello_gateway.W011"]),
+])
+def test_the_api_socket_must_be_closed_to_other_users(tmp_path, mode, expected):
+    path = tmp_path / "api.sock"
+    with _socket(path, mode), override_settings(KATELLO_GATEWAY_API_SOCKET=str(path)):
+        messages = checks.api_socket_check(None)
+    assert ids(messages) == expected
+    assert all(stat.filemode(0o140000 | mode) in message.msg for message in messages)
+
+
+def test_an_api_socket_that_is_not_one_is_a_warning(tmp_path):
+    (tmp_path / "file").write_text("")
+    for path in (tmp_path / "missing.sock", tmp_path / "file"):
+        with override_settings(KATELLO_GATEWAY_API_SOCKET=str(path)):
+            [message] = checks.api_socket_check(None)
+        assert message.id == "katello_gateway.W011" and str(path) in message.msg
+    assert checks.api_socket_check(None) == []  # not set: nothing to check
+
+
+def test_an_authentication_class_listed_twice_is_a_warning():
+    """install.md once merged its list into Pulp's: [Basic, Session, Session, RemoteUser]."""
+    merged = [
+        "pulpcore.app.authentication.BasicAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+        "pulpcore.app.authentication.PulpRemoteUserAuthentication",
+    ]
+    rest = {**settings.REST_FRAMEWORK, "DEFAULT_AUTHENTICATION_CLASSES": merged}
+    with override_settings(REST_FRAMEWORK=rest):
+        [message] = checks.authentication_classes_check(None)
+    assert message.id == "katello_gateway.W012"
+    assert "rest_framework.authentication.SessionAuthentication" in message.msg
+    assert "BasicAuthentication" not in message.msg
+
+
+@pytest.mark.parametrize("origin, expected", [
+    ("https://capsule.example.com", []),
+    (None, []),
+    ("http://capsule.example.com:24816", ["katello_gateway.W013"]),
+])
+def test_a_plain_http_content_origin_is_a_warning(origin, expected):
+    """Registry clients follow the blob (and, before pulp_container 2.28, manifest) redirects."""
+    with override_settings(CONTENT_ORIGIN=origin):
+        assert ids(checks.content_origin_check(None)) == expected
 
 
 @pytest.mark.django_db
