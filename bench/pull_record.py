@@ -159,6 +159,8 @@ def _host_refresh_calls(stack, katello, tmp, hosts, seconds):
     url = _node(stack, "api-refresh", {
         "PULP_KATELLO_GATEWAY_HOST_REFRESH_INTERVAL": str(REFRESH_INTERVAL),
         "PULP_KATELLO_GATEWAY_CONSUMER_CA_FILE": str(ca.cert_path),
+        # The benchmark passes hosts' certificates as the web server would, from 127.0.0.1.
+        "PULP_KATELLO_GATEWAY_TRUSTED_PROXIES": '["127.0.0.1"]',
     })
     certs = {}
     for index in range(hosts):

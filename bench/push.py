@@ -64,6 +64,7 @@ SHAPES = {
                "per_host": 100},
 }
 # Who Foreman's client certificate names, and the Pulp user Apache maps it to (install.md step 5).
+# PUSH_USER: the user install.md's Apache configuration names (KATELLO_GATEWAY_PUSH_USER).
 FOREMAN_CN, PUSH_USER = "foreman.bench.example.com", "katello"
 # ProxyAPI::Resource's RestClient timeout: a slower request fails Katello's capsule sync.
 KATELLO_TIMEOUT = 120
@@ -443,20 +444,19 @@ def _capsule(tmp, args):
     stack, proxy = PulpStack(tmp / "pulp", database), None
     try:
         stack.prepare()
-        api_socket = tmp / "api.sock"
-        stack.start_api("api", tls=False, unix_socket=api_socket,
+        api_socket = docs.socket_unit("pulpcore-api", tmp / "api.sock")
+        stack.start_api("api", tls=False, socket_unit=api_socket,
                         settings_text=docs.block("python", "REMOTE_USER_ENVIRON_NAME"))
         _python("--known-users", *_shape_args(args),
                 env=dict(stack.env(), DJANGO_SETTINGS_MODULE="pulpcore.app.settings"))
         katello_ca = CertificateAuthority(tmp / "katello-ca", common_name="Katello bench CA")
         foreman = (str(tmp / "foreman.crt"), str(tmp / "foreman.key"))
         katello_ca.issue(FOREMAN_CN, *foreman)
-        wait_until(api_socket.exists, 90, what="pulpcore-api's socket")
         proxy = Apache(
-            tmp / "apache", api_socket=api_socket,
-            content_upstream=f"127.0.0.1:{stack.content_port}",
+            tmp / "apache", api_socket=api_socket.path,
+            content_upstream=f"http://127.0.0.1:{stack.content_port}",
             server_cert=stack.tls / "server.crt", server_key=stack.tls / "server.key",
-            client_ca=katello_ca.cert_path, foreman_cn=FOREMAN_CN, push_user=PUSH_USER,
+            client_ca=katello_ca.cert_path, foreman_cn=FOREMAN_CN,
         ).start()
         capsule = Capsule(stack, f"{proxy.url}/container_gateway", stack.session(auth=None),
                           {"verify": str(stack.ca_file), "cert": foreman})

@@ -1,10 +1,12 @@
-"""Apache httpd in front of pulpcore-api on a Unix socket, configured as docs/install.md says.
+"""Apache httpd in front of pulpcore-api's Unix socket, configured as docs/install.md says.
 
-The Katello capsule's layout in miniature (foremanctl's): mod_ssl terminates TLS and asks for an
-optional client certificate verified against Katello's CA; the virtual host proxies Pulp's API to
-pulpcore-api's Unix socket (so Pulp trusts the certificate header from ``unix`` only), maps
-Foreman's certificate to Pulp's admin on ``/pulp/api/v3`` as foremanctl does, defines who Katello
-is and includes pulp_container's shipped snippet and this plugin's, unchanged.
+The Katello capsule's layout in miniature (foremanctl's): docs/install.md's own virtual host
+(mod_ssl with optional client certificates against Katello's CA, Pulp's upstreams on the sockets
+and its paths, who Katello is, pulp_container's shipped snippet and this plugin's, unchanged),
+moved to loopback: its port, certificate paths, socket paths and Foreman's CN replaced. Like
+foremanctl's vhost, it also maps Foreman's certificate to Pulp's admin on ``/pulp/api/v3``
+(Foreman registers and refreshes Pulp as its smart proxy so). Run as root, its workers are
+``www-data``, the user install.md gives the sockets to.
 """
 
 import os
@@ -12,15 +14,10 @@ from pathlib import Path
 
 import pulp_container
 
+import pulp_katello_gateway
+from devtools import docs
 from devtools.webserver import WebServer
 
-SNIPPET = (
-    Path(__file__).resolve().parent.parent
-    / "pulp_katello_gateway" / "app" / "webserver_snippets" / "apache.conf"
-)
-PULP_CONTAINER_SNIPPET = (
-    Path(pulp_container.__file__).parent / "app" / "webserver_snippets" / "apache.conf"
-)
 BINARY = "/usr/sbin/apache2"
 MODULES = "/usr/lib/apache2/modules"
 CONFIG = """\
@@ -43,39 +40,58 @@ CustomLog {state}/access.log common
 SSLSessionCache shmcb:{state}/ssl_scache(512000)
 
 Listen 127.0.0.1:{port} https
-Define pulp-api unix:{api_socket}|http://pulpcore-api
-Define pulp-content http://{content_upstream}
+{vhost}
+"""
+# What foremanctl sets in Pulp's environment for remote-user authentication (its
+# roles/pulp/defaults/main.yaml); environment variables win over install.md's settings file.
+FOREMANCTL_REMOTE_USER = {
+    "PULP_AUTHENTICATION_BACKENDS":
+        "['pulpcore.app.authentication.PulpNoCreateRemoteUserBackend']",
+    "PULP_REMOTE_USER_ENVIRON_NAME": "HTTP_REMOTE_USER",
+    "PULP_REST_FRAMEWORK__DEFAULT_AUTHENTICATION_CLASSES":
+        "['rest_framework.authentication.SessionAuthentication', "
+        "'pulpcore.app.authentication.PulpRemoteUserAuthentication']",
+}
 
-<VirtualHost 127.0.0.1:{port}>
-    ServerName 127.0.0.1
-    SSLEngine on
-    SSLCertificateFile {server_cert}
-    SSLCertificateKeyFile {server_key}
-    SSLCACertificateFile {client_ca}
-    SSLVerifyClient optional
-    SSLVerifyDepth 2
-    SSLOptions +ExportCertData
-    ProxyPreserveHost On
-    RequestHeader set X-Forwarded-Proto https
-
-    # Pulp's own paths, as Pulp's installers write them; foremanctl maps Foreman's certificate
-    # to Pulp's admin on the API (Foreman registers and refreshes Pulp as its smart proxy so).
+# foremanctl's own mapping of Foreman's certificate on Pulp's API (not this plugin's).
+FOREMANCTL_API_USER = """\
     <Location "/pulp/api/v3">
         RequestHeader set Remote-User admin \\
             "expr=%{{SSL_CLIENT_VERIFY}} == 'SUCCESS' && %{{SSL_CLIENT_S_DN_CN}} == '{foreman_cn}'"
     </Location>
-    ProxyPass /pulp/api/v3 ${{pulp-api}}/pulp/api/v3
-    ProxyPassReverse /pulp/api/v3 ${{pulp-api}}/pulp/api/v3
-    ProxyPass /pulp/content ${{pulp-content}}/pulp/content
-    ProxyPassReverse /pulp/content ${{pulp-content}}/pulp/content
-
-    # Who Katello is (install.md, step 5).
-    Define KATELLO_GATEWAY_FOREMAN_CN {foreman_cn}
-    Define KATELLO_GATEWAY_PUSH_USER {push_user}
-    Include {pulp_container_snippet}
-    Include {snippet}
-</VirtualHost>
 """
+
+
+def install_md_defines():
+    """The ``Define``s install.md gives Apache: who Foreman is, and its Pulp user."""
+    lines = docs.block("apache", "Define KATELLO_GATEWAY").splitlines()
+    return dict(line.split()[1:3] for line in lines if line.strip().startswith("Define KATELLO"))
+
+
+def docs_vhost(*, port, api_socket, content_upstream, server_cert, server_key, client_ca,
+               foreman_cn):
+    """install.md's Apache virtual host of Pulp, on 127.0.0.1:``port`` and these files."""
+    text = docs.block("apache", "Define KATELLO_GATEWAY")
+    replacements = {
+        "unix:/run/pulpcore-api.sock|": f"unix:{api_socket}|",
+        '"unix:/run/pulpcore-content.sock|http://pulpcore-content"': f'"{content_upstream}"',
+        "<VirtualHost *:443>": f"<VirtualHost 127.0.0.1:{port}>",
+        "ServerName capsule.example.com": "ServerName 127.0.0.1",
+        "/etc/pki/tls/certs/capsule.crt": str(server_cert),
+        "/etc/pki/tls/private/capsule.key": str(server_key),
+        "/etc/pulp/certs/katello-ca.pem": str(client_ca),
+        f"Define KATELLO_GATEWAY_FOREMAN_CN {install_md_defines()['KATELLO_GATEWAY_FOREMAN_CN']}":
+            f"Define KATELLO_GATEWAY_FOREMAN_CN {foreman_cn}",
+        "    # Pulp's own paths\n": "    # Pulp's own paths\n"
+            + FOREMANCTL_API_USER.format(foreman_cn=foreman_cn),
+        "<pulp_container>": str(Path(pulp_container.__file__).parent),
+        "<pulp_katello_gateway>": str(Path(pulp_katello_gateway.__file__).parent),
+    }
+    for old, new in replacements.items():
+        if old not in text:
+            raise LookupError(f"install.md's Apache virtual host has no {old!r}")
+        text = text.replace(old, new)
+    return text
 
 
 class Apache(WebServer):
@@ -84,13 +100,14 @@ class Apache(WebServer):
     name, config_name = "apache2", "httpd.conf"
 
     def __init__(self, state_dir, *, api_socket, content_upstream, server_cert, server_key,
-                 client_ca, foreman_cn, push_user, port=None):
+                 client_ca, foreman_cn=None, port=None):
         super().__init__(state_dir, port)
         self.api_socket = api_socket
-        self.content_upstream = content_upstream
-        self.server_cert, self.server_key = server_cert, server_key
-        self.client_ca = client_ca
-        self.foreman_cn, self.push_user = foreman_cn, push_user
+        self.vhost = dict(
+            api_socket=api_socket, content_upstream=content_upstream, server_cert=server_cert,
+            server_key=server_key, client_ca=client_ca,
+            foreman_cn=foreman_cn or install_md_defines()["KATELLO_GATEWAY_FOREMAN_CN"],
+        )
 
     def write_config(self):
         self.config_path.write_text(
@@ -99,15 +116,7 @@ class Apache(WebServer):
                 user="User www-data\nGroup www-data" if os.geteuid() == 0 else "",
                 modules=MODULES,
                 port=self.port,
-                api_socket=self.api_socket,
-                content_upstream=self.content_upstream,
-                server_cert=self.server_cert,
-                server_key=self.server_key,
-                client_ca=self.client_ca,
-                foreman_cn=self.foreman_cn,
-                push_user=self.push_user,
-                pulp_container_snippet=PULP_CONTAINER_SNIPPET,
-                snippet=SNIPPET,
+                vhost=docs_vhost(port=self.port, **self.vhost),
             )
         )
         return self.config_path

@@ -140,10 +140,15 @@ class PulpStack:
                 cwd=self.state,
             )
 
-    def _spawn(self, name, args, extra_env=None):
+    def _spawn(self, name, args, extra_env=None, socket_unit=None):
+        """Start ``args`` as ``name``; with ``socket_unit`` (a ``SocketUnit``), on that socket,
+        handed over as systemd does."""
         log = open(self.logs / f"{name}.log", "ab")
         env = self.env()
         env.update(extra_env or {})
+        listener = socket_unit.listen() if socket_unit else None
+        if listener:
+            args = socket_unit.command(listener, args)
         self.processes[name] = subprocess.Popen(
             args,
             env=env,
@@ -151,17 +156,21 @@ class PulpStack:
             stderr=subprocess.STDOUT,
             cwd=self.state,
             start_new_session=True,
+            pass_fds=(listener.fileno(),) if listener else (),
         )
         log.close()
+        if listener:
+            listener.close()
 
     def start_api(self, name="api", port=None, *, tls=True, env=None, settings_text=None,
-                  unix_socket=None):
+                  socket_unit=None):
         """Start a pulpcore-api; a second one on another port makes a second API node.
 
         ``tls=False`` serves plain HTTP, for a node behind a TLS-terminating proxy; ``env`` adds
         environment variables (``PULP_*`` settings) for this node only, and ``settings_text``
         lines appended to the stack's settings file for this node only (as an admin would);
-        ``unix_socket`` binds it there instead of a port (as Katello's installer does).
+        ``socket_unit`` (a ``SocketUnit``) serves it on that Unix socket instead of a port, as
+        Katello's installers and install.md do.
         """
         port = port or self.api_port
         extra_env = dict(env or {})
@@ -177,7 +186,7 @@ class PulpStack:
             name,
             [
                 str(BIN / "pulpcore-api"),
-                "--bind", f"unix:{unix_socket}" if unix_socket else f"127.0.0.1:{port}",
+                "--bind", f"127.0.0.1:{port}",
                 "--workers", str(self.api_workers),
                 "--timeout", "90",
                 *NO_CONTROL_SOCKET,
@@ -185,21 +194,27 @@ class PulpStack:
                 "--access-logformat", ACCESS_LOG_FORMAT,
             ],
             extra_env,
+            socket_unit,
         )
         return port
 
-    def start(self, timeout=90):
-        self.start_api()
+    def start_content(self, name="content", *, socket_unit=None):
+        """Start a pulpcore-content, on ``content_port`` or on ``socket_unit``'s socket."""
         self._spawn(
-            "content",
+            name,
             [
                 str(BIN / "pulpcore-content"),
                 "--bind", f"127.0.0.1:{self.content_port}",
                 "--workers", "1",
                 *NO_CONTROL_SOCKET,
-                "--access-logfile", str(self.logs / "content-access.log"),
+                "--access-logfile", str(self.logs / f"{name}-access.log"),
             ],
+            socket_unit=socket_unit,
         )
+
+    def start(self, timeout=90):
+        self.start_api()
+        self.start_content()
         self._spawn("worker", [str(BIN / "pulpcore-worker")])
         wait_until(self._ready, timeout, interval=0.5, what=f"Pulp at {self.api_url}")
         return self
@@ -235,7 +250,7 @@ class PulpStack:
             proc.wait(5)
 
     def stop(self):
-        for name in ["worker", "content", *[n for n in self.processes if n.startswith("api")]]:
+        for name in ["worker", *[n for n in self.processes if n.startswith(("content", "api"))]]:
             self.stop_process(name)
 
     def wait_task(self, task_href, timeout=60):

@@ -22,9 +22,8 @@ def refuse_every_request(reason):
 def override_problems():
     """What keeps the plugin's request handling from being in effect: its middleware missing or
     out of place, paths of the registry override that do not resolve to its views."""
-    from pulp_katello_gateway.app.registry.urls import OVERRIDDEN
-
     from pulp_katello_gateway.app.dynaconf_hooks import TRUST_BOUNDARY
+    from pulp_katello_gateway.app.registry.urls import OVERRIDDEN
 
     problems = []
     if MIDDLEWARE_PATH not in settings.MIDDLEWARE:

@@ -1,7 +1,6 @@
 """Session fixtures: a real Pulp stack with this plugin, the Katello stand-in, real clients."""
 
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -13,7 +12,7 @@ import pytest
 from django.conf import settings
 
 from devtools import docs
-from devtools.apache import Apache
+from devtools.apache import FOREMANCTL_REMOTE_USER, Apache, install_md_defines
 from devtools.clients import ClientError, Skopeo
 from devtools.katello_standin import KatelloStandin
 from devtools.net import free_port, wait_until
@@ -88,30 +87,53 @@ def pulp(work_dir, katello, consumer_ca):
 
 
 @pytest.fixture(scope="session")
-def nginx(pulp, work_dir, consumer_ca):
-    """The capsule's web server: nginx (TLS, optional client certificates, Pulp's locations and the
-    shipped snippets as docs/install.md combines them) in front of a second, plain-HTTP API node
-    with remote-user authentication on, that believes the certificate header only from nginx's
-    source address (127.0.0.2), not from clients on 127.0.0.1.
-    """
-    api_port, port = free_port(), free_port()
+def socket_dir():
+    """Where install.md's sockets go instead of /run: a directory the web servers' user may
+    enter (pytest's directories are root's alone)."""
+    path = Path(tempfile.mkdtemp(prefix="pulp-sockets-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def content_socket(pulp, socket_dir):
+    """pulpcore-content on install.md's socket unit, behind both web servers."""
+    unit = docs.socket_unit("pulpcore-content", socket_dir / "content.sock")
+    pulp.start_content("content-on-socket", socket_unit=unit)
+    yield unit.path
+    pulp.stop_process("content-on-socket")
+
+
+def _api_on_socket(pulp, name, socket_dir, port, env=None):
+    """A plain-HTTP pulpcore-api node on install.md's socket unit with install.md's settings, for
+    the web server at 127.0.0.1:``port``; returns the socket's path."""
+    unit = docs.socket_unit("pulpcore-api", socket_dir / f"{name}.sock")
+    origin = f"https://127.0.0.1:{port}"
     pulp.start_api(
-        "api-behind-nginx",
-        api_port,
-        tls=False,
-        env={
-            "PULP_TOKEN_SERVER": f"https://127.0.0.1:{port}/token/",
-            "PULP_KATELLO_GATEWAY_TRUSTED_PROXIES": '["127.0.0.2"]',
-        },
-        # Remote-user authentication, as install.md (and foremanctl) configure it.
-        settings_text=docs.block("python", "REMOTE_USER_ENVIRON_NAME"),
+        name, tls=False, socket_unit=unit,
+        env={"PULP_TOKEN_SERVER": f"{origin}/token/", **(env or {})},
+        settings_text=docs.pulp_settings(CONTENT_ORIGIN=origin,
+                                         KATELLO_GATEWAY_API_SOCKET=str(unit.path)),
     )
+    return unit.path
+
+
+@pytest.fixture(scope="session")
+def nginx(pulp, work_dir, consumer_ca, socket_dir, content_socket):
+    """The capsule's web server: nginx as docs/install.md sets it up (TLS, optional client
+    certificates, Pulp's upstreams on install.md's sockets, Pulp's locations and the shipped
+    snippets) in front of a second API node with install.md's settings (remote-user
+    authentication on, the socket the only trusted peer).
+    """
+    port = free_port()
+    api_socket = _api_on_socket(pulp, "api-behind-nginx", socket_dir, port)
     proxy = Nginx(
         work_dir / "nginx",
         remote_user_map=_remote_user_map(work_dir / "nginx"),
         port=port,
-        upstream=f"127.0.0.1:{api_port}",
-        content_upstream=f"127.0.0.1:{pulp.content_port}",
+        api_socket=api_socket,
+        content_upstream=f"unix:{content_socket}",
         server_cert=pulp.tls / "server.crt",
         server_key=pulp.tls / "server.key",
         client_ca=consumer_ca.cert_path,
@@ -125,56 +147,37 @@ def nginx(pulp, work_dir, consumer_ca):
 
 
 @pytest.fixture(scope="session")
-def apache(pulp, work_dir, consumer_ca):
-    """The capsule's web server as Katello lays it out: Apache httpd (mod_ssl, optional client
-    certificates, Pulp's paths and the shipped snippets as docs/install.md combines them) in front
-    of a third, plain-HTTP API node on a Unix socket, with remote-user authentication on, that
-    believes the certificate header only over that socket.
+def apache(pulp, work_dir, consumer_ca, socket_dir, content_socket):
+    """The capsule's web server as Katello lays it out: Apache httpd as docs/install.md sets it
+    up (mod_ssl, optional client certificates, Pulp's upstreams on install.md's sockets, Pulp's
+    paths and the shipped snippets) and foremanctl's mapping of Foreman's certificate to Pulp's
+    admin, in front of a third API node with install.md's settings under foremanctl's
+    remote-user environment.
     """
-    sockets = Path(tempfile.mkdtemp(prefix="pulp-api-"))
-    sockets.chmod(0o755)  # Apache's workers (www-data, when run as root) connect to the socket
     port = free_port()
-    pulp.start_api(
-        "api-behind-apache",
-        tls=False,
-        unix_socket=sockets / "api.sock",
-        env={
-            "PULP_TOKEN_SERVER": f"https://127.0.0.1:{port}/token/",
-            "PULP_KATELLO_GATEWAY_TRUSTED_PROXIES": '["unix"]',
-        },
-        settings_text=docs.block("python", "REMOTE_USER_ENVIRON_NAME"),
-    )
-    defines = _install_md_defines()
+    api_socket = _api_on_socket(pulp, "api-behind-apache", socket_dir, port,
+                                env=FOREMANCTL_REMOTE_USER)
     proxy = Apache(
         work_dir / "apache",
         port=port,
-        api_socket=sockets / "api.sock",
-        content_upstream=f"127.0.0.1:{pulp.content_port}",
+        api_socket=api_socket,
+        content_upstream=f"unix:{content_socket}|http://pulpcore-content",
         server_cert=pulp.tls / "server.crt",
         server_key=pulp.tls / "server.key",
         client_ca=consumer_ca.cert_path,
-        foreman_cn=defines["KATELLO_GATEWAY_FOREMAN_CN"],
-        push_user=defines["KATELLO_GATEWAY_PUSH_USER"],
     )
-    wait_until(lambda: (sockets / "api.sock").exists(), 90, what="pulpcore-api's socket")
     proxy.start()
     session = pulp.session(auth=None)
     wait_until(lambda: _challenges(session, f"{proxy.url}/v2/"), 90, what="Pulp behind Apache")
     yield proxy
     proxy.stop()
     pulp.stop_process("api-behind-apache")
-    shutil.rmtree(sockets, ignore_errors=True)
-
-
-def _install_md_defines():
-    """The ``Define``s install.md gives Apache: who Foreman is, and its Pulp user."""
-    return dict(re.findall(r"^Define (\S+) (\S+)$", docs.block("apache", "Define"), re.M))
 
 
 @pytest.fixture(scope="session")
 def foreman_cn():
     """The CN install.md's examples give Foreman's certificate (nginx map and Apache alike)."""
-    return _install_md_defines()["KATELLO_GATEWAY_FOREMAN_CN"]
+    return install_md_defines()["KATELLO_GATEWAY_FOREMAN_CN"]
 
 
 @pytest.fixture(scope="session")

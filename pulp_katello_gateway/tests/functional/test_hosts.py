@@ -62,17 +62,6 @@ def test_certificate_from_another_ca_is_refused(pulp, nginx, world, tmp_path):
     assert result.returncode != 0
 
 
-def test_certificate_header_sent_straight_to_pulp_is_ignored(pulp, nginx, world):
-    """A client that can reach Pulp itself forges the header with a real host's certificate."""
-    repository = world.repos["granted"]
-    through_nginx = session(pulp.ca_file, cert_dir=world.host_certs["host"])
-    assert _pull_access(through_nginx, nginx.url, repository) == ["pull"]
-
-    forged = session(pulp.ca_file)
-    forged.headers["X-RHSM-SSL-Client-Cert"] = _certificate_header(world)
-    assert _pull_access(forged, nginx.upstream_url, repository) == []
-
-
 def test_certificate_header_sent_through_nginx_is_replaced(pulp, nginx, world):
     forged = session(pulp.ca_file)  # no client certificate on the TLS connection
     forged.headers["X-RHSM-SSL-Client-Cert"] = _certificate_header(world)

@@ -123,11 +123,14 @@ def test_a_host_follows_its_content_view_without_a_capsule_sync(
     pulp, katello, push_katello, api_nodes, world, consumer_ca, tmp_path
 ):
     """A node refreshing hosts whose grants are older than a second; the host's certificate is
-    passed as the web server would (the node trusts 127.0.0.1)."""
+    passed as the web server would (the node is told to trust 127.0.0.1)."""
     repos, host = world.repos, str(uuid.uuid4())
     katello.add_host(host, repositories=[repos["granted"]])
     push_katello()
-    url = api_nodes.start("refresh-node", env={"PULP_KATELLO_GATEWAY_HOST_REFRESH_INTERVAL": "1"})
+    url = api_nodes.start("refresh-node", env={
+        "PULP_KATELLO_GATEWAY_HOST_REFRESH_INTERVAL": "1",
+        "PULP_KATELLO_GATEWAY_TRUSTED_PROXIES": '["127.0.0.1"]',
+    })
     certs = host_cert_dir(tmp_path / "certs", pulp.ca_file, consumer_ca, host)
     http = session(pulp.ca_file)
     http.headers["X-RHSM-SSL-Client-Cert"] = quote((certs / "client.cert").read_text())

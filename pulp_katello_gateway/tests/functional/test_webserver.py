@@ -7,18 +7,22 @@ spellings, not the consumer-certificate header. Katello's own certificate still 
 """
 
 import os
+import socket
+import ssl
 import subprocess
 import uuid
+from pathlib import Path
 from urllib.parse import quote
 
 import jwt
+import pulp_container
 import pytest
 import requests
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
+import pulp_katello_gateway
 from devtools import docs
-from devtools.apache import PULP_CONTAINER_SNIPPET as APACHE_PULP_CONTAINER_SNIPPET
-from devtools.apache import SNIPPET as APACHE_SNIPPET
-from devtools.nginx import PULP_CONTAINER_SNIPPET, SNIPPETS
 from devtools.pki import CertificateAuthority
 from devtools.stack import BIN
 from pulp_katello_gateway.tests.functional.database import snapshot
@@ -53,11 +57,16 @@ def test_install_md_rest_calls_make_a_push_user(pulp):
     assert [(r["role"], r["content_object"]) for r in listed] == [("katello_gateway.katello", None)]
 
 
+SNIPPETS = [Path(package.__file__).parent / "app" / "webserver_snippets"
+            for package in (pulp_container, pulp_katello_gateway)]
+
+
 def test_nginx_accepts_both_snippets_together(nginx):
     config = nginx.config_path.read_text()
-    assert f"include {PULP_CONTAINER_SNIPPET};" in config
-    assert f"include {SNIPPETS / 'nginx.conf'};" in config
+    for snippets in SNIPPETS:
+        assert f"include {snippets / 'nginx.conf'};" in config
     assert f"include {nginx.remote_user_map};" in config
+    assert f"server unix:{nginx.api_socket};" in config
     tested = nginx.config_test()
     assert tested.returncode == 0, tested.stderr
     assert "syntax is ok" in tested.stderr
@@ -65,8 +74,9 @@ def test_nginx_accepts_both_snippets_together(nginx):
 
 def test_apache_accepts_both_snippets_together(apache):
     config = apache.config_path.read_text()
-    assert f"Include {APACHE_PULP_CONTAINER_SNIPPET}" in config
-    assert f"Include {APACHE_SNIPPET}" in config
+    for snippets in SNIPPETS:
+        assert f"Include {snippets / 'apache.conf'}" in config
+    assert f'Define pulp-api "unix:{apache.api_socket}|http://pulpcore-api"' in config
     tested = apache.config_test()
     assert tested.returncode == 0, tested.stderr
     assert "Syntax OK" in tested.stderr
@@ -141,13 +151,23 @@ def test_no_header_a_client_sends_makes_it_anybody(pulp, web_server, gateway_wor
     assert snapshot(pulp_db) == before
 
 
+# Pulp's own API without credentials: 401 under install.md's authentication classes (Basic
+# first), 403 under foremanctl's (Session first, which sends no challenge).
+PULP_API_ANONYMOUS = {"nginx": 401, "apache": 403}
+
+
 def test_anonymous_answers_grant_nothing_protected(pulp, web_server, gateway_world):
-    """The baseline the spoofing test compares with is itself the anonymous one."""
-    _, server = web_server
+    """The baseline the spoofing test compares with is itself the anonymous one. The push API
+    challenges for credentials whatever Pulp's authentication classes (push-api.md)."""
+    kind, server = web_server
     client = session(pulp.ca_file)
     private, host_repo = gateway_world.repos["private"], gateway_world.repos["host"]
-    assert client.get(f"{server.url}/pulp/api/v3/users/", timeout=30).status_code == 401
-    assert client.get(f"{server.url}/container_gateway/users", timeout=30).status_code == 401
+    users = client.get(f"{server.url}/pulp/api/v3/users/", timeout=30)
+    assert users.status_code == PULP_API_ANONYMOUS[kind]
+    for path in ("/container_gateway/users", "/pulp/api/v3/katello_gateway/repositories/"):
+        answer = client.get(server.url + path, timeout=30)
+        assert answer.status_code == 401, path
+        assert answer.headers["WWW-Authenticate"] == 'Basic realm="api"', path
     [token_path] = [path for _, path, _ in _requests(gateway_world, server.registry)
                     if path.startswith("/token/")]
     assert _seen(client.get(server.url + token_path, timeout=30)) == (200, {"sub": "", "access": [
@@ -195,3 +215,71 @@ def test_other_certificates_push_nothing(pulp, web_server, katello, gateway_worl
     # Pulp refuses any caller but Katello's certificate: 401.
     assert outcome == (UNVERIFIED[kind] if who == "other CA" else 401)
     assert snapshot(pulp_db) == before
+
+
+def _subject(*attributes):
+    return x509.Name([x509.NameAttribute(oid, value) for oid, value in attributes])
+
+
+def _look_alikes(cn):
+    """Subjects of certificates Katello's CA signed that carry Foreman's CN ``cn`` without
+    being Foreman's: in another attribute (escaped), as a second CN either way round, with a
+    prefix or a suffix, followed by an escaped comma."""
+    return {
+        "in another attribute": _subject((NameOID.COMMON_NAME, "evil"),
+                                         (NameOID.ORGANIZATIONAL_UNIT_NAME, f"a,CN={cn}"),
+                                         (NameOID.ORGANIZATION_NAME, "acme")),
+        "second CN": _subject((NameOID.COMMON_NAME, "evil"), (NameOID.COMMON_NAME, cn)),
+        "first of two CNs": _subject((NameOID.COMMON_NAME, cn), (NameOID.COMMON_NAME, "evil")),
+        "prefix": _subject((NameOID.COMMON_NAME, f"x{cn}")),
+        "suffix": _subject((NameOID.COMMON_NAME, f"{cn}.evil.example.org")),
+        "escaped comma": _subject((NameOID.COMMON_NAME, f"{cn},O=acme")),
+    }
+
+
+@pytest.mark.parametrize("look_alike", list(_look_alikes("x")))
+def test_a_certificate_that_only_names_foreman_pushes_nothing(
+    pulp, web_server, katello, katello_push_user, consumer_ca, foreman_cert, foreman_cn, pulp_db,
+    tmp_path, look_alike,
+):
+    """The web server maps Foreman's certificate to Katello's user by its subject's one CN,
+    exactly; the victim's side: Foreman's own certificate still pushes, through the same server."""
+    _, server = web_server
+    cert = (str(tmp_path / "client.cert"), str(tmp_path / "client.key"))
+    consumer_ca.issue(None, *cert, subject=_look_alikes(foreman_cn)[look_alike])
+    before = snapshot(pulp_db)
+    refused = katello.push_one(f"{server.url}/container_gateway/", "repository_list",
+                               {"repositories": []}, cert=cert, verify=str(pulp.ca_file))
+    assert refused.status_code == 401
+    assert snapshot(pulp_db) == before
+    users = requests.get(f"{server.url}/container_gateway/users", cert=foreman_cert,
+                         verify=str(pulp.ca_file), timeout=30)
+    assert users.status_code == 200, users.text
+
+
+def _status(ca_file, server, path, headers):
+    """The status of a request sent byte for byte (requests folds a repeated header into one)."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as raw, \
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close", *headers]
+        tls.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        answer = b""
+        while chunk := tls.recv(65536):
+            answer += chunk
+    return int(answer.split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize("first", ["", "admin"])
+def test_a_remote_user_sent_twice_is_nobody(pulp, web_server, first):
+    """nginx before 1.23 checks only the first Remote-User: behind an empty one, a client's own
+    passes it, and gunicorn joins the two (",admin"); the plugin drops that. A first one that is
+    not empty nginx refuses; Apache removes every copy."""
+    kind, server = web_server
+    path = "/pulp/api/v3/users/"
+    status = _status(pulp.ca_file, server, path, [f"Remote-User: {first}", "Remote-User: admin"])
+    if kind == "nginx" and first:
+        assert status == 400
+    else:
+        assert status == PULP_API_ANONYMOUS[kind]
+    assert _status(pulp.ca_file, server, path, []) == PULP_API_ANONYMOUS[kind]
