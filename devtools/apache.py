@@ -10,6 +10,7 @@ foremanctl's vhost, it also maps Foreman's certificate to Pulp's admin on ``/pul
 """
 
 import os
+import re
 from pathlib import Path
 
 import pulp_container
@@ -62,6 +63,13 @@ FOREMANCTL_API_USER = """\
 """
 
 
+def foremanctl_push_user():
+    """The Pulp user deploy-foremanctl.md has Foreman's certificate stand for on the push API
+    (foremanctl's backends honour no roles, so a superuser)."""
+    text = (docs.INSTALL.parent / "deploy-foremanctl.md").read_text()
+    return re.search(r"Define KATELLO_GATEWAY_PUSH_USER (\w+)", text).group(1)
+
+
 def install_md_defines():
     """The ``Define``s install.md gives Apache: who Foreman is, and its Pulp user."""
     lines = docs.block("apache", "Define KATELLO_GATEWAY").splitlines()
@@ -69,9 +77,10 @@ def install_md_defines():
 
 
 def docs_vhost(*, port, api_socket, content_upstream, server_cert, server_key, client_ca,
-               foreman_cn):
+               foreman_cn, push_user):
     """install.md's Apache virtual host of Pulp, on 127.0.0.1:``port`` and these files."""
     text = docs.block("apache", "Define KATELLO_GATEWAY")
+    defines = install_md_defines()
     replacements = {
         "unix:/run/pulpcore-api.sock|": f"unix:{api_socket}|",
         '"unix:/run/pulpcore-content.sock|http://pulpcore-content"': f'"{content_upstream}"',
@@ -80,8 +89,10 @@ def docs_vhost(*, port, api_socket, content_upstream, server_cert, server_key, c
         "/etc/pki/tls/certs/capsule.crt": str(server_cert),
         "/etc/pki/tls/private/capsule.key": str(server_key),
         "/etc/pulp/certs/katello-ca.pem": str(client_ca),
-        f"Define KATELLO_GATEWAY_FOREMAN_CN {install_md_defines()['KATELLO_GATEWAY_FOREMAN_CN']}":
+        f"Define KATELLO_GATEWAY_FOREMAN_CN {defines['KATELLO_GATEWAY_FOREMAN_CN']}":
             f"Define KATELLO_GATEWAY_FOREMAN_CN {foreman_cn}",
+        f"Define KATELLO_GATEWAY_PUSH_USER {defines['KATELLO_GATEWAY_PUSH_USER']}":
+            f"Define KATELLO_GATEWAY_PUSH_USER {push_user}",
         "    # Pulp's own paths\n": "    # Pulp's own paths\n"
             + FOREMANCTL_API_USER.format(foreman_cn=foreman_cn),
         "<pulp_container>": str(Path(pulp_container.__file__).parent),
@@ -100,13 +111,14 @@ class Apache(WebServer):
     name, config_name = "apache2", "httpd.conf"
 
     def __init__(self, state_dir, *, api_socket, content_upstream, server_cert, server_key,
-                 client_ca, foreman_cn=None, port=None):
+                 client_ca, foreman_cn=None, push_user=None, port=None):
         super().__init__(state_dir, port)
         self.api_socket = api_socket
         self.vhost = dict(
             api_socket=api_socket, content_upstream=content_upstream, server_cert=server_cert,
             server_key=server_key, client_ca=client_ca,
             foreman_cn=foreman_cn or install_md_defines()["KATELLO_GATEWAY_FOREMAN_CN"],
+            push_user=push_user or install_md_defines()["KATELLO_GATEWAY_PUSH_USER"],
         )
 
     def write_config(self):

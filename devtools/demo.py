@@ -1,9 +1,13 @@
 """The local demo: Pulp + this plugin + the Katello stand-in on loopback, with sample images.
 
+Pulp is laid out as docs/install.md says: pulpcore-api and pulpcore-content on Unix sockets only
+nginx's workers may open, nginx in front on the API port (TLS, Pulp's locations, both snippets),
+install.md's settings.
+
 ``python -m devtools.demo start`` (``make demo``) runs in the foreground until Ctrl-C or
 ``python -m devtools.demo stop`` (``make demo-stop``); both stop exactly the processes it started.
 State lives in ``.demo/`` (override with ``DEMO_DIR``) and is reused by the next start.
-Ports: ``DEMO_API_PORT`` (24817), ``DEMO_CONTENT_PORT`` (24816), ``DEMO_KATELLO_PORT`` (24818),
+Ports: ``DEMO_API_PORT`` (24817, nginx), ``DEMO_KATELLO_PORT`` (24818),
 ``DEMO_KATELLO_CONTROL_PORT`` (24819, the stand-in's control API).
 Every ``PULP_*`` variable of the caller's environment reaches the Pulp services.
 """
@@ -31,7 +35,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_DIR = Path(os.environ.get("DEMO_DIR", ROOT / ".demo")).resolve()
 PIDS = DEMO_DIR / "pids.json"
 API_PORT = int(os.environ.get("DEMO_API_PORT", 24817))
-CONTENT_PORT = int(os.environ.get("DEMO_CONTENT_PORT", 24816))
 KATELLO_PORT = int(os.environ.get("DEMO_KATELLO_PORT", 24818))
 KATELLO_CONTROL_PORT = int(os.environ.get("DEMO_KATELLO_CONTROL_PORT", 24819))
 
@@ -71,7 +74,7 @@ def start():
         print((DEMO_DIR / "env").read_text())
         return 0
     stop(quiet=True)  # leftovers of a demo that did not shut down cleanly
-    for port in (API_PORT, CONTENT_PORT, KATELLO_PORT, KATELLO_CONTROL_PORT):
+    for port in (API_PORT, KATELLO_PORT, KATELLO_CONTROL_PORT):
         if port_open("127.0.0.1", port):
             print(f"Port {port} is in use by another program; set DEMO_*_PORT to move the demo.")
             return 1
@@ -104,12 +107,13 @@ def start():
             DEMO_DIR / "pulp",
             database,
             api_port=API_PORT,
-            content_port=CONTENT_PORT,
             settings={"KATELLO_GATEWAY_FOREMAN_URL": katello_url},
+            behind_web_server=True,
         )
         print("Migrating the database (first run takes ~20 s) ...", flush=True)
         stack.prepare()
-        print("Starting pulpcore-api, pulpcore-content, pulpcore-worker ...", flush=True)
+        print("Starting pulpcore-api and pulpcore-content on Unix sockets, pulpcore-worker, and "
+              "nginx in front ...", flush=True)
         stack.start()
         _write_pids(cluster, children, stack)
         print("Pushing the sample image ...", flush=True)
@@ -179,6 +183,7 @@ def _write_env(stack, katello_url):
         "DEMO_PAT_USER": "bob",
         "DEMO_PAT": KATELLO_CONFIG["users"]["bob"]["pat"],
         "DEMO_SETTINGS": str(stack.settings_path),
+        "DEMO_API_SOCKET": str(stack.api_socket),
         "DEMO_PYTHON": sys.executable,
     }
     (DEMO_DIR / "env").write_text(
@@ -191,7 +196,8 @@ def _print_instructions(stack, env):
     print(
         f"""
 The demo is running (Ctrl-C or `make demo-stop` stops it).
-  Pulp API and registry: {stack.api_url}   content app: {stack.content_url}
+  Pulp API, registry and content app, through nginx: {stack.api_url}
+  pulpcore-api's socket, which only nginx's workers may open: {env['DEMO_API_SOCKET']}
   Katello stand-in:      {env['DEMO_KATELLO_URL']}
   Settings for your shell: source {DEMO_DIR / 'env'}
 
@@ -200,6 +206,9 @@ alice (password) may pull it; bob (personal access token) may not. Try, in anoth
 
   source {DEMO_DIR / 'env'}
   curl --cacert $DEMO_CA $DEMO_API_URL/pulp/api/v3/status/
+
+  # around nginx, nobody: another local user cannot open Pulp's socket (as root: runuser)
+  runuser -u nobody -- curl --unix-socket $DEMO_API_SOCKET http://localhost/pulp/api/v3/status/
 
   # anyone: the public repository yes, the protected one no
   skopeo inspect --cert-dir $DEMO_CERTS_DIR --no-creds docker://$DEMO_REGISTRY/acme-library-public

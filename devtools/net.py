@@ -1,5 +1,6 @@
-"""Loopback port helpers shared by the test stack, the demo and the benchmarks."""
+"""Loopback port and socket helpers shared by the test stack, the demo and the benchmarks."""
 
+import http.client
 import socket
 import time
 
@@ -35,3 +36,19 @@ def wait_until(predicate, timeout, interval=0.2, what="condition"):
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def unix_http_status(path, request_path, timeout=5):
+    """The status of a GET of ``request_path`` from the HTTP server on the Unix socket ``path``,
+    or None while it does not answer (as when the server behind a socket unit is starting)."""
+    connection = http.client.HTTPConnection("localhost", timeout=timeout)
+    connection.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.sock.settimeout(timeout)
+    try:
+        connection.sock.connect(str(path))
+        connection.request("GET", request_path)
+        return connection.getresponse().status
+    except OSError:
+        return None
+    finally:
+        connection.close()

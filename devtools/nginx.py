@@ -11,6 +11,8 @@ import os
 import pwd
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -61,6 +63,18 @@ def docs_server(*, port, api_socket, content_upstream, server_cert, server_key, 
             raise LookupError(f"install.md's nginx server has no {old!r}")
         text = text.replace(old, new)
     return text
+
+
+def remote_user_map(directory):
+    """The admin's copy of nginx-remote-user.conf, made with install.md's own command (into
+    ``directory`` instead of /etc/nginx/conf.d/); it names Foreman's CN foreman.mycompany.com."""
+    directory.mkdir(parents=True, exist_ok=True)
+    conf_d = "/etc/nginx/conf.d/"
+    command = docs.block("bash", "nginx-remote-user.conf").replace(conf_d, f"{directory}/")
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+    subprocess.run(["bash", "-euo", "pipefail", "-c", command], check=True,
+                   env=dict(os.environ, PATH=path))
+    return directory / "katello-gateway-remote-user.conf"
 
 
 def nginx_binary():

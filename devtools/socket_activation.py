@@ -5,8 +5,8 @@ Unix sockets made as docs/install.md's socket units say.
 ``SocketMode``); ``listen()`` makes that socket, owned by that user (when run as root) with that
 mode; ``command()`` wraps a server's command so that it gets the socket as systemd hands it over:
 file descriptor 3, ``LISTEN_FDS=1`` and ``LISTEN_PID`` its own pid, which gunicorn takes instead
-of its ``--bind``. Run as ``python -m devtools.socket_activation <fd> <command>...``, it is that
-wrapper.
+of its ``--bind``. Run as ``python devtools/socket_activation.py <fd> <command>...``, it is that
+wrapper (by path: the server runs in its own directory, where ``devtools`` cannot be imported).
 """
 
 import configparser
@@ -55,7 +55,7 @@ class SocketUnit:
     def command(listener, args):
         """``args`` run with ``listener`` handed over as systemd does (pass ``listener.fileno()``
         in ``pass_fds``)."""
-        return [sys.executable, "-m", "devtools.socket_activation", str(listener.fileno()), *args]
+        return [sys.executable, str(Path(__file__).resolve()), str(listener.fileno()), *args]
 
 
 def main(fd, *args):

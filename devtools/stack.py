@@ -2,7 +2,9 @@
 
 Used by the functional test fixture, the demo and the benchmarks. The API is served over HTTPS
 with a certificate from a per-state-dir CA because containers/image clients stall 10 s per command
-against a plain-HTTP registry.
+against a plain-HTTP registry. ``behind_web_server=True`` lays it out as docs/install.md does
+instead: pulpcore-api and pulpcore-content on install.md's socket units, nginx with install.md's
+server on the API port, install.md's settings (the demo).
 """
 
 import os
@@ -11,13 +13,16 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from importlib.metadata import version
 from pathlib import Path
 
 import requests
 
+from devtools import docs
 from devtools.net import free_port, wait_until
+from devtools.nginx import Nginx, remote_user_map
 from devtools.pki import CertificateAuthority
 from devtools.pulp_settings import write_settings
 
@@ -40,6 +45,7 @@ class PulpStack:
         content_port=None,
         settings=None,
         api_workers=2,
+        behind_web_server=False,
     ):
         self.state = Path(state_dir).resolve()
         self.database = database
@@ -50,6 +56,8 @@ class PulpStack:
         self.logs = self.state / "logs"
         self.tls = self.state / "tls"
         self.processes = {}
+        self.behind_web_server = behind_web_server
+        self.web_server = self.api_socket = None
 
     # Addresses and credentials -------------------------------------------------------------
     @property
@@ -63,6 +71,8 @@ class PulpStack:
 
     @property
     def content_url(self):
+        if self.behind_web_server:
+            return self.api_url  # the web server routes /pulp/content/
         return f"http://127.0.0.1:{self.content_port}"
 
     @property
@@ -86,6 +96,8 @@ class PulpStack:
         """Environment for pulpcore commands: the caller's (so ``PULP_*`` reach Pulp) + settings."""
         env = dict(os.environ, PULP_SETTINGS=str(self.settings_path))
         env.pop("DJANGO_SETTINGS_MODULE", None)
+        if self.api_socket:
+            env["PULP_KATELLO_GATEWAY_API_SOCKET"] = str(self.api_socket)
         return env
 
     def session(self, auth="admin"):
@@ -111,6 +123,10 @@ class PulpStack:
             content_origin=self.content_url,
             extra=self.extra_settings,
         )
+        if self.behind_web_server:
+            with open(self.settings_path, "a") as settings:  # as an admin adds them
+                settings.write(docs.pulp_settings(CONTENT_ORIGIN=self.api_url,
+                                                  KATELLO_GATEWAY_API_SOCKET=None))
         self.database.ensure()
         self.manage("migrate", "--noinput")
         password_file = self.state / "secrets" / "admin_password"
@@ -213,11 +229,32 @@ class PulpStack:
         )
 
     def start(self, timeout=90):
-        self.start_api()
-        self.start_content()
+        if self.behind_web_server:
+            self._start_behind_nginx()
+        else:
+            self.start_api()
+            self.start_content()
         self._spawn("worker", [str(BIN / "pulpcore-worker")])
         wait_until(self._ready, timeout, interval=0.5, what=f"Pulp at {self.api_url}")
         return self
+
+    def _start_behind_nginx(self):
+        """pulpcore-api and pulpcore-content on install.md's sockets (in a directory of /tmp
+        that nginx's workers may enter), nginx with install.md's server on the API port."""
+        run = Path(tempfile.mkdtemp(prefix="pulp-run-"))
+        run.chmod(0o755)
+        api = docs.socket_unit("pulpcore-api", run / "pulpcore-api.sock")
+        content = docs.socket_unit("pulpcore-content", run / "pulpcore-content.sock")
+        self.api_socket = api.path
+        self.start_api(tls=False, socket_unit=api)
+        self.start_content(socket_unit=content)
+        self.web_server = Nginx(
+            self.state / "nginx", api_socket=api.path, content_upstream=f"unix:{content.path}",
+            server_cert=self.tls / "server.crt", server_key=self.tls / "server.key",
+            client_ca=self.ca_file, remote_user_map=remote_user_map(self.state / "nginx"),
+            port=self.api_port,
+        ).start()
+        self.processes["nginx"] = self.web_server.process
 
     def _ready(self):
         for name, proc in self.processes.items():
@@ -228,7 +265,7 @@ class PulpStack:
             status = requests.get(
                 f"{self.api_url}/pulp/api/v3/status/", verify=str(self.ca_file), timeout=5
             ).json()
-            requests.get(f"{self.content_url}/pulp/content/", timeout=5)
+            requests.get(f"{self.content_url}/pulp/content/", verify=str(self.ca_file), timeout=5)
         except (requests.RequestException, ValueError):
             return False
         return (
@@ -250,8 +287,13 @@ class PulpStack:
             proc.wait(5)
 
     def stop(self):
+        if self.web_server is not None:
+            self.processes.pop("nginx", None)
+            self.web_server.stop()
         for name in ["worker", *[n for n in self.processes if n.startswith(("content", "api"))]]:
             self.stop_process(name)
+        if self.api_socket is not None:
+            shutil.rmtree(self.api_socket.parent, ignore_errors=True)
 
     def wait_task(self, task_href, timeout=60):
         session = self.session()

@@ -12,15 +12,20 @@ import pytest
 from django.conf import settings
 
 from devtools import docs
-from devtools.apache import FOREMANCTL_REMOTE_USER, Apache, install_md_defines
+from devtools.apache import (
+    FOREMANCTL_REMOTE_USER,
+    Apache,
+    foremanctl_push_user,
+    install_md_defines,
+)
 from devtools.clients import ClientError, Skopeo
 from devtools.katello_standin import KatelloStandin
-from devtools.net import free_port, wait_until
-from devtools.nginx import Nginx
+from devtools.net import free_port, unix_http_status, wait_until
+from devtools.nginx import Nginx, remote_user_map
 from devtools.oci import build_image
 from devtools.pg import Database
 from devtools.pki import CertificateAuthority
-from devtools.stack import BIN, PulpStack
+from devtools.stack import PulpStack
 
 
 def pytest_collection_modifyitems(items):
@@ -101,6 +106,8 @@ def content_socket(pulp, socket_dir):
     """pulpcore-content on install.md's socket unit, behind both web servers."""
     unit = docs.socket_unit("pulpcore-content", socket_dir / "content.sock")
     pulp.start_content("content-on-socket", socket_unit=unit)
+    wait_until(lambda: unix_http_status(unit.path, "/pulp/content/") == 200, 90,
+               what="pulpcore-content on its socket")
     yield unit.path
     pulp.stop_process("content-on-socket")
 
@@ -130,7 +137,7 @@ def nginx(pulp, work_dir, consumer_ca, socket_dir, content_socket):
     api_socket = _api_on_socket(pulp, "api-behind-nginx", socket_dir, port)
     proxy = Nginx(
         work_dir / "nginx",
-        remote_user_map=_remote_user_map(work_dir / "nginx"),
+        remote_user_map=remote_user_map(work_dir / "nginx"),
         port=port,
         api_socket=api_socket,
         content_upstream=f"unix:{content_socket}",
@@ -151,8 +158,8 @@ def apache(pulp, work_dir, consumer_ca, socket_dir, content_socket):
     """The capsule's web server as Katello lays it out: Apache httpd as docs/install.md sets it
     up (mod_ssl, optional client certificates, Pulp's upstreams on install.md's sockets, Pulp's
     paths and the shipped snippets) and foremanctl's mapping of Foreman's certificate to Pulp's
-    admin, in front of a third API node with install.md's settings under foremanctl's
-    remote-user environment.
+    admin, on the API and (deploy-foremanctl.md's Define) the push API, in front of a third API
+    node with install.md's settings under foremanctl's remote-user environment.
     """
     port = free_port()
     api_socket = _api_on_socket(pulp, "api-behind-apache", socket_dir, port,
@@ -165,6 +172,7 @@ def apache(pulp, work_dir, consumer_ca, socket_dir, content_socket):
         server_cert=pulp.tls / "server.crt",
         server_key=pulp.tls / "server.key",
         client_ca=consumer_ca.cert_path,
+        push_user=foremanctl_push_user(),
     )
     proxy.start()
     session = pulp.session(auth=None)
@@ -187,18 +195,6 @@ def foreman_cert(consumer_ca, work_dir, foreman_cn):
     directory.mkdir(exist_ok=True)
     consumer_ca.issue(foreman_cn, directory / "client.cert", directory / "client.key")
     return str(directory / "client.cert"), str(directory / "client.key")
-
-
-def _remote_user_map(directory):
-    """The admin's copy of nginx-remote-user.conf, made with install.md's own command (into
-    ``directory`` instead of /etc/nginx/conf.d/); it names Foreman's CN foreman.mycompany.com."""
-    directory.mkdir(parents=True, exist_ok=True)
-    conf_d = "/etc/nginx/conf.d/"
-    command = docs.block("bash", "nginx-remote-user.conf").replace(conf_d, f"{directory}/")
-    path = os.pathsep.join([str(BIN), os.environ["PATH"]])
-    subprocess.run(["bash", "-euo", "pipefail", "-c", command], check=True,
-                   env=dict(os.environ, PATH=path))
-    return directory / "katello-gateway-remote-user.conf"
 
 
 def _challenges(session, url):
