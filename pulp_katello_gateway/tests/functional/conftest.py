@@ -59,7 +59,9 @@ def consumer_ca(work_dir):
 
 @pytest.fixture(scope="session")
 def pulp(work_dir, katello, consumer_ca):
-    """pulpcore-api (TLS), pulpcore-content and pulpcore-worker with this plugin installed."""
+    """Pulp with this plugin as docs/install.md lays it out: pulpcore-api and pulpcore-content on
+    its socket units, nginx (its server, both snippets) in front on ``pulp.api_url``, its
+    settings (remote-user authentication on), and pulpcore-worker."""
     default = settings.DATABASES["default"]
     database = Database(
         host=default["HOST"] or "127.0.0.1",
@@ -84,6 +86,7 @@ def pulp(work_dir, katello, consumer_ca):
             # The stand-in, unlike Foreman, never blocks the capsule's address (check W008).
             "KATELLO_GATEWAY_FOREMAN_FAILED_LOGIN_ATTEMPTS_LIMIT": 0,
         },
+        behind_web_server=True,
     )
     stack.prepare()
     stack.start()

@@ -113,15 +113,43 @@ def test_a_host_certificate_sent_to_pulps_port_is_nobody(pulp, nginx, tcp_node, 
     assert _pull_actions(forged, tcp_node, repository) == []
 
 
-def _checked(pulp, node, env=None):
-    """The message ids ``check --deploy --tag katello_gateway`` prints with ``node``'s settings."""
-    checked = subprocess.run(
-        [str(BIN / "pulpcore-manager"), "check", "--deploy", "--tag", "katello_gateway"],
+def _manage(pulp, node, *args, env=None):
+    """``pulpcore-manager args`` with API node ``node``'s settings file and ``env``."""
+    return subprocess.run(
+        [str(BIN / "pulpcore-manager"), *args],
         env={**pulp.env(), "PULP_SETTINGS": str(pulp.state / f"settings-{node}.py"),
              **(env or {})},
         capture_output=True, text=True, timeout=120, cwd=pulp.state,
     )
+
+
+def _checked(pulp, node, env=None):
+    """The message ids ``check --deploy --tag katello_gateway`` prints with ``node``'s settings."""
+    checked = _manage(pulp, node, "check", "--deploy", "--tag", "katello_gateway", env=env)
     return re.findall(r"\(katello_gateway\.([CEWID]\d{3})\)", checked.stdout + checked.stderr)
+
+
+def _classes(text):
+    """The authentication class names a settings text lists, in order."""
+    return re.findall(r"[\w.]+\.(\w+Authentication)\b", text)
+
+
+def test_the_documented_settings_are_the_effective_authentication_classes(pulp, nginx, apache):
+    """install.md's block replaces Pulp's list (no class twice, Basic first); under foremanctl's
+    environment, which wins over the settings file, foremanctl's list is the one in effect, as
+    deploy-foremanctl.md says."""
+    shown = "from rest_framework.settings import api_settings as s; " \
+            "print(' '.join(c.__module__ + '.' + c.__name__ " \
+            "for c in s.DEFAULT_AUTHENTICATION_CLASSES))"
+    install_md = _classes(docs.block("python", "REMOTE_USER_ENVIRON_NAME"))
+    foremanctl = _classes(
+        FOREMANCTL_REMOTE_USER["PULP_REST_FRAMEWORK__DEFAULT_AUTHENTICATION_CLASSES"])
+    assert install_md[0] == "BasicAuthentication" and foremanctl[0] == "SessionAuthentication"
+    on_nginx = _manage(pulp, "api-behind-nginx", "shell", "-c", shown)
+    assert _classes(on_nginx.stdout) == install_md, on_nginx.stderr
+    on_apache = _manage(pulp, "api-behind-apache", "shell", "-c", shown,
+                        env=FOREMANCTL_REMOTE_USER)
+    assert _classes(on_apache.stdout) == foremanctl, on_apache.stderr
 
 
 def test_check_deploy_passes_the_documented_set_ups_and_warns_of_a_trusted_port(
