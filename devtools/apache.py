@@ -54,11 +54,13 @@ FOREMANCTL_REMOTE_USER = {
         "'pulpcore.app.authentication.PulpRemoteUserAuthentication']",
 }
 
-# foremanctl's own mapping of Foreman's certificate on Pulp's API (not this plugin's).
+# foremanctl's own mapping of Foreman's certificate on Pulp's API (not this plugin's), with the
+# second-CN test deploy-foremanctl.md has admins add.
 FOREMANCTL_API_USER = """\
     <Location "/pulp/api/v3">
         RequestHeader set Remote-User admin \\
-            "expr=%{{SSL_CLIENT_VERIFY}} == 'SUCCESS' && %{{SSL_CLIENT_S_DN_CN}} == '{foreman_cn}'"
+            "expr=%{{SSL_CLIENT_VERIFY}} == 'SUCCESS' \\
+&& %{{SSL_CLIENT_S_DN_CN}} == '{foreman_cn}' && -z %{{SSL_CLIENT_S_DN_CN_1}}"
     </Location>
 """
 

@@ -117,15 +117,16 @@ class CertificateAuthority:
         Path(key_path).write_bytes(_pem_key(key))
         return Path(cert_path), Path(key_path)
 
-    def write_crl(self, path, revoked_cert_paths):
+    def write_crl(self, path, revoked_cert_paths, next_update=datetime.timedelta(days=1)):
         """Write this CA's revocation list (PEM) revoking the certificates at
-        ``revoked_cert_paths``, as Candlepin publishes one."""
+        ``revoked_cert_paths``, as Candlepin publishes one; its next update is due
+        ``next_update`` from now (a negative one: a list that should have been replaced)."""
         now = datetime.datetime.now(datetime.UTC)
         builder = (
             x509.CertificateRevocationListBuilder()
             .issuer_name(self.cert.subject)
-            .last_update(now - datetime.timedelta(minutes=5))
-            .next_update(now + datetime.timedelta(days=1))
+            .last_update(min(now, now + next_update) - datetime.timedelta(minutes=5))
+            .next_update(now + next_update)
         )
         for cert_path in revoked_cert_paths:
             cert = x509.load_pem_x509_certificate(Path(cert_path).read_bytes())

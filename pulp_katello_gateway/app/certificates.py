@@ -49,12 +49,19 @@ def _load_crls(path, mtime):
     return crls
 
 
-def _trusted_issuer(cert):
-    """The CA of ``KATELLO_GATEWAY_CONSUMER_CA_FILE`` that signed ``cert``, or None."""
+def _trusted_issuer(cert, now):
+    """The CA of ``KATELLO_GATEWAY_CONSUMER_CA_FILE`` that signed ``cert``, or None: one that
+    is a CA (a certificate of the bundle that says it is not one signs nothing) and within its
+    own validity dates."""
     ca_file = settings.KATELLO_GATEWAY_CONSUMER_CA_FILE
     if not ca_file:
         return None
     for ca in _load_cas(ca_file, Path(ca_file).stat().st_mtime):
+        constraints = _extension(ca, x509.BasicConstraints)
+        if constraints is not None and not constraints.ca:
+            continue
+        if not ca.not_valid_before_utc <= now <= ca.not_valid_after_utc:
+            continue
         try:
             cert.verify_directly_issued_by(ca)
         except (ValueError, TypeError, InvalidSignature):
@@ -83,40 +90,51 @@ def _unfit_for_a_host(cert):
     return None
 
 
+def _current_crls():
+    """The lists of ``KATELLO_GATEWAY_CONSUMER_CRL_FILE`` (raises OSError, ValueError)."""
+    crl_file = settings.KATELLO_GATEWAY_CONSUMER_CRL_FILE
+    return _load_crls(crl_file, Path(crl_file).stat().st_mtime)
+
+
 def crl_problem():
     """Why ``KATELLO_GATEWAY_CONSUMER_CRL_FILE`` cannot be used (for ``check --deploy``); None
     when it can, or is not set."""
-    crl_file = settings.KATELLO_GATEWAY_CONSUMER_CRL_FILE
-    if not crl_file:
+    if not settings.KATELLO_GATEWAY_CONSUMER_CRL_FILE:
         return None
     try:
-        _load_crls(crl_file, Path(crl_file).stat().st_mtime)
+        crls = _current_crls()
     except OSError as exc:
         return f"it cannot be read ({exc.strerror})"
     except ValueError:
         return "it holds no certificate revocation list (PEM or DER)"
+    now = datetime.datetime.now(datetime.UTC)
+    for crl in crls:
+        if crl.next_update_utc is not None and crl.next_update_utc < now:
+            return f"its list of {crl.issuer.rfc4514_string()} expired at {crl.next_update_utc}"
     return None
 
 
-def _revoked(cert, issuer):
-    """Whether the CRL file (if any) revokes ``cert``. A CRL file that cannot be read or was not
-    signed by ``issuer``'s key revokes nothing it names, but an unreadable one refuses every
-    certificate: fail closed."""
-    crl_file = settings.KATELLO_GATEWAY_CONSUMER_CRL_FILE
-    if not crl_file:
+def _revoked(cert, issuer, now):
+    """Whether the CRL file (if any) revokes ``cert``: the issuer's current list (signed by its
+    key) names it. Fail closed, as a TLS server checking CRLs does: a file that cannot be read,
+    or without a current list of that issuer, refuses the certificate."""
+    if not settings.KATELLO_GATEWAY_CONSUMER_CRL_FILE:
         return False
     try:
-        crls = _load_crls(crl_file, Path(crl_file).stat().st_mtime)
+        crls = _current_crls()
     except (OSError, ValueError):
         log.error("KATELLO_GATEWAY_CONSUMER_CRL_FILE %s cannot be read: no host is identified",
-                  crl_file)
+                  settings.KATELLO_GATEWAY_CONSUMER_CRL_FILE)
         return True
-    for crl in crls:
-        if crl.issuer != issuer.subject or not crl.is_signature_valid(issuer.public_key()):
-            continue
-        if crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
-            return True
-    return False
+    issued = [crl for crl in crls
+              if crl.issuer == issuer.subject and crl.is_signature_valid(issuer.public_key())]
+    current = [crl for crl in issued if crl.next_update_utc is None or now <= crl.next_update_utc]
+    if not current:
+        log.error("KATELLO_GATEWAY_CONSUMER_CRL_FILE holds no current list of %s: its hosts are "
+                  "not identified", issuer.subject.rfc4514_string())
+        return True
+    return any(crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None
+               for crl in current)
 
 
 def consumer_uuid(request):
@@ -140,7 +158,7 @@ def consumer_uuid(request):
     if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
         log.warning("client certificate outside its validity period from %s ignored", source)
         return None
-    issuer = _trusted_issuer(cert)
+    issuer = _trusted_issuer(cert, now)
     if issuer is None:
         log.warning("client certificate not issued by the consumer CA from %s ignored", source)
         return None
@@ -148,7 +166,7 @@ def consumer_uuid(request):
     if unfit:
         log.warning("client certificate from %s ignored: %s", source, unfit)
         return None
-    if _revoked(cert, issuer):
+    if _revoked(cert, issuer, now):
         log.warning("revoked client certificate from %s ignored", source)
         return None
     return cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value

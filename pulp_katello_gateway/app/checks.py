@@ -8,6 +8,7 @@ shows the plugin's messages alone.
 
 import ipaddress
 import os
+import pwd
 import stat
 from collections import Counter
 from pathlib import Path
@@ -289,13 +290,22 @@ def api_socket_check(app_configs, **kwargs):
         return [Warning(f"KATELLO_GATEWAY_API_SOCKET names {path!r}, which is not a socket.",
                         hint="Name pulpcore-api's --bind unix: path.",
                         id="katello_gateway.W011")]
-    if mode & stat.S_IWOTH:
+    if mode & 0o077:
+        owner = _user_name(os.stat(path).st_uid)
         return [Warning(
-            f"pulpcore-api's socket {path!r} has mode {stat.filemode(mode)}: every local user "
-            "can connect to it and name a remote user or a host's certificate.",
+            f"pulpcore-api's socket {path!r} has mode {stat.filemode(mode)} (owner {owner}): "
+            "users other than its owner, the web server's, can connect to it and name a remote "
+            "user or a host's certificate.",
             hint=hint, id="katello_gateway.W011",
         )]
     return []
+
+
+def _user_name(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
 
 
 def authentication_classes_check(app_configs, **kwargs):

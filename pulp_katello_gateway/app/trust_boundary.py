@@ -12,6 +12,7 @@ whereas a TCP port on loopback is open to every local user.
 
 import ipaddress
 import logging
+import socket
 from functools import lru_cache
 
 from django.conf import settings
@@ -37,15 +38,25 @@ def trusted_tcp_entries():
             if entry != UNIX_SOCKET]
 
 
+def over_unix_socket(request):
+    """Whether the request came over a Unix socket: gunicorn's own socket says so. Not an empty
+    client address alone, which gunicorn also gives a TCP client that sends a PROXY protocol
+    header of the LOCAL kind (when an admin turns that protocol on)."""
+    listener = request.META.get("gunicorn.socket")
+    if listener is not None:
+        return listener.family == socket.AF_UNIX
+    return request.META.get("REMOTE_ADDR") == ""  # a server other than gunicorn, or a test
+
+
 def from_trusted_proxy(request):
     """Whether the request came from a configured web server.
 
     The entry ``"unix"`` trusts requests over pulpcore-api's Unix socket (gunicorn reports no
     client address there), which only processes allowed to open the socket can send.
     """
-    remote = request.META.get("REMOTE_ADDR", "")
-    if not remote:
+    if over_unix_socket(request):
         return UNIX_SOCKET in (settings.KATELLO_GATEWAY_TRUSTED_PROXIES or ())
+    remote = request.META.get("REMOTE_ADDR") or ""
     try:
         address = ipaddress.ip_address(remote)
     except ValueError:

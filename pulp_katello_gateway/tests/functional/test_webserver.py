@@ -255,6 +255,13 @@ def test_a_certificate_that_only_names_foreman_pushes_nothing(
     users = requests.get(f"{server.url}/container_gateway/users", cert=foreman_cert,
                          verify=str(pulp.ca_file), timeout=30)
     assert users.status_code == 200, users.text
+    if web_server[0] == "apache":
+        # foremanctl's own mapping to admin on Pulp's API, as deploy-foremanctl.md has it.
+        def pulp_users(as_whom):
+            return requests.get(f"{server.url}/pulp/api/v3/users/", cert=as_whom,
+                                verify=str(pulp.ca_file), timeout=30).status_code
+
+        assert (pulp_users(cert), pulp_users(foreman_cert)) == (403, 200)
 
 
 def _status(ca_file, server, path, headers):
@@ -283,3 +290,36 @@ def test_a_remote_user_sent_twice_is_nobody(pulp, web_server, first):
     else:
         assert status == PULP_API_ANONYMOUS[kind]
     assert _status(pulp.ca_file, server, path, []) == PULP_API_ANONYMOUS[kind]
+
+
+@pytest.fixture(scope="module")
+def guarded_distribution(pulp):
+    """A file distribution behind pulpcore's role-based content guard: only users it grants
+    (and superusers) may fetch from it, at pulpcore-content."""
+    admin, api = pulp.session(), f"{pulp.api_url}/pulp/api/v3"
+    name = f"guarded-{uuid.uuid4().hex[:8]}"
+    guard = admin.post(f"{api}/contentguards/core/rbac/", json={"name": name}, timeout=30)
+    assert guard.status_code == 201, guard.text
+    created = admin.post(f"{api}/distributions/file/file/", timeout=30, json={
+        "name": name, "base_path": name, "content_guard": guard.json()["pulp_href"]})
+    assert created.status_code == 202, created.text
+    pulp.wait_task(created.json()["task"])
+    return f"/pulp/content/{name}/"
+
+
+@pytest.mark.parametrize("header", list(SPOOFED))
+def test_no_header_a_client_sends_opens_guarded_content(pulp, web_server, guarded_distribution,
+                                                        header):
+    """pulpcore-content runs Pulp's authentication too, reading ``Remote_User`` as the remote
+    user; Apache passes that spelling on unless told not to."""
+    kind, server = web_server
+    url = server.url + guarded_distribution
+    client = session(pulp.ca_file)
+    assert client.get(url, timeout=30).status_code == 403
+    spoofed = client.get(url, headers={header: "admin"}, timeout=30)
+    if header == "Remote-User" and OWN_REMOTE_USER[kind]:
+        assert (spoofed.status_code, spoofed.text) == OWN_REMOTE_USER[kind]
+    else:
+        assert spoofed.status_code == 403
+    # The victim's side: the admin, with her password, is let in.
+    assert client.get(url, auth=pulp.admin_auth, timeout=30).status_code != 403

@@ -8,6 +8,8 @@ from urllib.parse import quote
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.test import RequestFactory, override_settings
 
@@ -43,7 +45,31 @@ def pki(tmp_path_factory):
     certs["the CA itself"] = katello.cert_path.read_text()
     certs["crl"] = katello.write_crl(base / "katello.crl", [base / "revoked.crt"])
     certs["foreign crl"] = other.write_crl(base / "other.crl", [base / "good.crt"])
-    return katello.cert_path, certs
+    certs["empty crl"] = katello.write_crl(base / "empty.crl", [])
+    certs["stale crl"] = katello.write_crl(base / "stale.crl", [],
+                                           next_update=-datetime.timedelta(hours=1))
+    certs["signed by a host"] = _signed_by(base / "good.key", base / "good.crt")
+    bundle = base / "bundle.pem"  # Katello's CA, and a host's certificate put there by mistake
+    bundle.write_text(katello.cert_path.read_text() + certs["good"])
+    return bundle, certs
+
+
+def _signed_by(key_path, cert_path):
+    """A client certificate for another consumer, signed with a host's own key."""
+    key = serialization.load_pem_private_key(key_path.read_bytes(), None)
+    issuer = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "another-host")]))
+        .issuer_name(issuer.subject)
+        .public_key(ec.generate_private_key(ec.SECP256R1()).public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def _days_ago(days):
@@ -69,7 +95,7 @@ def test_nginx_escaped_certificate_is_accepted(trust_katello_ca):
 
 
 @pytest.mark.parametrize("name", ["foreign", "expired", "future", "a CA", "the CA itself",
-                                  "for servers only", "two CNs"])
+                                  "for servers only", "two CNs", "signed by a host"])
 def test_untrustworthy_certificates_are_ignored(trust_katello_ca, name):
     """What a TLS server would refuse as a client certificate, a host is not: the CA's own
     certificate (public, and signed by itself) or a sub-CA would otherwise be a "host"."""
@@ -86,11 +112,26 @@ def test_the_crl_revokes_at_once_and_is_reread_when_it_changes(trust_katello_ca,
     with override_settings(KATELLO_GATEWAY_CONSUMER_CRL_FILE=str(crl)):
         assert consumer_uuid(_request(trust_katello_ca["revoked"])) is None
         assert consumer_uuid(_request(trust_katello_ca["good"])) == CONSUMER
-        # Another CA's list naming the good certificate's serial does not revoke it.
-        crl.write_bytes(trust_katello_ca["foreign crl"].read_bytes())
+        # Another CA's list naming the good certificate's serial does not revoke it; Katello's
+        # list, now without the revoked one, lets it in again.
+        crl.write_bytes(trust_katello_ca["foreign crl"].read_bytes()
+                        + trust_katello_ca["empty crl"].read_bytes())
         os.utime(crl, (time.time() + 5, time.time() + 5))  # a new mtime, however fast the write
         assert consumer_uuid(_request(trust_katello_ca["good"])) == CONSUMER
         assert consumer_uuid(_request(trust_katello_ca["revoked"])) == CONSUMER
+
+
+def test_without_a_current_list_of_its_ca_no_host_is_identified(trust_katello_ca, tmp_path):
+    """Fail closed, as a TLS server checking revocation does: only another CA's list, or
+    Katello's list past its next update, could be missing a revocation."""
+    crl = tmp_path / "consumer.crl"
+    for only in ("foreign crl", "stale crl"):
+        crl.write_bytes(trust_katello_ca[only].read_bytes())
+        os.utime(crl, (time.time() + 5, time.time() + 5))
+        with override_settings(KATELLO_GATEWAY_CONSUMER_CRL_FILE=str(crl)):
+            assert consumer_uuid(_request(trust_katello_ca["good"])) is None
+            problems = [m.id for m in consumer_crl_check(None)]
+        assert problems == (["katello_gateway.E012"] if only == "stale crl" else [])
 
 
 def test_an_unreadable_crl_identifies_no_host(trust_katello_ca, tmp_path):

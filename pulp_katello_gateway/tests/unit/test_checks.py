@@ -148,7 +148,8 @@ def _socket(path, mode):
 
 
 @pytest.mark.parametrize("mode, expected", [
-    (0o600, []), (0o660, []), (0o666, ["katello_gateway.W011"]), (0o777, ["katello_gateway.W011"]),
+    (0o600, []), (0o700, []), (0o660, ["katello_gateway.W011"]),
+    (0o606, ["katello_gateway.W011"]), (0o777, ["katello_gateway.W011"]),
 ])
 def test_the_api_socket_must_be_closed_to_other_users(tmp_path, mode, expected):
     path = tmp_path / "api.sock"

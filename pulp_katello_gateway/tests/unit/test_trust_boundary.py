@@ -5,12 +5,18 @@ server's, when only it can open the socket) and over TCP. The real thing, with g
 Apache and another local user, is in tests/functional/test_trust_boundary.py.
 """
 
+import socket
+
 import pytest
 from django.conf import settings
 from django.test import RequestFactory, override_settings
 
 from pulp_katello_gateway.app.dynaconf_hooks import TRUST_BOUNDARY
-from pulp_katello_gateway.app.trust_boundary import TrustBoundaryMiddleware, client_address
+from pulp_katello_gateway.app.trust_boundary import (
+    TrustBoundaryMiddleware,
+    client_address,
+    from_trusted_proxy,
+)
 
 SOCKET = ""  # gunicorn reports no client address over a Unix socket
 REMOTE_USER = "HTTP_REMOTE_USER"  # install.md's REMOTE_USER_ENVIRON_NAME
@@ -86,3 +92,12 @@ def test_the_client_behind_the_web_server_is_the_address_it_appended():
     assert address(SOCKET, "203.0.113.1, 198.51.100.9") == "198.51.100.9"
     # From an untrusted peer the header is the client's own word.
     assert address("127.0.0.1", "198.51.100.9") == "127.0.0.1"
+
+
+@pytest.mark.parametrize("family, trusted", [(socket.AF_UNIX, True), (socket.AF_INET, False)])
+def test_the_socket_is_the_one_gunicorn_accepted_on(family, trusted):
+    """gunicorn gives an empty client address to a TCP client that sends a PROXY protocol header
+    of the LOCAL kind (when an admin turns that protocol on): only its socket tells."""
+    with socket.socket(family, socket.SOCK_STREAM) as accepted_on:
+        request = RequestFactory().get("/", REMOTE_ADDR="", **{"gunicorn.socket": accepted_on})
+        assert from_trusted_proxy(request) is trusted
