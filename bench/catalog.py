@@ -103,7 +103,7 @@ def _populate(repositories, grants):
 def _identities(grants):
     from django.contrib.auth import get_user_model
 
-    from pulp_katello_gateway.app.access import Identity
+    from pulp_katello_gateway.app.identities import Identity
     from pulp_katello_gateway.app.models import ForemanUser
 
     foreman_user = ForemanUser.objects.select_related("user").get(login=LOGIN)

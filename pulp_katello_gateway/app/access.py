@@ -18,7 +18,6 @@ re-implements a rule. Katello's rules, for repositories Katello pushed to us:
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AnonymousUser
 from django.db.models import F, Q
 
 from pulp_katello_gateway.app import metrics
@@ -38,45 +37,6 @@ from pulp_katello_gateway.app.pulp_internals import (
 PULL, PUSH = "pull", "push"
 
 
-@dataclass(frozen=True)
-class Identity:
-    """Who asks. ``user`` is the JWT subject; Foreman users and hosts carry their row id."""
-
-    user: object = AnonymousUser()
-    foreman_user_id: int | None = None
-    host_id: int | None = None
-
-    @classmethod
-    def of_foreman_user(cls, foreman_user):
-        return cls(user=foreman_user.user, foreman_user_id=foreman_user.pk)
-
-    @property
-    def from_katello(self):
-        """True for identities whose rights come only from Katello's ACL."""
-        return self.foreman_user_id is not None or self.host_id is not None
-
-    @property
-    def is_anonymous(self):
-        return not self.from_katello and not self.user.is_authenticated
-
-    @property
-    def kind(self):
-        """``host``, ``foreman``, ``pulp`` (a local Pulp user) or ``anonymous``."""
-        if self.host_id is not None:
-            return "host"
-        if self.foreman_user_id is not None:
-            return "foreman"
-        return "anonymous" if self.is_anonymous else "pulp"
-
-    def __str__(self):
-        if self.host_id is not None:
-            return f"host:{self.host_id}"
-        if self.foreman_user_id is not None:
-            return f"foreman:{self.user.username}"
-        return self.user.username or "anonymous"
-
-
-ANONYMOUS = Identity()
 
 
 def _grants(identity):

@@ -6,10 +6,12 @@ from pulpcore.plugin.serializers import IdentityField, ModelSerializer, RelatedF
 from rest_framework import serializers
 
 from .models import ConsumerHost, ForemanUser, KatelloRepository, PullRecord, reserved_name_problem
-from .names import fold_login, login_problem, name_problem
+from .names import NAME_MAX_LENGTH, fold_login, login_problem, name_problem
 
 
-def _valid_name(value):
+def valid_name(value):
+    """Validator of every name a client gives the native API and explain/ (a repository, a
+    login, a host's uuid): ``names.name_problem``, as Katello's push API checks them too."""
     problem = name_problem(value)
     if problem:
         raise DjangoValidationError(f"The value {problem}.")
@@ -34,8 +36,8 @@ class ForemanUserSerializer(ModelSerializer):
     pulp_href = IdentityField(view_name="katello_gateway/users-detail")
     login = serializers.CharField(
         help_text="Foreman login; stored as Foreman folds it (its lower_login).",
-        max_length=255,
-        validators=[_valid_name],
+        max_length=NAME_MAX_LENGTH,
+        validators=[valid_name],
     )
     user = RelatedField(
         view_name="users-detail",

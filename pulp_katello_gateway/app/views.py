@@ -13,24 +13,18 @@ from rest_framework.views import APIView
 
 from pulp_katello_gateway.app import access, ownership
 from pulp_katello_gateway.app.acl import state
-from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, local_user
-from pulp_katello_gateway.app.names import name_problem
+from pulp_katello_gateway.app.identities import ANONYMOUS, Identity, login_candidates
+from pulp_katello_gateway.app.models import ConsumerHost
 from pulp_katello_gateway.app.policies import every_action
+from pulp_katello_gateway.app.serializers import valid_name
 
 _READ_ACL = every_action("katello_gateway.view_katellorepository")
 
 
-def _name(value):
-    problem = name_problem(value)
-    if problem:
-        raise serializers.ValidationError(problem)
-    return value
-
-
 class ExplainQuerySerializer(serializers.Serializer):
-    repository = serializers.CharField(validators=[_name])
-    login = serializers.CharField(required=False, validators=[_name])
-    host = serializers.CharField(required=False, validators=[_name])
+    repository = serializers.CharField(validators=[valid_name])
+    login = serializers.CharField(required=False, validators=[valid_name])
+    host = serializers.CharField(required=False, validators=[valid_name])
     action = serializers.ChoiceField([access.PULL, access.PUSH], default=access.PULL)
 
     def validate(self, data):
@@ -41,7 +35,10 @@ class ExplainQuerySerializer(serializers.Serializer):
 
 class ExplainView(APIView):
     """What an identity may do on a repository, and the rule that decided: the token
-    endpoint's own decision (``access.explain``)."""
+    endpoint's own decision (``access.explain``), for the identity the token endpoint would
+    take. A login that is both a local Pulp user and a Foreman user is the local user with its
+    Pulp password and the Foreman user with any other secret Foreman accepts: the answer is the
+    first, and ``other_candidates`` holds the second (``identities.login_candidates``)."""
 
     DEFAULT_ACCESS_POLICY = _READ_ACL
 
@@ -54,35 +51,38 @@ class ExplainView(APIView):
         query = ExplainQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
-        identity = self._identity(data)
-        actions, rule = access.explain(identity, data["repository"], [data["action"]])
+        (identity, secret), *others = self._candidates(data)
+
+        def decision(identity, secret):
+            actions, rule = access.explain(identity, data["repository"], [data["action"]])
+            return {"identity": identity.kind, "with": secret, "actions": sorted(actions),
+                    "rule": rule}
+
         return Response({
             "repository": data["repository"],
             "login": data.get("login"),
             "host": data.get("host"),
             "action": data["action"],
-            "actions": sorted(actions),
-            "rule": rule,
+            **decision(identity, secret),
+            "other_candidates": [decision(*other) for other in others],
         })
 
-    def _identity(self, data):
+    def _candidates(self, data):
+        """``(identity, secret)`` pairs, in the token endpoint's order."""
         if "host" in data:
             host = ConsumerHost.objects.filter(uuid=data["host"]).first()
             if host is None:
                 raise NotFound(f"No host {data['host']!r}: Katello has not pushed it.")
-            return access.Identity(host_id=host.pk)
+            return [(Identity(host_id=host.pk), "its consumer certificate")]
         if "login" in data:
-            foreman_user = ForemanUser.objects.for_login(data["login"])
-            if foreman_user is not None:
-                return access.Identity.of_foreman_user(foreman_user)
-            local = local_user(data["login"])
-            if local is None:
+            candidates = login_candidates(data["login"]).in_order()
+            if not candidates:
                 raise NotFound(
                     f"No login {data['login']!r}: neither a Foreman user that has logged in here "
                     "nor a local Pulp user."
                 )
-            return access.Identity(user=local)
-        return access.ANONYMOUS
+            return candidates
+        return [(ANONYMOUS, "no credentials")]
 
 
 class StatusView(APIView):

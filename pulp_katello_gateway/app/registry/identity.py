@@ -23,11 +23,11 @@ from pulp_katello_gateway.app import (
     metrics,
     trust_boundary,
 )
-from pulp_katello_gateway.app.access import ANONYMOUS, Identity
 from pulp_katello_gateway.app.acl import revocations
+from pulp_katello_gateway.app.identities import ANONYMOUS, Identity, login_candidates
 from pulp_katello_gateway.app.logins import outcomes
 from pulp_katello_gateway.app.logins.backend import ForemanLoginBackend, check_local_password
-from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, local_user
+from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser
 from pulp_katello_gateway.app.names import login_problem
 from pulp_katello_gateway.app.pulp_internals import TokenAuthentication
 
@@ -114,7 +114,8 @@ def basic_credentials(request):
 
 
 def _login(request, login, secret):
-    """The local Pulp user or Foreman user these credentials prove (``docs/logins.md``).
+    """The local Pulp user or Foreman user these credentials prove (``docs/logins.md``), tried
+    in ``identities.login_candidates``' order.
 
     A login naming a local Pulp user is that user when the secret is its password
     (``logins.backend.check_local_password``): a local password never leaves Pulp. Any other
@@ -129,13 +130,13 @@ def _login(request, login, secret):
         # unavailable" (503); a NUL would not even reach PostgreSQL.
         outcomes.login("denied", "-", source, kind="-")
         raise AuthenticationFailed("Invalid username/password.")
-    local = local_user(login)
-    if local is not None:
-        declared = ForemanUser.objects.for_login(login) is not None
-        if check_local_password(request, local, secret, final=not declared):
+    candidates = login_candidates(login)
+    if candidates.local is not None:
+        final = not candidates.asks_foreman
+        if check_local_password(request, candidates.local, secret, final=final):
             outcomes.login("ok", login, source, kind="pulp")
-            return Identity(user=local)
-        if not declared:
+            return Identity(user=candidates.local)
+        if final:
             outcomes.login("denied", login, source, kind="pulp")
             raise AuthenticationFailed("Invalid username/password.")
     if not settings.KATELLO_GATEWAY_FOREMAN_URL:

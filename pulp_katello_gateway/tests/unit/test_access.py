@@ -11,13 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from pulp_container.app.models import ContainerDistribution
 
-from pulp_katello_gateway.app.access import (
-    ANONYMOUS,
-    Identity,
-    parse_scope,
-    permitted_actions,
-    token_access,
-)
+from pulp_katello_gateway.app.access import parse_scope, permitted_actions, token_access
+from pulp_katello_gateway.app.identities import ANONYMOUS, Identity
 from pulp_katello_gateway.app.models import (
     ConsumerHost,
     ForemanUser,

@@ -14,7 +14,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from devtools.net import free_port
-from pulp_katello_gateway.app.access import Identity, permitted_actions
+from pulp_katello_gateway.app.access import permitted_actions
+from pulp_katello_gateway.app.identities import Identity
 from pulp_katello_gateway.app.models import (
     ConsumerHost,
     ForemanUser,

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from pulp_container.app.models import ContainerDistribution
 
-from pulp_katello_gateway.app import access
+from pulp_katello_gateway.app import access, identities
 from pulp_katello_gateway.app.models import (
     ConsumerHost,
     ForemanUser,
@@ -42,17 +42,17 @@ def world():
     ContainerDistribution.objects.create(name="local", base_path="local/only")
     ContainerDistribution.objects.create(name="b", base_path="priv/b")  # private: Katello's
     return {
-        "alice": access.Identity(user=alice.user, foreman_user_id=alice.pk),
-        "host": access.Identity(host_id=host.pk),
-        "admin": access.Identity(
+        "alice": identities.Identity(user=alice.user, foreman_user_id=alice.pk),
+        "host": identities.Identity(host_id=host.pk),
+        "admin": identities.Identity(
             user=get_user_model().objects.create_superuser("root", password="root-password")
         ),
-        "plain": access.Identity(user=get_user_model().objects.create_user("plain")),
+        "plain": identities.Identity(user=get_user_model().objects.create_user("plain")),
     }
 
 
 def test_each_identity_sees_exactly_what_it_may_pull(world):
-    assert access.visible_repositories(access.ANONYMOUS) == PUBLIC
+    assert access.visible_repositories(identities.ANONYMOUS) == PUBLIC
     assert access.visible_repositories(world["alice"]) == sorted([*PUBLIC, "priv/b"])
     assert access.visible_repositories(world["host"]) == sorted([*PUBLIC, "priv/c"])
     assert access.visible_repositories(world["admin"]) == sorted(
@@ -64,7 +64,7 @@ def test_each_identity_sees_exactly_what_it_may_pull(world):
 
 def test_listing_agrees_with_the_pull_decision(world):
     names = sorted([*PUBLIC, "priv/b", "priv/c", "priv/d"])
-    for identity in (access.ANONYMOUS, world["alice"], world["host"]):
+    for identity in (identities.ANONYMOUS, world["alice"], world["host"]):
         pullable = [n for n in names if access.permitted_actions(identity, n, {"pull"})]
         assert access.visible_repositories(identity) == pullable
 
@@ -84,7 +84,7 @@ def test_keyset_pages_cover_the_list_once(world):
     [("%", ["pub/per%cent"]), ("_", ["pub/under_score"]), ("PUB/A", ["pub/a"]), ("", PUBLIC)],
 )
 def test_substring_takes_wildcards_literally(world, contains, expected):
-    assert access.visible_repositories(access.ANONYMOUS, contains=contains) == expected
+    assert access.visible_repositories(identities.ANONYMOUS, contains=contains) == expected
 
 
 def test_pullable_distributions_filter_private_ones_by_identity(world):
@@ -95,7 +95,7 @@ def test_pullable_distributions_filter_private_ones_by_identity(world):
             "base_path", flat=True
         ))
 
-    assert paths(access.ANONYMOUS) == []
+    assert paths(identities.ANONYMOUS) == []
     assert paths(world["alice"]) == ["priv/b"]
     assert paths(world["host"]) == []
     assert paths(world["admin"]) == ["local/only", "priv/b"]
@@ -120,7 +120,7 @@ def test_host_tokens_name_the_host_and_come_back_as_it(world):
 def test_token_of_a_removed_host_is_nobody(world):
     claims = _claims(_token(world["host"]))
     ConsumerHost.objects.filter(uuid=HOST_UUID).delete()
-    assert token_identity(AnonymousUser(), claims) == access.ANONYMOUS
+    assert token_identity(AnonymousUser(), claims) == identities.ANONYMOUS
 
 
 def test_foreman_user_tokens_come_back_as_the_foreman_user(world):
@@ -148,7 +148,7 @@ def test_anonymous_catalog_needs_a_catalog_token(client, world):
     response = client.get("/v2/_catalog")
     assert response.status_code == 401
     assert 'scope="registry:catalog:*"' in response["WWW-Authenticate"]
-    response = _catalog(client, access.ANONYMOUS)
+    response = _catalog(client, identities.ANONYMOUS)
     assert response.json() == {"repositories": PUBLIC}
 
 

@@ -20,7 +20,8 @@ from rest_framework.request import Request
 from urllib3.util import connection
 
 from pulp_katello_gateway.app import pull_record
-from pulp_katello_gateway.app.access import ANONYMOUS, permitted_actions
+from pulp_katello_gateway.app.access import permitted_actions
+from pulp_katello_gateway.app.identities import ANONYMOUS
 from pulp_katello_gateway.app.logins import throttle
 from pulp_katello_gateway.app.models import (
     CachedLogin,

@@ -11,7 +11,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from rest_framework.exceptions import AuthenticationFailed
 
 from pulp_katello_gateway.app import metrics
-from pulp_katello_gateway.app.access import ANONYMOUS, token_access
+from pulp_katello_gateway.app.access import token_access
+from pulp_katello_gateway.app.identities import ANONYMOUS
 from pulp_katello_gateway.app.models import KatelloRepository
 from pulp_katello_gateway.app.registry import identity
 

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from pulp_katello_gateway.app import access, pull_record
+from pulp_katello_gateway.app import identities, pull_record
 from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, PullRecord, PushState
 from pulp_katello_gateway.tests.unit.conftest import put_json
 
@@ -35,8 +35,8 @@ def people(katello_client):
         {"h1": [{"repository": "kat/a", "auth_required": True}]}]})
     host = ConsumerHost.objects.get(uuid="h1")
     return {
-        "alice": access.Identity(user=alice.user, foreman_user_id=alice.pk),
-        "host": access.Identity(host_id=host.pk),
+        "alice": identities.Identity(user=alice.user, foreman_user_id=alice.pk),
+        "host": identities.Identity(host_id=host.pk),
     }
 
 
@@ -47,7 +47,7 @@ def test_one_row_per_identity_repository_and_digest(people):
     pull_record.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
     pull_record.record(people["alice"], "kat/a", DIGEST, DIGEST, "192.0.2.2")
     pull_record.record(people["host"], "kat/a", "v1", DIGEST, "192.0.2.3")
-    pull_record.record(access.ANONYMOUS, "kat/pub", "latest", DIGEST, "192.0.2.4")
+    pull_record.record(identities.ANONYMOUS, "kat/pub", "latest", DIGEST, "192.0.2.4")
     rows = {
         (r.kind, r.login, r.host_uuid, r.repository): (r.count, r.reference, r.client_address)
         for r in PullRecord.objects.all()
@@ -61,7 +61,7 @@ def test_one_row_per_identity_repository_and_digest(people):
 
 def test_a_local_pulp_user_is_recorded_by_username(people):
     root = get_user_model().objects.create_user("deployer")
-    pull_record.record(access.Identity(user=root), "kat/a", "latest", DIGEST, "192.0.2.1")
+    pull_record.record(identities.Identity(user=root), "kat/a", "latest", DIGEST, "192.0.2.1")
     assert PullRecord.objects.get().login == "deployer"
 
 
@@ -84,7 +84,8 @@ def test_expired_rows_are_hidden_and_pruned_by_new_pulls(people, settings):
 def test_pulls_endpoint_filters(katello_client, people):
     pull_record.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
     pull_record.record(people["host"], "kat/a", "latest", DIGEST, "192.0.2.1")
-    pull_record.record(access.ANONYMOUS, "kat/pub", "latest", "sha256:" + "cd" * 32, "192.0.2.1")
+    pull_record.record(identities.ANONYMOUS, "kat/pub", "latest", "sha256:" + "cd" * 32,
+                       "192.0.2.1")
 
     def who(**params):
         response = katello_client.get(NATIVE + "pulls/", params)

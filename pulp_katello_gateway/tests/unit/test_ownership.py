@@ -13,8 +13,9 @@ from pulpcore.plugin.models import Group, RepositoryVersion
 from pulpcore.plugin.util import assign_role, remove_role, set_current_user
 from rest_framework.exceptions import ValidationError
 
-from pulp_katello_gateway.app.access import Identity, explain, permitted_actions
+from pulp_katello_gateway.app.access import explain, permitted_actions
 from pulp_katello_gateway.app.checks import deploy_checks
+from pulp_katello_gateway.app.identities import Identity
 from pulp_katello_gateway.app.models import ForemanUser, KatelloRepository, UserRepositoryGrant
 from pulp_katello_gateway.app.ownership import taken_names
 

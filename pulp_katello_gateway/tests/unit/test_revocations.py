@@ -6,7 +6,8 @@ from django.test import RequestFactory
 from rest_framework.request import Request
 
 from devtools.pki import CertificateAuthority
-from pulp_katello_gateway.app.access import ANONYMOUS, permitted_actions
+from pulp_katello_gateway.app.access import permitted_actions
+from pulp_katello_gateway.app.identities import ANONYMOUS
 from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, UserRepositoryGrant
 from pulp_katello_gateway.app.registry.identity import identify
 from pulp_katello_gateway.app.urls import PUSH_ROOT

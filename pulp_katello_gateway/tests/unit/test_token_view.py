@@ -10,6 +10,8 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from pulp_katello_gateway.app.models import ForemanUser
+
 pytestmark = pytest.mark.django_db
 
 SERVICE = "registry.example.com:8443"
@@ -271,3 +273,34 @@ def test_remote_user_is_believed_only_when_enabled(
     settings.KATELLO_GATEWAY_TOKEN_REMOTE_AUTHENTICATION = True
     response = get_token(client, "repository:kat/a:pull", HTTP_REMOTE_USER="root")
     assert claims(response.json()["token"])["sub"] == "root"
+
+
+def test_explain_takes_the_identity_the_token_endpoint_takes_for_each_secret(
+    client, admin_client, foreman
+):
+    """``alice`` is a local Pulp user and, declared by an admin, a Foreman user: her Pulp
+    password makes the token endpoint take the local user, Foreman's the Foreman user. explain/
+    answers for the first and lists the second, each with what its token grants."""
+    get_user_model().objects.create_user("alice", password="alice-pulp-password")
+    ForemanUser.objects.create_for_login("alice")
+    scope = "repository:kat/a:pull"
+
+    def token_actions(password):
+        response = get_token(client, scope, auth=basic("alice", password))
+        assert response.status_code == 200, response.content
+        decoded = claims(response.json()["token"])
+        return decoded["sub"], decoded["access"][0]["actions"]
+
+    with_pulp_password, with_foreman_password = (token_actions("alice-pulp-password"),
+                                                 token_actions(PASSWORD))
+    assert with_pulp_password[0] == "alice" and with_foreman_password[0] == "foreman:alice"
+    assert with_pulp_password[1] != with_foreman_password[1]  # the two really differ here
+
+    explained = admin_client.get("/pulp/api/v3/katello_gateway/explain/",
+                                 {"login": "alice", "repository": "kat/a"})
+    assert explained.status_code == 200, explained.content
+    body = explained.json()
+    assert (body["identity"], body["actions"]) == ("pulp", with_pulp_password[1])
+    [other] = body["other_candidates"]
+    assert (other["identity"], other["actions"]) == ("foreman", with_foreman_password[1])
+    assert "Pulp password" in body["with"] and "Foreman" in other["with"]

@@ -3,7 +3,8 @@
 from django.core.management import BaseCommand, CommandError
 
 from pulp_katello_gateway.app import access
-from pulp_katello_gateway.app.models import CachedLogin, ConsumerHost, ForemanUser, local_user
+from pulp_katello_gateway.app.identities import ANONYMOUS, Identity, login_candidates
+from pulp_katello_gateway.app.models import CachedLogin, ConsumerHost
 
 
 class Command(BaseCommand):
@@ -46,10 +47,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"    {name}")
 
     def _identities(self, login, host, anonymous):
-        """(description, Identity) pairs: a login may be a local user and a Foreman user."""
+        """(description, Identity) pairs; a login's in the token endpoint's order, each with the
+        secret that makes the token endpoint take it (``identities.login_candidates``)."""
         if anonymous:
-            return [("Anonymous clients (no credentials, no client certificate):",
-                     access.ANONYMOUS)]
+            return [("Anonymous clients (no credentials, no client certificate):", ANONYMOUS)]
         if host is not None:
             found = ConsumerHost.objects.filter(uuid=host).first()
             if found is None:
@@ -58,31 +59,28 @@ class Command(BaseCommand):
                     "a valid consumer certificate Katello is asked for its repositories."
                 )
             grants = found.repository_grants.count()
-            return [(f"Host {host} ({grants} grants from Katello):",
-                     access.Identity(host_id=found.pk))]
-        identities = []
-        local = local_user(login)
-        if local is not None:
-            kind = "superuser" if local.is_superuser else "user"
-            active = "" if local.is_active else ", INACTIVE: cannot log in"
-            identities.append((
-                f"Local Pulp {kind} {login}{active} (with its Pulp password; pulp_container's "
-                "rules):",
-                access.Identity(user=local),
-            ))
-        foreman_user = ForemanUser.objects.for_login(login)
-        if foreman_user is not None:
-            grants = foreman_user.repository_grants.count()
-            cached = CachedLogin.objects.filter(foreman_user=foreman_user).count()
-            identities.append((
-                f"Foreman user {foreman_user.login} (Pulp user {foreman_user.user.username}; "
-                f"{grants} grants from Katello, {cached} cached logins):",
-                access.Identity.of_foreman_user(foreman_user),
-            ))
-        if not identities:
+            return [(f"Host {host} ({grants} grants from Katello):", Identity(host_id=found.pk))]
+        candidates = login_candidates(login)
+        described = []
+        for identity, secret in candidates.in_order():
+            if identity.kind == "pulp":
+                local = identity.user
+                kind = "superuser" if local.is_superuser else "user"
+                active = "" if local.is_active else ", INACTIVE: cannot log in"
+                title = (f"Local Pulp {kind} {login}{active}, with {secret} (pulp_container's "
+                         "rules):")
+            else:
+                foreman_user = candidates.foreman
+                grants = foreman_user.repository_grants.count()
+                cached = CachedLogin.objects.filter(foreman_user=foreman_user).count()
+                title = (f"Foreman user {foreman_user.login}, with {secret} (Pulp user "
+                         f"{foreman_user.user.username}; {grants} grants from Katello, {cached} "
+                         "cached logins):")
+            described.append((title, identity))
+        if not described:
             raise CommandError(
                 f"Unknown login {login}: neither a local Pulp user nor a Foreman user that has "
                 "logged in here. At its first login Foreman checks the credentials and its "
                 "repositories are loaded from Katello's catalog."
             )
-        return identities
+        return described
