@@ -9,9 +9,10 @@ environment would keep its old access until the next sync. A host whose grants a
 than ``KATELLO_GATEWAY_HOST_REFRESH_INTERVAL`` seconds gets them refreshed from Katello's catalog
 for that host (what the lookup of an unknown host asks). The token request that notices never
 waits for Foreman: it is answered from the grants the host has, and a Pulp task (run by a
-worker, so it scales and retries the way Pulp does) asks Foreman and replaces the host's grants
-for the requests that follow. At most one refresh per host is asked for per interval, whatever
-the number of API nodes; Foreman calls go through the same slots and backoff as logins.
+worker, so it scales and retries the way Pulp does: ``tasks.host_refresh``) asks Foreman and
+replaces the host's grants for the requests that follow. At most one refresh per host is asked
+for per interval, whatever the number of API nodes; Foreman calls go through the same slots and
+backoff as logins.
 """
 
 import logging
@@ -27,8 +28,8 @@ from pulp_katello_gateway.app import foreman, metrics
 from pulp_katello_gateway.app.acl.locks import PushInProgress
 from pulp_katello_gateway.app.acl.writes import update_host_grants, update_user_grants
 from pulp_katello_gateway.app.models import ConsumerHost
+from pulp_katello_gateway.app.tasks import refresh_host
 
-log = logging.getLogger(__name__)
 audit = logging.getLogger("pulp_katello_gateway.audit")
 
 
@@ -70,22 +71,3 @@ def request_if_stale(host_id):
         dispatch(refresh_host, kwargs={"uuid": uuid},
                  exclusive_resources=[f"katello_gateway:host:{uuid}"])
         metrics.host_refresh("requested")
-
-
-def refresh_host(uuid):
-    """The task: the host's repositories from Katello, as its grants; without an answer from
-    Foreman the host keeps the grants it has (and a later request asks again)."""
-    try:
-        names = foreman.host_catalog(uuid)
-    except (foreman.ForemanUnavailable, foreman.ForemanRejected) as exc:
-        log.warning("Could not refresh the grants of host %s: %s", uuid, exc)
-        metrics.host_refresh("unavailable")
-        return
-    update_host_grants({uuid: names})
-    mark_refreshed(ConsumerHost.objects.filter(uuid=uuid))
-    metrics.host_refresh("ok")
-
-
-def mark_refreshed(hosts):
-    """The grants of ``hosts`` are Katello's as of now (a push, a lookup or a refresh)."""
-    hosts.update(grants_refreshed_at=timezone.now(), refresh_requested_at=None)

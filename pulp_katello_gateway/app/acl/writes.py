@@ -176,9 +176,12 @@ def replace_user_grants(grants):
 
 
 def replace_host_grants(grants):
-    """Make all host grants exactly ``grants`` ({uuid: [repository name, …]})."""
+    """Make all host grants exactly ``grants`` ({uuid: [repository name, …]}): every host's
+    grants are Katello's as of this push."""
     with _push(whole_tables=True) as cursor:
-        return _replace_grants(cursor, HOST_GRANTS, grants, everyone=True)
+        changes = _replace_grants(cursor, HOST_GRANTS, grants, everyone=True)
+        _mark_refreshed(cursor, "TRUE")
+        return changes
 
 
 def update_user_grants(grants, wait=True):
@@ -195,14 +198,27 @@ def update_host_grants(grants, pushed=False):
     """Replace the grants of the listed hosts only, creating hosts not known yet.
 
     ``pushed``: Katello itself names these hosts (``update_host_repositories``), which ends their
-    revocations; lookups and refreshes leave revoked hosts alone.
+    revocations; lookups and refreshes leave revoked hosts alone. Either way their grants are
+    Katello's as of this write.
     """
     with _push() as cursor:
         with _staged_hosts(cursor, grants):
             if pushed:
                 _end_revocations(cursor, Revocation.HOST, "SELECT uuid FROM kg_pushed_host")
             added = _add_missing_hosts(cursor)
+            _mark_refreshed(cursor, "uuid IN (SELECT uuid FROM kg_pushed_host)")
         return Changes(added=added) + _replace_grants(cursor, HOST_GRANTS, grants, everyone=False)
+
+
+def _mark_refreshed(cursor, hosts_sql):
+    """The grants of the hosts ``hosts_sql`` selects are Katello's as of this transaction (a
+    push, a lookup or a refresh): their refresh interval starts again, a refresh asked for is
+    done. In the write's own transaction, so the mark and the grants commit or roll back
+    together."""
+    cursor.execute(
+        f"UPDATE {_HOSTS} SET grants_refreshed_at = now(), refresh_requested_at = NULL"
+        f" WHERE {hosts_sql}"
+    )
 
 
 def _folded(grants):

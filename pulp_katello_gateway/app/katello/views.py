@@ -15,7 +15,6 @@ from rest_framework.views import APIView
 
 from pulp_katello_gateway.app import metrics
 from pulp_katello_gateway.app.acl import state, writes
-from pulp_katello_gateway.app.grant_refresh import mark_refreshed
 from pulp_katello_gateway.app.katello.parsers import BoundedJSONParser, RackFormParser
 from pulp_katello_gateway.app.katello.serializers import (
     HostGrantsSerializer,
@@ -24,7 +23,7 @@ from pulp_katello_gateway.app.katello.serializers import (
     UserGrantsSerializer,
 )
 from pulp_katello_gateway.app.logins import cache
-from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser
+from pulp_katello_gateway.app.models import ForemanUser
 from pulp_katello_gateway.app.policies import every_action
 from pulp_katello_gateway.app.pulp_fixes import BasicChallenge
 
@@ -98,11 +97,7 @@ class UpdateHostsView(KatelloWriteView):
 class HostRepositoryMappingView(KatelloWriteView):
     endpoint, serializer_class = "host_repository_mapping", HostGrantsSerializer
 
-    @staticmethod
-    def write(grants):
-        changes = writes.replace_host_grants(grants)
-        mark_refreshed(ConsumerHost.objects.all())  # every host's grants are Katello's now
-        return changes
+    write = staticmethod(writes.replace_host_grants)
 
 
 class UpdateHostRepositoriesView(KatelloWriteView):
@@ -110,9 +105,7 @@ class UpdateHostRepositoriesView(KatelloWriteView):
 
     @staticmethod
     def write(grants):
-        changes = writes.update_host_grants(grants, pushed=True)
-        mark_refreshed(ConsumerHost.objects.filter(uuid__in=grants))
-        return changes
+        return writes.update_host_grants(grants, pushed=True)
 
 
 class CachedLoginsView(KatelloPushView):

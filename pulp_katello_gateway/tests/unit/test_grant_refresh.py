@@ -12,12 +12,14 @@ from pulpcore.app.util import set_current_user
 from pulpcore.plugin.models import Task
 
 from pulp_katello_gateway.app import grant_refresh
+from pulp_katello_gateway.app.acl import writes
 from pulp_katello_gateway.app.acl.writes import update_host_grants
 from pulp_katello_gateway.app.models import ConsumerHost
+from pulp_katello_gateway.app.tasks import refresh_host
 
 pytestmark = pytest.mark.django_db
 
-TASK = "pulp_katello_gateway.app.grant_refresh.refresh_host"
+TASK = "pulp_katello_gateway.app.tasks.host_refresh.refresh_host"
 
 
 @pytest.fixture(autouse=True)
@@ -83,7 +85,7 @@ def test_off_asks_for_nothing(host, settings):
 
 
 def test_the_refresh_takes_katellos_catalog(host, foreman):
-    grant_refresh.refresh_host("h1")
+    refresh_host("h1")
     assert granted(host) == ["kat/b"]
     host.refresh_from_db()
     assert host.refresh_requested_at is None
@@ -92,5 +94,38 @@ def test_the_refresh_takes_katellos_catalog(host, foreman):
 
 def test_without_foreman_the_host_keeps_its_grants(host, foreman):
     foreman.set_fault("down")
-    grant_refresh.refresh_host("h1")
+    refresh_host("h1")
     assert granted(host) == ["kat/a"]
+
+
+@pytest.mark.parametrize("push", [
+    lambda: writes.replace_host_grants({"h1": ["kat/b"]}),  # host_repository_mapping
+    lambda: writes.update_host_grants({"h1": ["kat/b"]}, pushed=True),  # update_host_repositories
+])
+def test_a_push_and_its_refresh_bookkeeping_commit_or_roll_back_together(host, monkeypatch, push):
+    """A host-grant push says the host's grants are Katello's as of now: when anything in it
+    fails after the mark, the grants and the mark both stay as they were; when it succeeds,
+    both are new."""
+    age(host, 7200)
+    ConsumerHost.objects.filter(pk=host.pk).update(refresh_requested_at=timezone.now())
+    before = ConsumerHost.objects.values_list(
+        "grants_refreshed_at", "refresh_requested_at").get(pk=host.pk)
+    mark = writes._mark_refreshed
+
+    def mark_then_fail(cursor, hosts_sql):
+        mark(cursor, hosts_sql)
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(writes, "_mark_refreshed", mark_then_fail)
+    with pytest.raises(RuntimeError):
+        push()
+    after_failure = ConsumerHost.objects.values_list(
+        "grants_refreshed_at", "refresh_requested_at").get(pk=host.pk)
+    assert (granted(host), after_failure) == (["kat/a"], before)
+
+    monkeypatch.setattr(writes, "_mark_refreshed", mark)
+    push()
+    refreshed_at, requested_at = ConsumerHost.objects.values_list(
+        "grants_refreshed_at", "refresh_requested_at").get(pk=host.pk)
+    assert granted(host) == ["kat/b"]
+    assert refreshed_at > before[0] and requested_at is None
