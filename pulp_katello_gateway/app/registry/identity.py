@@ -26,7 +26,10 @@ from pulp_katello_gateway.app import (
 from pulp_katello_gateway.app.acl import revocations
 from pulp_katello_gateway.app.identities import ANONYMOUS, Identity, login_candidates
 from pulp_katello_gateway.app.logins import outcomes
-from pulp_katello_gateway.app.logins.backend import ForemanLoginBackend, check_local_password
+from pulp_katello_gateway.app.logins.verification import (
+    check_local_password,
+    verify_foreman_login,
+)
 from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser
 from pulp_katello_gateway.app.names import login_problem
 from pulp_katello_gateway.app.pulp_internals import TokenAuthentication
@@ -118,7 +121,7 @@ def _login(request, login, secret):
     in ``identities.login_candidates``' order.
 
     A login naming a local Pulp user is that user when the secret is its password
-    (``logins.backend.check_local_password``): a local password never leaves Pulp. Any other
+    (``logins.verification.check_local_password``): a local password never leaves Pulp. Any other
     secret is a Foreman login only where an admin said that Foreman user exists here too
     (``admin`` exists in both on every capsule), so a mistyped local password never reaches
     Foreman either.
@@ -143,7 +146,7 @@ def _login(request, login, secret):
         outcomes.login("denied", login, source, kind="pulp")
         raise AuthenticationFailed("Invalid username/password.")
     try:
-        user = ForemanLoginBackend().authenticate(request, username=login, password=secret)
+        user = verify_foreman_login(request, login, secret)
     except foreman.ForemanUnavailable as exc:
         raise IdentityUnavailable(f"Cannot verify the login now: {exc}. Try again later.") from None
     if user is None:

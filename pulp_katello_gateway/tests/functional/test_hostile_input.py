@@ -27,7 +27,7 @@ from schemathesis import GenerationMode
 from devtools.clients import Skopeo
 from devtools.rack import encode
 from pulp_katello_gateway.app import settings as defaults
-from pulp_katello_gateway.app.logins.backend import SECRET_MAX_LENGTH
+from pulp_katello_gateway.app.logins.verification import SECRET_MAX_LENGTH
 from pulp_katello_gateway.app.names import name_problem
 from pulp_katello_gateway.app.registry.token import MAX_SCOPES
 from pulp_katello_gateway.tests.functional.database import snapshot

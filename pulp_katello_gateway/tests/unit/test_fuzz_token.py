@@ -25,7 +25,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pulp_katello_gateway.app.logins.backend import SECRET_MAX_LENGTH
+from pulp_katello_gateway.app.logins.verification import SECRET_MAX_LENGTH
 from pulp_katello_gateway.app.models import (
     CachedLogin,
     ConsumerHost,
