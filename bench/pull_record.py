@@ -26,6 +26,7 @@ from urllib.parse import quote
 import requests
 
 from bench.token import LOGIN, PASSWORD, PRIVATE, katello_stack
+from devtools.clients import KATELLO_PUSH_PATH
 from devtools.net import free_port, wait_until
 from devtools.pki import CertificateAuthority
 
@@ -168,7 +169,7 @@ def _host_refresh_calls(stack, katello, tmp, hosts, seconds):
         katello.add_host(uuid, repositories=[PRIVATE])
         ca.issue(uuid, tmp / f"{uuid}.crt", tmp / f"{uuid}.key")
         certs[uuid] = quote((tmp / f"{uuid}.crt").read_text())
-    katello.push(f"{stack.api_url}/pulp/api/v3/container_gateway/", auth=stack.admin_auth,
+    katello.push(f"{stack.api_url}{KATELLO_PUSH_PATH}", auth=stack.admin_auth,
                  verify=str(stack.ca_file))
     katello.reset_counters()
     http = _session(stack)

@@ -33,7 +33,6 @@ Both modes exit 1 past this project's limits: 30 s (a push, or a whole sync on t
 """
 
 import argparse
-import base64
 import io
 import json
 import os
@@ -54,7 +53,9 @@ from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
 
-PUSH_PATH = "/pulp/api/v3/container_gateway/"
+from devtools.clients import KATELLO_PUSH_PATH as PUSH_PATH
+from devtools.clients import basic_authorization
+
 BENCH_USER, BENCH_PASSWORD = "bench-katello", "bench-katello-password"
 LIMIT_SECONDS, LIMIT_RSS_MIB = 30, 1024
 # Sizes per mode: pushes one by one in-process, or a Katello-shaped sync through Apache.
@@ -238,7 +239,7 @@ def _counts():
 
 
 def _environ(method, endpoint, body, content_type):
-    credentials = base64.b64encode(f"{BENCH_USER}:{BENCH_PASSWORD}".encode()).decode()
+    authorization = basic_authorization(BENCH_USER, BENCH_PASSWORD)
     return {
         "REQUEST_METHOD": method,
         "PATH_INFO": PUSH_PATH + endpoint,
@@ -248,7 +249,7 @@ def _environ(method, endpoint, body, content_type):
         "SERVER_PROTOCOL": "HTTP/1.1",
         "HTTP_HOST": "127.0.0.1",
         "HTTP_ACCEPT": "application/json",
-        "HTTP_AUTHORIZATION": f"Basic {credentials}",
+        "HTTP_AUTHORIZATION": authorization,
         "CONTENT_TYPE": content_type,
         "CONTENT_LENGTH": str(len(body)),
         "wsgi.input": io.BytesIO(body),

@@ -58,7 +58,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-from devtools.clients import Skopeo
+from devtools.clients import KATELLO_PUSH_PATH, Skopeo
 from devtools.katello_standin import KatelloStandin
 from devtools.oci import build_image
 from devtools.pg import bench_database
@@ -111,7 +111,7 @@ def _prepare(stack, katello, tmp):
     katello.add_repository(PRIVATE, auth_required=True)
     katello.add_repository(PUBLIC, auth_required=False)
     katello.add_user(LOGIN, PASSWORD, repositories=[PRIVATE])
-    steps = katello.push(f"{stack.api_url}/pulp/api/v3/container_gateway/",
+    steps = katello.push(f"{stack.api_url}{KATELLO_PUSH_PATH}",
                          auth=stack.admin_auth, verify=str(stack.ca_file))
     failed = [step for step in steps if step.status != 200]
     if failed:

@@ -1,8 +1,22 @@
-"""Thin wrappers around the real registry clients (skopeo, podman) used by tests and the demo."""
+"""Thin wrappers around the real registry clients (skopeo, podman) used by tests and the demo,
+and the one Basic ``Authorization`` header they and the raw-HTTP tests send."""
 
+import base64
 import json
 import subprocess
 from pathlib import Path
+
+# Where Katello's push API (``/container_gateway/`` behind the capsule's web server) lands on an
+# API node.
+KATELLO_PUSH_PATH = "/pulp/api/v3/container_gateway/"
+
+
+def basic_authorization(login, secret):
+    """The ``Authorization`` value of HTTP Basic for ``login`` and ``secret``: str (sent as
+    UTF-8, as registry clients do) or bytes (sent as they are)."""
+    if isinstance(login, str):
+        login, secret = login.encode(), secret.encode()
+    return "Basic " + base64.b64encode(login + b":" + secret).decode()
 
 
 class ClientError(Exception):

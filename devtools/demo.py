@@ -23,13 +23,11 @@ from pathlib import Path
 
 import requests
 
-from devtools.clients import Skopeo
+from devtools.clients import KATELLO_PUSH_PATH, Skopeo
 from devtools.net import port_open, wait_for_port
 from devtools.oci import build_image
 from devtools.pg import Cluster
 from devtools.stack import PulpStack, wait_pid_gone
-
-PUSH_API = "/pulp/api/v3/container_gateway/"
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DIR = Path(os.environ.get("DEMO_DIR", ROOT / ".demo")).resolve()
@@ -127,7 +125,7 @@ def start():
         user, password = stack.admin_auth
         pushed = requests.post(
             f"{katello_url}/_standin/push",
-            json={"url": stack.api_url + PUSH_API, "user": user, "password": password,
+            json={"url": stack.api_url + KATELLO_PUSH_PATH, "user": user, "password": password,
                   "ca": str(stack.ca_file)},
             timeout=60,
         ).json()

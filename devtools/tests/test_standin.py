@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from devtools import rack
+from devtools.clients import KATELLO_PUSH_PATH
 from devtools.katello_standin import KatelloStandin, PushStep
 from devtools.net import free_port
 
@@ -458,7 +459,7 @@ class Recorder(ThreadingHTTPServer):
 
     @property
     def base(self):
-        return f"http://127.0.0.1:{self.server_address[1]}/pulp/api/v3/container_gateway/"
+        return f"http://127.0.0.1:{self.server_address[1]}{KATELLO_PUSH_PATH}"
 
 
 class _RecorderHandler(BaseHTTPRequestHandler):
@@ -487,7 +488,7 @@ def test_push_sequence_is_what_katello_sends(katello):
         steps = katello.push(gateway.base, auth=("pulp-admin", "secret"))
     finally:
         gateway.shutdown()
-    prefix = "/pulp/api/v3/container_gateway/"
+    prefix = KATELLO_PUSH_PATH
     assert steps == [
         PushStep("PUT", prefix + "repository_list/", 200),
         PushStep("GET", prefix + "users", 200),
@@ -535,7 +536,7 @@ def test_push_skips_unknown_users_and_absent_hosts_and_survives_errors(katello):
 
 
 def test_push_to_nowhere_reports_no_status(katello):
-    base = f"http://127.0.0.1:{free_port()}/pulp/api/v3/container_gateway"
+    base = f"http://127.0.0.1:{free_port()}{KATELLO_PUSH_PATH}".rstrip("/")
     steps = katello.push(base, timeout=2)
     assert [s.status for s in steps] == [None, None, None, None]  # no users: no mapping PUT
     assert [s.path.rsplit("container_gateway", 1)[1] for s in steps] == [

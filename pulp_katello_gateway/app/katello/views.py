@@ -31,16 +31,17 @@ log = logging.getLogger(__name__)
 
 
 @extend_schema(exclude=True)  # Katello's wire format, not part of Pulp's REST API and bindings
-class KatelloPushView(BasicChallenge, APIView):
-    """Common ground of the push endpoints: access policy, body formats, the write itself, a 401
-    with a Basic challenge without credentials."""
+class KatelloView(BasicChallenge, APIView):
+    """What every view of Katello's API (its pushes, its user list, the cached-login drop) has:
+    Katello's access policy and body formats, a 401 with a Basic challenge without
+    credentials."""
 
     parser_classes = [RackFormParser, BoundedJSONParser]
     renderer_classes = [JSONRenderer]
     DEFAULT_ACCESS_POLICY = every_action("katello_gateway.push_katello")
 
 
-class KatelloWriteView(KatelloPushView):
+class KatelloWriteView(KatelloView):
     """A PUT endpoint: ``serializer_class`` validates the body, ``write`` stores its one field,
     and the push is noted in the ACL state under ``endpoint``."""
 
@@ -68,7 +69,7 @@ class KatelloWriteView(KatelloPushView):
         return Response()
 
 
-class UsersView(KatelloPushView):
+class UsersView(KatelloView):
     def get(self, request, **kwargs):
         """Logins of the Foreman users known here, folded and as their last login Foreman
         accepted spelled them: Katello maps only those it finds by Foreman's exact ``login``
@@ -108,7 +109,7 @@ class UpdateHostRepositoriesView(KatelloWriteView):
         return writes.update_host_grants(grants, pushed=True)
 
 
-class CachedLoginsView(KatelloPushView):
+class CachedLoginsView(KatelloView):
     def delete(self, request, login, **kwargs):
         """Forget every cached login of ``login`` at once, so its next token asks Foreman.
 

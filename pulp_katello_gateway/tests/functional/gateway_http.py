@@ -11,8 +11,10 @@ from urllib.parse import quote
 import jwt
 import requests
 
+from devtools.clients import KATELLO_PUSH_PATH
+
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-PUSH_PATH = "/pulp/api/v3/container_gateway/"  # Katello's push API on an API node
+PUSH_PATH = KATELLO_PUSH_PATH
 
 
 def push_url(base_url):

@@ -8,7 +8,6 @@ The property tests in ``tests/unit/test_fuzz_*.py`` cover the same endpoints in 
 process; here a bounded number of generated requests goes through the real server too.
 """
 
-import base64
 import http.client
 import json
 import re
@@ -25,6 +24,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from devtools.clients import Skopeo
+from devtools.clients import basic_authorization as basic
 from devtools.rack import encode
 from pulp_katello_gateway.app import settings as defaults
 from pulp_katello_gateway.app.logins.verification import SECRET_MAX_LENGTH
@@ -37,12 +37,6 @@ NATIVE = "/pulp/api/v3/katello_gateway/"
 FORM = "application/x-www-form-urlencoded"
 SURROGATE = re.compile("[\ud800-\udfff]")
 REAL_HTTP = settings(max_examples=25)
-
-def basic(login, secret):
-    if isinstance(login, str):
-        login, secret = login.encode(), secret.encode()
-    return "Basic " + base64.b64encode(login + b":" + secret).decode()
-
 
 class Raw:
     """One request per connection, bytes as given. A server may answer a request over its limits

@@ -10,9 +10,10 @@ import uuid
 import pytest
 
 from devtools import rack
+from devtools.clients import KATELLO_PUSH_PATH
 from devtools.katello_standin import put
 
-PUSH = "/pulp/api/v3/container_gateway/"
+PUSH = KATELLO_PUSH_PATH
 NATIVE = "/pulp/api/v3/katello_gateway/"
 
 

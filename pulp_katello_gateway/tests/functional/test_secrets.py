@@ -18,10 +18,11 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from devtools.clients import KATELLO_PUSH_PATH
 from devtools.pg import _pg_bindir
 
 ACCESS_LOG = "api-access.log"
-PUSHED = "PUT /pulp/api/v3/container_gateway/repository_list/"
+PUSHED = f"PUT {KATELLO_PUSH_PATH}repository_list/"
 
 
 def _known_secrets(pulp, katello, secret_registry):

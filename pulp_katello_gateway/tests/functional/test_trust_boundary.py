@@ -19,6 +19,7 @@ import requests
 
 from devtools import docs
 from devtools.apache import FOREMANCTL_REMOTE_USER
+from devtools.clients import KATELLO_PUSH_PATH
 from devtools.net import free_port, wait_until
 from devtools.stack import BIN
 from pulp_katello_gateway.tests.functional.database import snapshot
@@ -86,7 +87,7 @@ def test_remote_user_sent_to_pulps_port_is_nobody(pulp, tcp_node, pulp_db):
     attacker.headers["Remote-User"] = "admin"
     before = snapshot(pulp_db)
     assert attacker.get(f"{tcp_node}/pulp/api/v3/users/", timeout=30).status_code == 401
-    pushed = attacker.put(f"{tcp_node}/pulp/api/v3/container_gateway/repository_list",
+    pushed = attacker.put(f"{tcp_node}{KATELLO_PUSH_PATH}repository_list",
                           json={"repositories": []}, timeout=30)
     assert pushed.status_code == 401
     assert snapshot(pulp_db) == before

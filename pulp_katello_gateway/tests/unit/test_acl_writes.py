@@ -16,8 +16,7 @@ from pulp_katello_gateway.app.models import (
     KatelloRepository,
     UserRepositoryGrant,
 )
-
-from .conftest import make_world
+from pulp_katello_gateway.tests.unit.katello_api import make_world
 
 
 def repository_ids():

@@ -5,10 +5,11 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from devtools.clients import KATELLO_PUSH_PATH
 from pulp_katello_gateway.app.models import CachedLogin, ForemanUser
 
 pytestmark = pytest.mark.django_db
-URL = "/pulp/api/v3/container_gateway/users/{}/cached_logins/"
+URL = KATELLO_PUSH_PATH + "users/{}/cached_logins/"
 
 
 @pytest.fixture

@@ -40,8 +40,7 @@ from hypothesis import strategies as st
 from packaging.version import Version
 
 from pulp_katello_gateway.app.models import ForemanUser
-
-from .conftest import database_state, push_url
+from pulp_katello_gateway.tests.unit.katello_api import database_state, push_url
 
 pytestmark = pytest.mark.django_db
 

@@ -28,8 +28,7 @@ from pulp_katello_gateway.app.models import (
     KatelloRepository,
     UserRepositoryGrant,
 )
-
-from .conftest import FORM, database_state, push_url
+from pulp_katello_gateway.tests.unit.katello_api import FORM, database_state, push_url
 
 pytestmark = pytest.mark.django_db
 

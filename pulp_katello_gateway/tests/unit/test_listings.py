@@ -1,6 +1,5 @@
 """What each identity sees in the catalog, search and Flatpak index, and how those views parse."""
 
-import base64
 
 import jwt
 import pytest
@@ -9,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from pulp_container.app.models import ContainerDistribution
 
+from devtools.clients import basic_authorization
 from pulp_katello_gateway.app import access, identities
 from pulp_katello_gateway.app.models import (
     ConsumerHost,
@@ -184,10 +184,6 @@ def test_nul_in_parameters_is_a_client_error(client, world):
     assert client.get("/index/dynamic?label:org.flatpak.ref:exists=1&tag=%00").status_code == 400
 
 
-def _basic(login, password):
-    return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()
-
-
 def test_search_refuses_containers_image_clients(client, world):
     response = client.get(
         "/v1/search?q=pub", HTTP_DOCKER_DISTRIBUTION_API_VERSION="registry/2.0"
@@ -208,7 +204,7 @@ def test_search_without_credentials_shows_public_matches(client, world):
 
 def test_search_with_credentials_and_limit(client, world):
     response = client.get(
-        "/v1/search?q=priv&n=2", HTTP_AUTHORIZATION=_basic("root", "root-password")
+        "/v1/search?q=priv&n=2", HTTP_AUTHORIZATION=basic_authorization("root", "root-password")
     )
     assert [r["name"] for r in response.json()["results"]] == ["priv/b", "priv/c"]
     assert response.json()["num_results"] == 2
@@ -226,7 +222,7 @@ def test_search_limits(client, world, query, status, results):
 
 def test_search_with_bad_credentials_is_401(client, world, settings):
     settings.KATELLO_GATEWAY_FOREMAN_URL = None  # only local users then: no Foreman call
-    response = client.get("/v1/search", HTTP_AUTHORIZATION=_basic("root", "wrong"))
+    response = client.get("/v1/search", HTTP_AUTHORIZATION=basic_authorization("root", "wrong"))
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Basic")
 

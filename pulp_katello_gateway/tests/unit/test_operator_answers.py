@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from pulp_katello_gateway.app import identities, pull_record
 from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, PullRecord, PushState
-from pulp_katello_gateway.tests.unit.conftest import put_json
+from pulp_katello_gateway.tests.unit.katello_api import put_json
 
 pytestmark = pytest.mark.django_db
 

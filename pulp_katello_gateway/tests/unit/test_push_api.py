@@ -1,12 +1,12 @@
 """The push API end to end through DRF: Katello's exact bodies, JSON, errors, permissions."""
 
-import base64
 
 import pytest
 from django.conf import settings
 from django.test import override_settings
 
 from devtools import rack
+from devtools.clients import basic_authorization
 from pulp_katello_gateway.app.katello import parsers
 from pulp_katello_gateway.app.models import (
     ConsumerHost,
@@ -15,8 +15,13 @@ from pulp_katello_gateway.app.models import (
     KatelloRepository,
     UserRepositoryGrant,
 )
-
-from .conftest import FORM, database_state, push_url, put_form, put_json
+from pulp_katello_gateway.tests.unit.katello_api import (
+    FORM,
+    database_state,
+    push_url,
+    put_form,
+    put_json,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -390,8 +395,8 @@ def test_katello_role_and_superuser_may_push(request, client):
 
 
 def test_katello_role_with_basic_credentials(anonymous_client, katello_user):
-    credentials = base64.b64encode(b"katello:katello-secret").decode()
-    anonymous_client.credentials(HTTP_AUTHORIZATION=f"Basic {credentials}")
+    anonymous_client.credentials(
+        HTTP_AUTHORIZATION=basic_authorization("katello", "katello-secret"))
     assert put_form(anonymous_client, "repository_list", "repositories").status_code == 200
 
 

@@ -4,7 +4,7 @@ and takes Katello's pushes at the smart proxy's own URL."""
 import pytest
 
 from pulp_katello_gateway.app.models import KatelloRepository
-from pulp_katello_gateway.tests.unit.conftest import FORM
+from pulp_katello_gateway.tests.unit.katello_api import FORM
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,6 @@
 """The token endpoint as a client sees it, through Django's full request path (middleware,
 URL override, DRF): status codes, bodies, headers, and JWTs pulp_container can verify."""
 
-import base64
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -10,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from devtools.clients import basic_authorization as basic
 from pulp_katello_gateway.app.models import ForemanUser
 
 pytestmark = pytest.mark.django_db
@@ -32,10 +32,6 @@ def foreman(foreman_with):
         KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES=2,
         KATELLO_GATEWAY_FOREMAN_READ_TIMEOUT=2,
     )
-
-
-def basic(user, password):
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def get_token(client, *scopes, auth=None, service=SERVICE, **headers):

@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
+from devtools.clients import KATELLO_PUSH_PATH
 from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, HostRepositoryGrant
 
 pytestmark = pytest.mark.django_db
@@ -107,7 +108,7 @@ def test_admin_adds_a_foreman_user_ahead_of_its_first_login(admin_client, katell
     assert response.status_code == 201, response.content
     assert response.json()["username"] == "foreman:carol"
     assert not get_user_model().objects.get(username="foreman:carol").has_usable_password()
-    assert katello_client.get("/pulp/api/v3/container_gateway/users").json() == {"users": ["carol"]}
+    assert katello_client.get(f"{KATELLO_PUSH_PATH}users").json() == {"users": ["carol"]}
 
 
 @pytest.mark.parametrize(
