@@ -3,6 +3,7 @@ and the one Basic ``Authorization`` header they and the raw-HTTP tests send."""
 
 import base64
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -74,3 +75,44 @@ class Skopeo:
              "-u", username, "--password-stdin", registry],
             stdin=password, check=check,
         )
+
+
+class Podman:
+    """podman as root against the stack: its own vfs storage, auth file and the stack's CA.
+
+    Methods return the finished process; ``check=True`` raises ``ClientError`` on failure.
+    """
+
+    def __init__(self, storage, auth_file, certs_dir):
+        self.base = [
+            "podman", "--root", str(storage / "root"), "--runroot", str(storage / "runroot"),
+            "--storage-driver", "vfs", "--events-backend", "none",
+        ]
+        if not auth_file.exists():
+            auth_file.write_text('{"auths": {}}')  # podman refuses to pull without the file
+        self.env = dict(os.environ, REGISTRY_AUTH_FILE=str(auth_file))
+        self.certs_dir = str(certs_dir)
+
+    def run(self, *args, stdin=None, check=True):
+        result = subprocess.run(
+            [*self.base, *args], input=stdin, capture_output=True, text=True, timeout=120,
+            env=self.env,
+        )
+        if check and result.returncode != 0:
+            raise ClientError(result)
+        return result
+
+    def login(self, registry, username, password, check=True):
+        return self.run(
+            "login", "--cert-dir", self.certs_dir, "-u", username, "--password-stdin", registry,
+            stdin=password, check=check,
+        )
+
+    def pull(self, ref, check=True):
+        return self.run("pull", "--quiet", "--cert-dir", self.certs_dir, ref, check=check)
+
+    def push(self, src, dest, check=True):
+        return self.run("push", "--quiet", "--cert-dir", self.certs_dir, src, dest, check=check)
+
+    def image_digest(self, ref):
+        return self.run("image", "inspect", "--format", "{{.Digest}}", ref).stdout.strip()

@@ -2,10 +2,8 @@
 
 import os
 import shutil
-import subprocess
 import tempfile
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ from devtools.apache import (
     foremanctl_push_user,
     install_md_defines,
 )
-from devtools.clients import ClientError, Skopeo
+from devtools.clients import Podman, Skopeo
 from devtools.katello_standin import KatelloStandin
 from devtools.net import free_port, unix_http_status, wait_until
 from devtools.nginx import Nginx, remote_user_map
@@ -26,6 +24,8 @@ from devtools.oci import build_image
 from devtools.pg import Database
 from devtools.pki import CertificateAuthority
 from devtools.stack import PulpStack
+from pulp_katello_gateway.tests.functional.api_nodes import ApiNodes
+from pulp_katello_gateway.tests.functional.worlds import World
 
 
 def pytest_collection_modifyitems(items):
@@ -228,47 +228,6 @@ def unique_repo():
 # -- podman and Katello pushes (token and login tests) ----------------------------------------
 
 
-class Podman:
-    """podman as root against the stack: its own vfs storage, auth file and the stack's CA.
-
-    Methods return the finished process; ``check=True`` raises ``ClientError`` on failure.
-    """
-
-    def __init__(self, storage, auth_file, certs_dir):
-        self.base = [
-            "podman", "--root", str(storage / "root"), "--runroot", str(storage / "runroot"),
-            "--storage-driver", "vfs", "--events-backend", "none",
-        ]
-        if not auth_file.exists():
-            auth_file.write_text('{"auths": {}}')  # podman refuses to pull without the file
-        self.env = dict(os.environ, REGISTRY_AUTH_FILE=str(auth_file))
-        self.certs_dir = str(certs_dir)
-
-    def run(self, *args, stdin=None, check=True):
-        result = subprocess.run(
-            [*self.base, *args], input=stdin, capture_output=True, text=True, timeout=120,
-            env=self.env,
-        )
-        if check and result.returncode != 0:
-            raise ClientError(result)
-        return result
-
-    def login(self, registry, username, password, check=True):
-        return self.run(
-            "login", "--cert-dir", self.certs_dir, "-u", username, "--password-stdin", registry,
-            stdin=password, check=check,
-        )
-
-    def pull(self, ref, check=True):
-        return self.run("pull", "--quiet", "--cert-dir", self.certs_dir, ref, check=check)
-
-    def push(self, src, dest, check=True):
-        return self.run("push", "--quiet", "--cert-dir", self.certs_dir, src, dest, check=check)
-
-    def image_digest(self, ref):
-        return self.run("image", "inspect", "--format", "{{.Digest}}", ref).stdout.strip()
-
-
 @pytest.fixture(scope="session")
 def podman_storage(work_dir):
     """One vfs image store for the session (creating one costs more than a pull)."""
@@ -300,47 +259,6 @@ def push_katello(pulp, katello):
 
 
 # -- worlds: repositories, Foreman users and hosts, in Pulp and in Katello's view ---------------
-
-
-@dataclass
-class World:
-    """What one test module (or test) works on, under a ``prefix`` no other one uses.
-
-    ``repos``: kind -> repository name (``<prefix>/<kind>``); ``digest`` and ``layout``: the image
-    they hold; ``users``: who -> a Foreman user's credentials (``new_user()``'s dict); ``hosts``:
-    who -> consumer UUID, ``host_certs``: who -> a ``certs.d`` directory with Pulp's CA and the
-    host's consumer certificate; ``workdir``: a directory of the world's own.
-    """
-
-    prefix: str
-    repos: dict
-    digest: str
-    layout: Path
-    workdir: Path
-    katello: KatelloStandin = field(repr=False)
-    secrets: object = field(repr=False)
-    users: dict = field(default_factory=dict)
-    hosts: dict = field(default_factory=dict)
-    host_certs: dict = field(default_factory=dict)
-
-    def host_cert(self, who="host"):
-        """(certificate, key) paths of the host ``who``'s consumer certificate."""
-        directory = self.host_certs[who]
-        return str(directory / "client.cert"), str(directory / "client.key")
-
-    def new_user(self, *, repositories=None, tag="u", password=None):
-        """A fresh Foreman user with a password and a personal access token, granted
-        ``repositories`` (names; default: the world's ``granted`` one), not logged in yet; its
-        secrets are registered for the leak check."""
-        login = f"{self.prefix}-{tag}-{uuid.uuid4().hex[:8]}"
-        password = password or f"pw-{uuid.uuid4().hex}"
-        pat = f"pat-{uuid.uuid4().hex}"
-        if repositories is None:
-            repositories = [self.repos["granted"]]
-        self.katello.add_user(login, password, pat=pat, repositories=repositories)
-        self.secrets.add(password, pat)
-        return {"login": login, "password": password, "pat": pat, "auth": (login, password),
-                "pat_auth": (login, pat)}
 
 
 @pytest.fixture(scope="session")
@@ -433,39 +351,3 @@ def api_nodes(pulp):
     nodes = ApiNodes(pulp)
     yield nodes
     nodes.stop_all()
-
-
-class ApiNodes:
-    def __init__(self, pulp):
-        self.pulp = pulp
-        self.stacks = {}
-
-    def start(self, name, *, env=None, workers=2, timeout=90):
-        port = free_port()
-        # A stack object of its own over the same state (settings, keys, TLS, logs, database),
-        # so that this node may run another number of workers.
-        node = PulpStack(self.pulp.state, self.pulp.database, api_port=port,
-                         api_workers=workers)
-        node.start_api(name, port, env=env)
-        self.stacks[name] = node
-        session = self.pulp.session(auth=None)
-
-        def ready():
-            if node.processes[name].poll() is not None:
-                raise RuntimeError(f"{name} exited: see {node.logs / (name + '.log')}")
-            try:
-                return session.get(f"{node.api_url}/pulp/api/v3/status/", timeout=5).ok
-            except OSError:
-                return False
-
-        wait_until(ready, timeout, interval=0.3, what=f"API node {name}")
-        return node.api_url
-
-    def stop(self, name):
-        node = self.stacks.pop(name, None)
-        if node is not None:
-            node.stop_process(name)
-
-    def stop_all(self):
-        for name in list(self.stacks):
-            self.stop(name)
