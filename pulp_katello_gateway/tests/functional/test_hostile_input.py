@@ -30,7 +30,7 @@ from pulp_katello_gateway.app import settings as defaults
 from pulp_katello_gateway.app.logins.verification import SECRET_MAX_LENGTH
 from pulp_katello_gateway.app.names import name_problem
 from pulp_katello_gateway.app.registry.token import MAX_SCOPES
-from pulp_katello_gateway.tests.functional.database import snapshot
+from pulp_katello_gateway.tests.database import snapshot
 from pulp_katello_gateway.tests.functional.gateway_http import PUSH_PATH as PUSH
 
 NATIVE = "/pulp/api/v3/katello_gateway/"

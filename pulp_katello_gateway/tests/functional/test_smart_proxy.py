@@ -11,7 +11,7 @@ import pytest
 from devtools import restclient
 from devtools.clients import Skopeo
 from devtools.pki import CertificateAuthority
-from pulp_katello_gateway.tests.functional.database import snapshot
+from pulp_katello_gateway.tests.database import snapshot
 from pulp_katello_gateway.tests.functional.listing_clients import host_cert_dir, session
 
 SMART_PROXY = "/pulp/api/v3/smart_proxy"

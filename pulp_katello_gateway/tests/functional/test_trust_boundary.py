@@ -22,7 +22,7 @@ from devtools.apache import FOREMANCTL_REMOTE_USER
 from devtools.clients import KATELLO_PUSH_PATH
 from devtools.net import free_port, wait_until
 from devtools.stack import BIN
-from pulp_katello_gateway.tests.functional.database import snapshot
+from pulp_katello_gateway.tests.database import snapshot
 from pulp_katello_gateway.tests.functional.listing_clients import session, token
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="being another local user needs root")

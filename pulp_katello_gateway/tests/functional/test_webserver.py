@@ -25,7 +25,7 @@ import pulp_katello_gateway
 from devtools import docs
 from devtools.pki import CertificateAuthority
 from devtools.stack import BIN
-from pulp_katello_gateway.tests.functional.database import snapshot
+from pulp_katello_gateway.tests.database import snapshot
 from pulp_katello_gateway.tests.functional.listing_clients import FLATPAK_QUERY, session
 
 REFUSED_BY_NGINX = "Remote-User is set by this web server, never by clients.\n"

@@ -4,16 +4,12 @@ must leave as it was)."""
 
 import json
 
+from django.db import connection
+
 from pulp_katello_gateway.app.acl import writes
-from pulp_katello_gateway.app.models import (
-    CachedLogin,
-    ConsumerHost,
-    ForemanUser,
-    HostRepositoryGrant,
-    KatelloRepository,
-    UserRepositoryGrant,
-)
+from pulp_katello_gateway.app.models import ForemanUser
 from pulp_katello_gateway.app.urls import PUSH_ROOT
+from pulp_katello_gateway.tests.database import snapshot
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -30,14 +26,7 @@ def put_form(client, endpoint, body):
 
 def database_state():
     """Everything the plugin stores, with row identities: what a refused request must leave."""
-    return (
-        set(KatelloRepository.objects.values_list("pk", "name", "auth_required")),
-        set(ForemanUser.objects.values_list("pk", "login", "user_id")),
-        set(UserRepositoryGrant.objects.values_list("pk", "foreman_user_id", "repository_id")),
-        set(ConsumerHost.objects.values_list("pk", "uuid")),
-        set(HostRepositoryGrant.objects.values_list("pk", "host_id", "repository_id")),
-        set(CachedLogin.objects.values_list("pk", "digest")),
-    )
+    return snapshot(connection)
 
 
 def make_world(repositories, users=None, hosts=None):

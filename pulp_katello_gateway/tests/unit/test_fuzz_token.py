@@ -25,17 +25,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devtools.clients import basic_authorization as basic
 from pulp_katello_gateway.app.logins.verification import SECRET_MAX_LENGTH
-from pulp_katello_gateway.app.models import (
-    CachedLogin,
-    ConsumerHost,
-    ForemanUser,
-    HostRepositoryGrant,
-    KatelloRepository,
-    UserRepositoryGrant,
-)
 from pulp_katello_gateway.app.names import NAME_MAX_LENGTH
 from pulp_katello_gateway.app.registry.token import MAX_RESOURCES, MAX_SCOPES
+from pulp_katello_gateway.tests.unit.katello_api import database_state
 
 pytestmark = pytest.mark.django_db
 
@@ -61,22 +55,6 @@ def foreman(foreman_with):
         KATELLO_GATEWAY_THROTTLE_ADDRESS_FAILURES=10**6,
         KATELLO_GATEWAY_THROTTLE_LOGIN_FAILURES=10**6,
     )
-
-
-def state():
-    """What a refused token request must not change (failed-login counters may change)."""
-    return (
-        set(KatelloRepository.objects.values_list("pk", "name", "auth_required")),
-        set(ForemanUser.objects.values_list("pk", "login")),
-        set(CachedLogin.objects.values_list("pk", "digest", "verified_at")),
-        set(UserRepositoryGrant.objects.values_list("foreman_user_id", "repository_id")),
-        set(ConsumerHost.objects.values_list("pk", "uuid")),
-        set(HostRepositoryGrant.objects.values_list("host_id", "repository_id")),
-    )
-
-
-def basic(login, password):
-    return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()
 
 
 # -- strategies ------------------------------------------------------------------------------
@@ -204,7 +182,7 @@ def check(response, before, expected, secret=None):
     if secret is not None:
         assert secret.encode() not in response.content
     if response.status_code >= 400:
-        assert state() == before
+        assert database_state() == before
 
 
 # -- properties ------------------------------------------------------------------------------
@@ -222,7 +200,7 @@ def test_token_get_never_fails_and_refusals_write_nothing(
     if account is not None:
         query.append(("account", account))
     headers = {"HTTP_AUTHORIZATION": authorization} if authorization is not None else {}
-    before = state()
+    before = database_state()
     response = client.get("/token/?" + urlencode(query), **headers)
     expected = expected_get(authorization, service, scopes)
     check(response, before, expected, _password_in(authorization))
@@ -259,7 +237,7 @@ def test_token_post_never_fails_and_refusals_write_nothing(
         response_of = lambda: client.post(  # noqa: E731
             "/token/", body, content_type="application/json")
     expected = expected_post(data)
-    before = state()
+    before = database_state()
     response = response_of()
     secret = password if isinstance(password, str) and password.startswith(MARK) and len(
         password) > len(MARK) + 3 else None
@@ -274,7 +252,7 @@ def test_token_post_never_fails_and_refusals_write_nothing(
                                      "application/json; charset=utf-16"]))
 def test_other_methods_and_bodies_are_client_errors(client, foreman, method, body, content_type):
     """OPTIONS is answered, HEAD is an anonymous GET (the body is not read); others are 405."""
-    before = state()
+    before = database_state()
     response = client.generic(method.upper(), "/token/?service=x", body,
                               content_type=content_type)
     if method in ("options", "head"):
@@ -290,13 +268,13 @@ def test_other_methods_and_bodies_are_client_errors(client, foreman, method, bod
 def test_post_of_arbitrary_bytes_is_a_client_error(client, foreman, body, content_type):
     """No parser for a text/plain body (415); anything else, an empty body too (not parsed at
     all), is not a password grant (400)."""
-    before = state()
+    before = database_state()
     response = client.post("/token/", body, content_type=content_type)
     if content_type == "text/plain" and body:
         check(response, before, (415, "Unsupported media type"))
     else:
         assert response.status_code == 400, response.content[:300]
-        assert state() == before
+        assert database_state() == before
 
 
 # -- what the fuzzing found, pinned ------------------------------------------------------------
