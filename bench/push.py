@@ -51,10 +51,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import urlsplit
 
 from devtools.clients import KATELLO_PUSH_PATH as PUSH_PATH
 from devtools.clients import basic_authorization
+from devtools.rack import escape
 
 BENCH_USER, BENCH_PASSWORD = "bench-katello", "bench-katello-password"
 LIMIT_SECONDS, LIMIT_RSS_MIB = 30, 1024
@@ -85,11 +86,6 @@ COUNTED_TABLES = {
 }
 
 
-def _escape(text):
-    """``URI.encode_www_form_component`` for the ASCII names used here."""
-    return quote_plus(text, safe="*")
-
-
 def _repository_name(index):
     return f"acme-prod-cv{index // 1000:03d}-product-repo{index % 1000:03d}"
 
@@ -109,7 +105,7 @@ def _host_uuid(index):
 def repository_list_body(repositories):
     """Every 50th repository is public (an unauthenticated-pull environment)."""
     return "&".join(
-        f"repositories[][repository]={_escape(_repository_name(index))}"
+        f"repositories[][repository]={escape(_repository_name(index))}"
         f"&repositories[][auth_required]={'false' if _is_public(index) else 'true'}"
         for index in range(repositories)
     ).encode()
@@ -126,9 +122,9 @@ def _mapping_body(key, mapping):
     (principal, [(repository index, auth_required), …])."""
     parts = []
     for principal, entries in mapping:
-        prefix = f"{key}[][{_escape(principal)}][]"
+        prefix = f"{key}[][{escape(principal)}][]"
         parts.extend(
-            f"{prefix}[repository]={_escape(_repository_name(index))}"
+            f"{prefix}[repository]={escape(_repository_name(index))}"
             f"&{prefix}[auth_required]={'true' if protected else 'false'}"
             for index, protected in entries
         )
