@@ -14,14 +14,21 @@ from pulp_katello_gateway.app.registry.listings import CatalogView, FlatpakIndex
 from pulp_katello_gateway.app.registry.manifests import RecordedManifests
 from pulp_katello_gateway.app.registry.token import TokenView
 
-OVERRIDDEN = {"/token/": TokenView, "/v2/_catalog": CatalogView, "/v1/search": SearchView}
+# The registry's own answers, Katello's rules in them.
+REGISTRY = {"/token/": TokenView, "/v2/_catalog": CatalogView, "/v1/search": SearchView}
 if settings.FLATPAK_INDEX:  # pulp_container serves its index only then, and so do we
-    OVERRIDDEN.update({"/index/static": FlatpakIndexView, "/index/dynamic": FlatpakIndexView})
-# pulp-smart-proxy's feature answers, with Container_Gateway added (when it is installed).
-OVERRIDDEN.update(smart_proxy.feature_views())
+    REGISTRY.update({"/index/static": FlatpakIndexView, "/index/dynamic": FlatpakIndexView})
+# Manifest GETs, served by pulp_container as before and counted in the pull record, on
+# pulp_container's own patterns (any repository name): checked at a sample path.
+MANIFESTS = {"/v2/any/repository/manifests/latest": RecordedManifests}
+# Every path the override must answer with its view (``middleware.override_problems`` checks):
+# the registry's, pulp-smart-proxy's feature answers (``smart_proxy.feature_views``, empty
+# without it) and the manifests'.
+OVERRIDDEN = {**REGISTRY, **smart_proxy.feature_views(), **MANIFESTS}
 
-urlpatterns = [path(url.lstrip("/"), view.as_view()) for url, view in OVERRIDDEN.items()]
-# Manifest GETs are served by pulp_container as before, and counted in the pull record.
-urlpatterns += manifest_routes(RecordedManifests)
-OVERRIDDEN["/v2/any/repository/manifests/latest"] = RecordedManifests
-urlpatterns.append(path("", include(settings.ROOT_URLCONF)))
+urlpatterns = [
+    *(path(url.lstrip("/"), view.as_view()) for url, view in OVERRIDDEN.items()
+      if url not in MANIFESTS),
+    *manifest_routes(RecordedManifests),
+    path("", include(settings.ROOT_URLCONF)),
+]
