@@ -11,11 +11,7 @@ foremanctl's vhost, it also maps Foreman's certificate to Pulp's admin on ``/pul
 
 import os
 import re
-from pathlib import Path
 
-import pulp_container
-
-import pulp_katello_gateway
 from devtools import docs
 from devtools.webserver import WebServer
 
@@ -81,9 +77,8 @@ def install_md_defines():
 def docs_vhost(*, port, api_socket, content_upstream, server_cert, server_key, client_ca,
                foreman_cn, push_user):
     """install.md's Apache virtual host of Pulp, on 127.0.0.1:``port`` and these files."""
-    text = docs.block("apache", "Define KATELLO_GATEWAY")
     defines = install_md_defines()
-    replacements = {
+    return docs.on_loopback("apache", "Define KATELLO_GATEWAY", **{
         "unix:/run/pulpcore-api.sock|": f"unix:{api_socket}|",
         '"unix:/run/pulpcore-content.sock|http://pulpcore-content"': f'"{content_upstream}"',
         "<VirtualHost *:443>": f"<VirtualHost 127.0.0.1:{port}>",
@@ -97,14 +92,7 @@ def docs_vhost(*, port, api_socket, content_upstream, server_cert, server_key, c
             f"Define KATELLO_GATEWAY_PUSH_USER {push_user}",
         "    # Pulp's own paths\n": "    # Pulp's own paths\n"
             + FOREMANCTL_API_USER.format(foreman_cn=foreman_cn),
-        "<pulp_container>": str(Path(pulp_container.__file__).parent),
-        "<pulp_katello_gateway>": str(Path(pulp_katello_gateway.__file__).parent),
-    }
-    for old, new in replacements.items():
-        if old not in text:
-            raise LookupError(f"install.md's Apache virtual host has no {old!r}")
-        text = text.replace(old, new)
-    return text
+    })
 
 
 class Apache(WebServer):

@@ -3,6 +3,11 @@
 import re
 from pathlib import Path
 
+import pulp_container
+
+import pulp_katello_gateway
+from devtools.socket_activation import SocketUnit
+
 INSTALL = Path(__file__).resolve().parent.parent / "docs" / "install.md"
 _FENCED = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
@@ -18,11 +23,27 @@ def block(language, containing, path=INSTALL):
     return found[0]
 
 
+def on_loopback(language, containing, **replacements):
+    """install.md's ``language`` block that contains ``containing``, moved to this machine:
+    each ``replacements`` key (a text of the block, or ``"<pulp_container>"`` and
+    ``"<pulp_katello_gateway>"``, which it gives by default) replaced by its value. A text the
+    block no longer has is an error: the docs changed, and the tests must follow them."""
+    text = block(language, containing)
+    replacements = {
+        "<pulp_container>": str(Path(pulp_container.__file__).parent),
+        "<pulp_katello_gateway>": str(Path(pulp_katello_gateway.__file__).parent),
+        **replacements,
+    }
+    for old, new in replacements.items():
+        if old not in text:
+            raise LookupError(f"install.md's {language} block with {containing!r} has no {old!r}")
+        text = text.replace(old, new)
+    return text
+
+
 def socket_unit(service, path):
     """install.md's systemd socket unit of ``service`` (``pulpcore-api``, ``pulpcore-content``),
     at ``path`` instead of /run."""
-    from devtools.socket_activation import SocketUnit
-
     return SocketUnit.from_text(block("ini", f"ListenStream=/run/{service}.sock"), path=path)
 
 

@@ -16,9 +16,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pulp_container
-
-import pulp_katello_gateway
 from devtools import docs
 from devtools.webserver import WebServer
 
@@ -47,22 +44,14 @@ http {{
 
 def docs_server(*, port, api_socket, content_upstream, server_cert, server_key, client_ca):
     """install.md's nginx configuration of Pulp, on 127.0.0.1:``port`` and these files."""
-    text = docs.block("nginx", "upstream pulp-api")
-    replacements = {
+    return docs.on_loopback("nginx", "upstream pulp-api", **{
         "server unix:/run/pulpcore-api.sock;": f"server unix:{api_socket};",
         "server unix:/run/pulpcore-content.sock;": f"server {content_upstream};",
         "listen 443 ssl;": f"listen 127.0.0.1:{port} ssl;",
         "/etc/pki/tls/certs/capsule.crt": str(server_cert),
         "/etc/pki/tls/private/capsule.key": str(server_key),
         "/etc/pulp/certs/katello-ca.pem": str(client_ca),
-        "<pulp_container>": str(Path(pulp_container.__file__).parent),
-        "<pulp_katello_gateway>": str(Path(pulp_katello_gateway.__file__).parent),
-    }
-    for old, new in replacements.items():
-        if old not in text:
-            raise LookupError(f"install.md's nginx server has no {old!r}")
-        text = text.replace(old, new)
-    return text
+    })
 
 
 def remote_user_map(directory):
