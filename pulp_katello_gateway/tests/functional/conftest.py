@@ -138,22 +138,12 @@ def nginx(pulp, work_dir, consumer_ca, socket_dir, content_socket):
     """
     port = free_port()
     api_socket = _api_on_socket(pulp, "api-behind-nginx", socket_dir, port)
-    proxy = Nginx(
-        work_dir / "nginx",
-        remote_user_map=remote_user_map(work_dir / "nginx"),
-        port=port,
-        api_socket=api_socket,
-        content_upstream=f"unix:{content_socket}",
-        server_cert=pulp.tls / "server.crt",
-        server_key=pulp.tls / "server.key",
+    yield from _serving(pulp, "api-behind-nginx", Nginx(
+        work_dir / "nginx", remote_user_map=remote_user_map(work_dir / "nginx"), port=port,
+        api_socket=api_socket, content_upstream=f"unix:{content_socket}",
+        server_cert=pulp.tls / "server.crt", server_key=pulp.tls / "server.key",
         client_ca=consumer_ca.cert_path,
-    )
-    proxy.start()
-    session = pulp.session(auth=None)
-    wait_until(lambda: _challenges(session, f"{proxy.url}/v2/"), 90, what="Pulp behind nginx")
-    yield proxy
-    proxy.stop()
-    pulp.stop_process("api-behind-nginx")
+    ))
 
 
 @pytest.fixture(scope="session")
@@ -167,22 +157,24 @@ def apache(pulp, work_dir, consumer_ca, socket_dir, content_socket):
     port = free_port()
     api_socket = _api_on_socket(pulp, "api-behind-apache", socket_dir, port,
                                 env=FOREMANCTL_REMOTE_USER)
-    proxy = Apache(
-        work_dir / "apache",
-        port=port,
-        api_socket=api_socket,
+    yield from _serving(pulp, "api-behind-apache", Apache(
+        work_dir / "apache", port=port, api_socket=api_socket,
         content_upstream=f"unix:{content_socket}|http://pulpcore-content",
-        server_cert=pulp.tls / "server.crt",
-        server_key=pulp.tls / "server.key",
-        client_ca=consumer_ca.cert_path,
-        push_user=foremanctl_push_user(),
-    )
+        server_cert=pulp.tls / "server.crt", server_key=pulp.tls / "server.key",
+        client_ca=consumer_ca.cert_path, push_user=foremanctl_push_user(),
+    ))
+
+
+def _serving(pulp, node, proxy):
+    """Start ``proxy`` in front of API node ``node``, wait until Pulp answers through it, yield
+    it; stop both afterwards."""
     proxy.start()
     session = pulp.session(auth=None)
-    wait_until(lambda: _challenges(session, f"{proxy.url}/v2/"), 90, what="Pulp behind Apache")
+    wait_until(lambda: _challenges(session, f"{proxy.url}/v2/"), 90,
+               what=f"Pulp behind {proxy.name}")
     yield proxy
     proxy.stop()
-    pulp.stop_process("api-behind-apache")
+    pulp.stop_process(node)
 
 
 @pytest.fixture(scope="session")
