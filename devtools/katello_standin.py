@@ -1078,13 +1078,6 @@ def main(argv=None):
     parser.add_argument("--config", type=Path, help="JSON state (users, repositories, hosts)")
     parser.add_argument("--certfile", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--keyfile", help="private key of --certfile")
-    parser.add_argument("--push-to", metavar="URL",
-                        help="push once after start to this container_gateway admin API prefix")
-    parser.add_argument("--push-user")
-    parser.add_argument("--push-password")
-    parser.add_argument("--push-ca", help="CA bundle verifying the push target")
-    parser.add_argument("--push-cert", help="client certificate (PEM) presented when pushing")
-    parser.add_argument("--push-key", help="key of --push-cert")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     args = parser.parse_args(argv)
 
@@ -1097,11 +1090,6 @@ def main(argv=None):
     standin.start()
     print(f"Katello stand-in listening on {standin.url} (control API {CONTROL_PREFIX}, also at "
           f"{standin.control_url}, which stays up while it is 'down')", flush=True)
-    if args.push_to:
-        push_args = {"url": args.push_to, "user": args.push_user, "password": args.push_password,
-                     "ca": args.push_ca, "cert": args.push_cert, "key": args.push_key}
-        for step in _push_from_json(standin, push_args):
-            print(f"push: {step.method} {step.path} -> {step.status}", flush=True)
     try:
         while not done.wait(1):
             pass
