@@ -37,8 +37,6 @@ from pulp_katello_gateway.app.pulp_internals import (
 PULL, PUSH = "pull", "push"
 
 
-
-
 def _grants(identity):
     """The grants of an identity from Katello (a Foreman user or a host)."""
     if identity.foreman_user_id is not None:

@@ -275,10 +275,8 @@ def api_socket_check(app_configs, **kwargs):
     path = settings.KATELLO_GATEWAY_API_SOCKET
     if not path:
         return []
-    hint = ("Give the socket to the web server's user with mode 0600 (systemd: SocketUser=, "
-            "SocketMode=0600), as docs/install.md shows.")
     try:
-        mode = os.stat(path).st_mode
+        info = os.stat(path)
     except OSError as exc:
         return [Warning(
             f"KATELLO_GATEWAY_API_SOCKET names {path!r}, which cannot be checked "
@@ -286,17 +284,19 @@ def api_socket_check(app_configs, **kwargs):
             hint="Start pulpcore-api (or its systemd socket) first, or fix the path.",
             id="katello_gateway.W011",
         )]
-    if not stat.S_ISSOCK(mode):
+    if not stat.S_ISSOCK(info.st_mode):
         return [Warning(f"KATELLO_GATEWAY_API_SOCKET names {path!r}, which is not a socket.",
-                        hint="Name pulpcore-api's --bind unix: path.",
+                        hint="Name the ListenStream of pulpcore-api's socket unit.",
                         id="katello_gateway.W011")]
-    if mode & 0o077:
-        owner = _user_name(os.stat(path).st_uid)
+    if info.st_mode & 0o077:
         return [Warning(
-            f"pulpcore-api's socket {path!r} has mode {stat.filemode(mode)} (owner {owner}): "
+            f"pulpcore-api's socket {path!r} has mode {stat.filemode(info.st_mode)} (owner "
+            f"{_user_name(info.st_uid)}): "
             "users other than its owner, the web server's, can connect to it and name a remote "
             "user or a host's certificate.",
-            hint=hint, id="katello_gateway.W011",
+            hint="Give the socket to the web server's user with mode 0600 (systemd: "
+            "SocketUser=, SocketMode=0600), as docs/install.md shows.",
+            id="katello_gateway.W011",
         )]
     return []
 

@@ -39,7 +39,7 @@ from pulp_container.app.utils import get_full_path
 # Object roles (who may change or push to a distribution or its namespace): pulpcore's models, not
 # in its plugin API.
 from pulpcore.app.models.role import GroupRole, UserRole
-from pulpcore.openapi import PulpAutoSchema  # noqa: F401  (pulp_fixes.HrefPathSchema)
+from pulpcore.openapi import PulpAutoSchema
 
 __all__ = [
     "AuthorizationService",
@@ -48,6 +48,7 @@ __all__ = [
     "ContainerRegistryApiMixin",
     "FlatpakIndexDynamicView",
     "PermissionChecker",
+    "PulpAutoSchema",
     "Tag",
     "TokenAuthentication",
     "distribution_role_holders",
