@@ -8,7 +8,7 @@ local Pulp user and a Foreman user (``admin`` exists in both on every capsule);
 """
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from django.contrib.auth.models import AnonymousUser
@@ -18,15 +18,23 @@ from pulp_katello_gateway.app.models import ForemanUser, local_user
 
 @dataclass(frozen=True)
 class Identity:
-    """Who asks. ``user`` is the JWT subject; Foreman users and hosts carry their row's pk."""
+    """Who asks. ``user`` is the JWT subject; Foreman users and hosts carry their row's pk.
+
+    The last two fields are not who asks but what identifying found out of date, for
+    ``grant_refresh.catch_up``: a login Foreman has just confirmed, a verified host certificate
+    of a host Katello has not pushed (that identity is anonymous until it is looked up).
+    """
 
     user: object = AnonymousUser()
     foreman_user_id: uuid.UUID | None = None
     host_id: uuid.UUID | None = None
+    confirmed_by_foreman: bool = field(default=False, compare=False)
+    unregistered_host: str | None = field(default=None, compare=False)
 
     @classmethod
-    def of_foreman_user(cls, foreman_user):
-        return cls(user=foreman_user.user, foreman_user_id=foreman_user.pk)
+    def of_foreman_user(cls, foreman_user, *, confirmed_by_foreman=False):
+        return cls(user=foreman_user.user, foreman_user_id=foreman_user.pk,
+                   confirmed_by_foreman=confirmed_by_foreman)
 
     @property
     def from_katello(self):

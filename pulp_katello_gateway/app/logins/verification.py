@@ -11,8 +11,8 @@ throttled (``throttle``); while Foreman is unreachable a stale cached login is h
 from django.db import IntegrityError, transaction
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 
-from pulp_katello_gateway.app import foreman, grant_refresh
-from pulp_katello_gateway.app.acl import revocations
+from pulp_katello_gateway.app import foreman
+from pulp_katello_gateway.app.identities import Identity
 from pulp_katello_gateway.app.logins import cache, outcomes, throttle
 from pulp_katello_gateway.app.models import ForemanUser, reserved_name_problem
 from pulp_katello_gateway.app.names import fold_login
@@ -30,11 +30,11 @@ def _throttled(wait, username, source):
 
 
 def verify_foreman_login(request, username, password):
-    """The Django user standing for the Foreman user these credentials prove, or None when
-    Foreman says they are wrong. Raises ``Throttled`` (429) after too many failures,
-    ``AuthenticationFailed`` when a local Pulp user holds the login's reserved name, and
-    ``foreman.ForemanUnavailable`` when Foreman gives no answer and no stale cached login can
-    stand in for one."""
+    """The identity of the Foreman user these credentials prove (``confirmed_by_foreman`` when
+    Foreman was asked and said yes), or None when Foreman says they are wrong. Raises
+    ``Throttled`` (429) after too many failures, ``AuthenticationFailed`` when a local Pulp user
+    holds the login's reserved name, and ``foreman.ForemanUnavailable`` when Foreman gives no
+    answer and no stale cached login can stand in for one."""
     source = client_address(request)
     login = fold_login(username)
     if len(password) > SECRET_MAX_LENGTH:
@@ -50,7 +50,7 @@ def verify_foreman_login(request, username, password):
     age = cache.age(entry) if entry else None
     if age == cache.FRESH:
         outcomes.login("ok", login, source, cache="hit")
-        return foreman_user.user
+        return Identity.of_foreman_user(foreman_user)
 
     problem = reserved_name_problem(login) if foreman_user is None else None
     if problem:
@@ -64,7 +64,7 @@ def verify_foreman_login(request, username, password):
     if wait:  # Foreman is not asked, as if it could not be reached
         if age == cache.STALE:
             outcomes.login("ok", login, source, cache="stale")
-            return foreman_user.user
+            return Identity.of_foreman_user(foreman_user)
         raise _throttled(wait, login, source)
 
     answer = "expired" if entry else "miss"
@@ -80,7 +80,7 @@ def verify_foreman_login(request, username, password):
         throttle.refund(attempt)
         if age == cache.STALE:
             outcomes.login("ok", login, source, cache="stale")
-            return foreman_user.user
+            return Identity.of_foreman_user(foreman_user)
         outcomes.login("unavailable", login, source, cache=answer)
         raise
 
@@ -90,10 +90,8 @@ def verify_foreman_login(request, username, password):
         ForemanUser.objects.filter(pk=foreman_user.pk).update(verified_as=username)
     cache.remember(foreman_user, password, entry)
     throttle.forgive(attempt)
-    if not revocations.is_revoked(revocations.USER, login):
-        grant_refresh.refresh_user(login, username, password)
     outcomes.login("ok", login, source, cache=answer)
-    return foreman_user.user
+    return Identity.of_foreman_user(foreman_user, confirmed_by_foreman=True)
 
 
 def check_local_password(request, user, password, *, final):

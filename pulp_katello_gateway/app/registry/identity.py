@@ -16,14 +16,7 @@ from rest_framework.authentication import BasicAuthentication
 from rest_framework.exceptions import APIException, AuthenticationFailed
 from rest_framework.settings import api_settings
 
-from pulp_katello_gateway.app import (
-    certificates,
-    foreman,
-    grant_refresh,
-    metrics,
-    trust_boundary,
-)
-from pulp_katello_gateway.app.acl import revocations
+from pulp_katello_gateway.app import certificates, foreman, metrics, trust_boundary
 from pulp_katello_gateway.app.identities import ANONYMOUS, Identity, login_candidates
 from pulp_katello_gateway.app.logins import outcomes
 from pulp_katello_gateway.app.logins.verification import (
@@ -48,8 +41,9 @@ class IdentityUnavailable(APIException):
 
 
 def identify(request, credentials=None, *, registry_token=True):
-    """The Identity behind ``request``; raises a DRF exception (401, 429, 503) when the client
-    claims to be somebody and is not, or that cannot be checked now.
+    """The Identity behind ``request``, found without writing any grant; raises a DRF exception
+    (401, 429, 503) when the client claims to be somebody and is not, or that cannot be checked
+    now.
 
     ``credentials`` are ``(login, secret)`` sent some other way than the Basic header (the token
     endpoint's OAuth2 form). ``registry_token=False`` at the token endpoint.
@@ -64,7 +58,7 @@ def identify(request, credentials=None, *, registry_token=True):
         return _login(request, *credentials)
     uuid = certificates.consumer_uuid(request)
     if uuid is not None:
-        return _host(request, uuid)
+        return _host(uuid)
     if settings.KATELLO_GATEWAY_TOKEN_REMOTE_AUTHENTICATION:
         for authenticator in api_settings.DEFAULT_AUTHENTICATION_CLASSES:
             if not issubclass(authenticator, BasicAuthentication):
@@ -146,36 +140,19 @@ def _login(request, login, secret):
         outcomes.login("denied", login, source, kind="pulp")
         raise AuthenticationFailed("Invalid username/password.")
     try:
-        user = verify_foreman_login(request, login, secret)
+        identity = verify_foreman_login(request, login, secret)
     except foreman.ForemanUnavailable as exc:
         raise IdentityUnavailable(f"Cannot verify the login now: {exc}. Try again later.") from None
-    if user is None:
+    if identity is None:
         raise AuthenticationFailed("Invalid username/password.")
-    return Identity.of_foreman_user(user.katello_foreman_user)
+    return identity
 
 
-def _host(request, uuid):
-    """The host with consumer ``uuid``; a host Katello has not pushed yet is looked up once.
-
-    A host an admin revoked, or one Katello cannot be asked about now, is anonymous: it pulls
-    what anybody may pull, never a 503 for that.
-    """
+def _host(uuid):
+    """The host with consumer ``uuid``, or one Katello has not pushed (anonymous until
+    ``grant_refresh.catch_up`` looks it up at the token endpoint)."""
     host_id = ConsumerHost.objects.filter(uuid=uuid).values_list("pk", flat=True).first()
-    if host_id is not None:
-        metrics.login("ok", "hit", "host")
-        grant_refresh.request_if_stale(host_id)
-        return Identity(host_id=host_id)
-    source = trust_boundary.client_address(request)
-    if revocations.is_revoked(revocations.HOST, uuid):
-        outcomes.host_lookup("revoked", uuid, source)
-        return ANONYMOUS
-    try:
-        host_id = grant_refresh.lookup_host(uuid)
-    except (foreman.ForemanUnavailable, foreman.ForemanRejected):
-        outcomes.host_lookup("unavailable", uuid, source)
-        return ANONYMOUS
-    if host_id is None:  # revoked while Katello was asked
-        outcomes.host_lookup("revoked", uuid, source)
-        return ANONYMOUS
-    outcomes.host_lookup("ok", uuid, source)
+    if host_id is None:
+        return Identity(unregistered_host=uuid)
+    metrics.login("ok", "hit", "host")
     return Identity(host_id=host_id)

@@ -6,7 +6,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pulp_katello_gateway.app import access
+from pulp_katello_gateway.app import access, grant_refresh
 from pulp_katello_gateway.app.models import ConsumerHost
 from pulp_katello_gateway.app.parsers import PARSER_CLASSES
 from pulp_katello_gateway.app.pulp_internals import AuthorizationService
@@ -15,6 +15,7 @@ from pulp_katello_gateway.app.registry.identity import (
     basic_credentials,
     identify,
 )
+from pulp_katello_gateway.app.trust_boundary import client_address
 
 # Registry clients ask for one to a few scopes per token (a copy between two repositories: two).
 # Each costs a query or two and makes the JWT longer, so a request for more is refused rather than
@@ -23,6 +24,14 @@ from pulp_katello_gateway.app.registry.identity import (
 # checks cost tens of milliseconds each, so the distinct resources are bounded more tightly.
 MAX_SCOPES = 100
 MAX_RESOURCES = 10
+
+
+def requester(request, credentials):
+    """Who the token endpoint issues a token to: identified from what the client sent (never a
+    registry token, which would buy another that outlives a revocation), once the grants that
+    identification found out of date are brought up to date."""
+    identity = identify(request, credentials, registry_token=False)
+    return grant_refresh.catch_up(identity, credentials, client_address(request))
 
 
 class KatelloAuthorizationService(AuthorizationService):
@@ -68,9 +77,7 @@ class TokenView(APIView):
             raise ParseError(
                 f"Too many repositories: at most {MAX_RESOURCES} per token request."
             )
-        # A registry token never buys another: it would outlive a revocation.
-        identity = identify(request, credentials, registry_token=False)
-        issuer = KatelloAuthorizationService(identity, service, scopes)
+        issuer = KatelloAuthorizationService(requester(request, credentials), service, scopes)
         return issuer.generate_token(), issuer.access
 
     @extend_schema(exclude=True)

@@ -6,16 +6,23 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.test import RequestFactory
 from django.utils import timezone
 from django_guid import clear_guid, set_guid
 from pulpcore.app.util import set_current_user
 from pulpcore.plugin.models import Task
+from rest_framework.request import Request
 
+from devtools.pki import CertificateAuthority
 from pulp_katello_gateway.app import grant_refresh
+from pulp_katello_gateway.app.access import permitted_actions
 from pulp_katello_gateway.app.acl import writes
 from pulp_katello_gateway.app.acl.writes import update_host_grants
 from pulp_katello_gateway.app.models import ConsumerHost
+from pulp_katello_gateway.app.registry.identity import identify
+from pulp_katello_gateway.app.registry.token import requester
 from pulp_katello_gateway.app.tasks import refresh_host
+from pulp_katello_gateway.tests.unit.katello_api import database_state
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +136,45 @@ def test_a_push_and_its_refresh_bookkeeping_commit_or_roll_back_together(host, m
         "grants_refreshed_at", "refresh_requested_at").get(pk=host.pk)
     assert granted(host) == ["kat/b"]
     assert refreshed_at > before[0] and requested_at is None
+
+
+def test_identifying_a_client_writes_no_grant_the_token_endpoint_catches_up(
+    foreman_with, tmp_path
+):
+    """``registry.identity`` says who asks and what it found out of date, and writes no grant;
+    the token endpoint's catch-up is the one place that asks Katello's catalog and writes: for a
+    host Katello has not pushed, and for a login Foreman has just confirmed."""
+    host_uuid = str(uuid.uuid4())
+    ca = CertificateAuthority(tmp_path / "katello", common_name="Katello CA")
+    certificate, _ = ca.issue(host_uuid, tmp_path / "host.crt", tmp_path / "host.key")
+    foreman = foreman_with(
+        {
+            "repositories": {"kat/a": {"auth_required": True}},
+            "users": {name: {"password": f"{name}-pw", "repositories": ["kat/a"]}
+                      for name in ("alice", "bob")},
+            "hosts": {host_uuid: {"repositories": ["kat/a"]}},
+        },
+        KATELLO_GATEWAY_CONSUMER_CA_FILE=str(ca.cert_path),
+    )
+    host_request = Request(RequestFactory().get(
+        "/token/", HTTP_X_RHSM_SSL_CLIENT_CERT=certificate.read_text(), REMOTE_ADDR="127.0.0.1"
+    ))
+    before = acl()
+
+    host = identify(host_request, registry_token=False)
+    alice = identify(RequestFactory().get("/token/"), ("alice", "alice-pw"), registry_token=False)
+    assert (host.kind, alice.kind) == ("anonymous", "foreman")
+    assert acl() == before
+    assert foreman.request_counts() == {"/v2/token": 1}  # alice's password, no catalog
+
+    host = requester(host_request, None)
+    bob = requester(RequestFactory().get("/token/"), ("bob", "bob-pw"))
+    assert permitted_actions(host, "kat/a", {"pull"}) == {"pull"}
+    assert permitted_actions(bob, "kat/a", {"pull"}) == {"pull"}
+    assert permitted_actions(alice, "kat/a", {"pull"}) == set()
+
+
+def acl():
+    """The grants and hosts the plugin holds (what identifying must not write)."""
+    state = database_state()
+    return {table: rows for table, rows in state.items() if "grant" in table or "host" in table}

@@ -5,7 +5,7 @@ from django.test import RequestFactory
 
 from pulp_katello_gateway.app.acl import locks, writes
 from pulp_katello_gateway.app.models import UserRepositoryGrant
-from pulp_katello_gateway.app.registry.identity import identify
+from pulp_katello_gateway.app.registry.token import requester
 
 pytestmark = pytest.mark.django_db
 
@@ -30,18 +30,14 @@ def _grants():
 
 
 def test_login_during_a_push_succeeds_and_keeps_the_grants_it_had(foreman, push_running):
-    identity = identify(
-        RequestFactory().get("/token/"), ("alice", "alice-pw"), registry_token=False
-    )
+    identity = requester(RequestFactory().get("/token/"), ("alice", "alice-pw"))
     assert identity.foreman_user_id is not None
     # Katello's catalog (kat/b) was not applied: the push holds the lock and brings it anyway.
     assert _grants() == set()
 
 
 def test_login_without_a_push_refreshes_the_grants(foreman):
-    identify(
-        RequestFactory().get("/token/"), ("alice", "alice-pw"), registry_token=False
-    )
+    requester(RequestFactory().get("/token/"), ("alice", "alice-pw"))
     assert _grants() == {"kat/b"}
 
 

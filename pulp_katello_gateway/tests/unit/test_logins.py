@@ -1,5 +1,6 @@
-"""registry/identity.py and logins/ (backend, cache, throttle): credentials -> Identity, with the
-Foreman login cache and the failed-login throttle.
+"""registry/identity.py, logins/ (verification, cache, throttle) and grant_refresh: credentials ->
+Identity as the token endpoint takes them, with the Foreman login cache, the failed-login throttle
+and the grants a confirmed login refreshes.
 
 Foreman is the Katello stand-in, served over HTTP from this process; its request counter tells
 whether Foreman was asked. Cache ages are set by moving ``verified_at`` back, never by waiting.
@@ -31,6 +32,7 @@ from pulp_katello_gateway.app.models import (
     UserRepositoryGrant,
 )
 from pulp_katello_gateway.app.registry import identity
+from pulp_katello_gateway.app.registry.token import requester
 from pulp_katello_gateway.app.urls import PUSH_ROOT
 
 pytestmark = pytest.mark.django_db
@@ -89,9 +91,7 @@ def request(address="192.0.2.10", authorization=None, forwarded_for=None):
 
 
 def login(login_name, secret, address="192.0.2.10", forwarded_for=None):
-    return identity.identify(
-        request(address, forwarded_for=forwarded_for), (login_name, secret), registry_token=False
-    )
+    return requester(request(address, forwarded_for=forwarded_for), (login_name, secret))
 
 
 def age(login_name, seconds):

@@ -15,6 +15,7 @@ from pulp_katello_gateway.app.access import token_access
 from pulp_katello_gateway.app.identities import ANONYMOUS
 from pulp_katello_gateway.app.models import KatelloRepository
 from pulp_katello_gateway.app.registry import identity
+from pulp_katello_gateway.app.registry.token import requester
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +55,7 @@ def foreman(foreman_with):
 
 def login(secret):
     request = RequestFactory().get("/token/", REMOTE_ADDR="192.0.2.10")
-    return identity.identify(request, ("alice", secret), registry_token=False)
+    return requester(request, ("alice", secret))
 
 
 def test_logins_and_foreman_calls_are_counted_by_result_and_outcome(reader, foreman):

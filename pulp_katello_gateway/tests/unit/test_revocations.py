@@ -9,7 +9,7 @@ from devtools.pki import CertificateAuthority
 from pulp_katello_gateway.app.access import permitted_actions
 from pulp_katello_gateway.app.identities import ANONYMOUS
 from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, UserRepositoryGrant
-from pulp_katello_gateway.app.registry.identity import identify
+from pulp_katello_gateway.app.registry.token import requester
 from pulp_katello_gateway.app.urls import PUSH_ROOT
 
 HOST = "2f1c7c5e-6d3b-4e0a-9f1e-0c3a1b2d4e5f"
@@ -37,7 +37,7 @@ def foreman(foreman_with, host_certificate):
 def host_identity(certificate):
     request = RequestFactory().get("/token/", HTTP_X_RHSM_SSL_CLIENT_CERT=certificate,
                                    REMOTE_ADDR="127.0.0.1")
-    return identify(Request(request), registry_token=False)
+    return requester(Request(request), None)
 
 
 def push(client, endpoint, payload):
@@ -47,7 +47,7 @@ def push(client, endpoint, payload):
 
 def login(name, secret):
     request = RequestFactory().get("/token/", REMOTE_ADDR="192.0.2.10")
-    return identify(request, (name, secret), registry_token=False)
+    return requester(request, (name, secret))
 
 
 def test_a_deleted_host_stays_revoked_until_katello_pushes_it(foreman, host_certificate,
