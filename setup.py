@@ -20,6 +20,7 @@ setup(
             "pytest-timeout>=2.3",
             "hypothesis>=6.100",
             "schemathesis>=4.0,<5",
+            "openapi-spec-validator>=0.7,<0.10",  # the OpenAPI schema generators read
             "ruff>=0.6",
             "matplotlib>=3.8",  # bench.report's plots
             "pulp-smart-proxy>=0.6,<0.7",  # Pulp as Foreman's smart proxy (Container_Gateway)

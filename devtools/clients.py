@@ -10,6 +10,8 @@ from pathlib import Path
 # Where Katello's push API (``/container_gateway/`` behind the capsule's web server) lands on an
 # API node.
 KATELLO_PUSH_PATH = "/pulp/api/v3/container_gateway/"
+# The plugin's Pulp-native API (repositories, users, hosts, pulls, explain, status).
+NATIVE_API_PATH = "/pulp/api/v3/katello_gateway/"
 
 
 def basic_authorization(login, secret):

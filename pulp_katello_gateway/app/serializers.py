@@ -47,6 +47,11 @@ class ForemanUserSerializer(ModelSerializer):
     username = serializers.CharField(
         source="user.username", read_only=True, help_text="Username of that Pulp user."
     )
+    verified_as = serializers.CharField(
+        read_only=True,
+        help_text="The spelling of the login Foreman last accepted (empty before a first login); "
+        "Katello names the user so in its pushes.",
+    )
 
     def validate_login(self, value):
         """One Foreman user per folded login; a local user holding its reserved name is a 400."""
@@ -72,7 +77,7 @@ class ForemanUserSerializer(ModelSerializer):
 
     class Meta:
         model = ForemanUser
-        fields = ModelSerializer.Meta.fields + ("login", "user", "username")
+        fields = ModelSerializer.Meta.fields + ("login", "user", "username", "verified_as")
 
 
 class ConsumerHostSerializer(ModelSerializer):
@@ -104,3 +109,10 @@ class PullRecordSerializer(ModelSerializer):
             "client_address": {"help_text": "Where the last pull came from."},
             "count": {"help_text": "Pulls of this digest by this identity."},
         }
+
+
+class DroppedLoginsSerializer(serializers.Serializer):
+    """The answer to dropping a Foreman user's cached logins (``drop_cached_logins``)."""
+
+    login = serializers.CharField(help_text="The Foreman login whose cached logins were dropped.")
+    dropped = serializers.IntegerField(help_text="How many cached logins were dropped.")

@@ -25,7 +25,6 @@ _ENDPOINTS = {
     "update_host_repositories": views.UpdateHostRepositoriesView,
 }
 
-_ENDPOINTS["users/<str:login>/cached_logins"] = views.CachedLoginsView
 # Where Katello finds the push API: behind the web server's /container_gateway/ mapping, and at
 # the URL of Pulp as a smart proxy (pulp-smart-proxy), where no mapping is needed.
 PUSH_ROOTS = [PUSH_ROOT]

@@ -6,12 +6,18 @@ next sync) and remove users and hosts (revoking their grants at once). Readable 
 ``katello_gateway.katello`` role, writable by admins.
 """
 
+import logging
+
 from django_filters import CharFilter, IsoDateTimeFilter
+from drf_spectacular.utils import extend_schema
 from pulpcore.plugin.viewsets import NAME_FILTER_OPTIONS, NamedModelViewSet
 from rest_framework import mixins
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from . import pull_record
 from .acl import revocations
+from .logins import cache
 from .models import ConsumerHost, ForemanUser, KatelloRepository, PullRecord
 from .names import fold_login
 from .parsers import PARSER_CLASSES
@@ -19,10 +25,13 @@ from .policies import read_only
 from .pulp_fixes import BasicChallenge, FilterSet, HrefPathSchema, Pagination
 from .serializers import (
     ConsumerHostSerializer,
+    DroppedLoginsSerializer,
     ForemanUserSerializer,
     KatelloRepositorySerializer,
     PullRecordSerializer,
 )
+
+audit = logging.getLogger("pulp_katello_gateway.audit")
 
 
 class _Defaults(BasicChallenge):
@@ -112,6 +121,22 @@ class ForemanUserViewSet(
     serializer_class = ForemanUserSerializer
     filterset_class = ForemanUserFilter
     DEFAULT_ACCESS_POLICY = read_only("katello_gateway.view_foremanuser")
+
+    @extend_schema(
+        summary="Drop cached logins",
+        description="Forget every cached login of this Foreman user, on every node: its next "
+        "token request asks Foreman (a changed password or a revoked personal access token "
+        "stops working now, not when the cache TTL runs out). Its grants stay.",
+        request=None,
+        responses={200: DroppedLoginsSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def drop_cached_logins(self, request, pk):
+        foreman_user = self.get_object()
+        dropped = cache.forget(foreman_user.login)
+        audit.info("cached logins of user=%s dropped=%d by=%s", foreman_user.login, dropped,
+                   request.user.get_username())
+        return Response({"login": foreman_user.login, "dropped": dropped})
 
 
 class ConsumerHostFilter(FilterSet):

@@ -22,7 +22,6 @@ from pulp_katello_gateway.app.katello.serializers import (
     RepositoryListSerializer,
     UserGrantsSerializer,
 )
-from pulp_katello_gateway.app.logins import cache
 from pulp_katello_gateway.app.models import ForemanUser
 from pulp_katello_gateway.app.policies import every_action
 from pulp_katello_gateway.app.pulp_fixes import BasicChallenge
@@ -107,15 +106,3 @@ class UpdateHostRepositoriesView(KatelloWriteView):
     @staticmethod
     def write(grants):
         return writes.update_host_grants(grants, pushed=True)
-
-
-class CachedLoginsView(KatelloView):
-    def delete(self, request, login, **kwargs):
-        """Forget every cached login of ``login`` at once, so its next token asks Foreman.
-
-        For revoking a password or personal access token before the cache TTL runs out.
-        Idempotent: an unknown login drops nothing.
-        """
-        dropped = cache.forget(login)
-        log.info("Katello dropped %d cached logins of %s", dropped, login)
-        return Response({"login": login, "dropped": dropped})

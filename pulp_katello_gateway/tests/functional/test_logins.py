@@ -10,6 +10,8 @@ import uuid
 
 import pytest
 
+from devtools.clients import NATIVE_API_PATH
+
 
 @pytest.fixture(scope="module")
 def world(make_world):
@@ -73,7 +75,7 @@ def test_a_login_typed_in_another_case_keeps_katellos_grants(
     push_katello()  # a sync while ``shouted`` is a cached login
     assert pulled_digest(skopeo, pulp, granted, shouted, tmp_path) == world.digest
     known = pulp.session().get(
-        f"{pulp.api_url}/pulp/api/v3/katello_gateway/users/",
+        f"{pulp.api_url}{NATIVE_API_PATH}users/",
         params={"login__iexact": user["login"]}, timeout=30,
     ).json()
     assert [item["login"] for item in known["results"]] == [user["login"]]
@@ -178,7 +180,7 @@ def test_a_look_alike_foreman_user_never_becomes_another(skopeo, pulp, world, us
         pulled_digest(skopeo, pulp, granted, (impostor, impostor_password), tmp_path)
     assert pulled_digest(skopeo, pulp, granted, user["auth"], tmp_path) == world.digest
 
-    known = pulp.session().get(f"{pulp.api_url}/pulp/api/v3/katello_gateway/users/",
+    known = pulp.session().get(f"{pulp.api_url}{NATIVE_API_PATH}users/",
                                params={"login__in": f"{victim},{impostor}"}, timeout=30).json()
     assert sorted(item["username"] for item in known["results"]) == sorted(
         [f"foreman:{victim}", f"foreman:{impostor}"]

@@ -8,11 +8,11 @@ from urllib.parse import quote
 import jwt
 import pytest
 
-from devtools.clients import Skopeo
+from devtools.clients import NATIVE_API_PATH, Skopeo
 from devtools.net import wait_until
 from pulp_katello_gateway.tests.functional.listing_clients import host_cert_dir, session, token
 
-NATIVE = "/pulp/api/v3/katello_gateway/"
+NATIVE = NATIVE_API_PATH
 KINDS = ("granted", "private", "public", "host")
 
 

@@ -10,11 +10,11 @@ import uuid
 import pytest
 
 from devtools import rack
-from devtools.clients import KATELLO_PUSH_PATH
+from devtools.clients import KATELLO_PUSH_PATH, NATIVE_API_PATH
 from devtools.katello_standin import put
 
 PUSH = KATELLO_PUSH_PATH
-NATIVE = "/pulp/api/v3/katello_gateway/"
+NATIVE = NATIVE_API_PATH
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,11 @@ import uuid
 
 import pytest
 
+from devtools.clients import NATIVE_API_PATH
 from pulp_katello_gateway.app import settings as defaults
-from pulp_katello_gateway.tests.functional.gateway_http import PUSH_PATH, Registry
+from pulp_katello_gateway.tests.functional.gateway_http import Registry
+
+NATIVE_USERS = NATIVE_API_PATH + "users/"
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +74,13 @@ def test_dropping_cached_logins_through_one_node_is_honoured_by_both(
     assert node_b.granted(granted, user["auth"]) == ["pull"]
 
     admin = pulp.session()
-    dropped = admin.delete(f"{node_b.base_url}{PUSH_PATH}users/{user['login']}/cached_logins/")
+    listed = admin.get(f"{node_b.base_url}{NATIVE_USERS}", params={"login": user["login"]})
+    href = listed.json()["results"][0]["pulp_href"]
+    dropped = admin.post(f"{node_b.base_url}{href}drop_cached_logins/")
     assert dropped.status_code == 200
     assert dropped.json() == {"login": user["login"], "dropped": 1}
 
-    # ... until Katello drops it through one node: then neither accepts it.
+    # ... until an admin drops it through one node: then neither accepts it.
     for node in (gateway, node_b):
         refused = node.token(f"repository:{granted}:pull", auth=user["auth"])
         assert refused.status_code == 401, node.base_url

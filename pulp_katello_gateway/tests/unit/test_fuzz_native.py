@@ -39,33 +39,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
+from devtools.clients import NATIVE_API_PATH
 from pulp_katello_gateway.app.models import ForemanUser
-from pulp_katello_gateway.tests.unit.katello_api import database_state, push_url
+from pulp_katello_gateway.tests.unit.katello_api import database_state
+from pulp_katello_gateway.tests.unit.native_api import FILTERS, ORDERING
 
 pytestmark = pytest.mark.django_db
 
-API = "/pulp/api/v3/katello_gateway/"
+API = NATIVE_API_PATH
 FUZZ = settings(max_examples=120)
-LOOKUPS = ["", "__iexact", "__in", "__contains", "__icontains", "__startswith",
-           "__istartswith", "__regex", "__iregex"]
-FILTERS = {
-    "repositories": [f"name{lookup}" for lookup in LOOKUPS]
-    + ["auth_required", "granted_to_user", "granted_to_host"],
-    "users": [f"login{lookup}" for lookup in LOOKUPS] + ["granted_repository"],
-    "hosts": ["uuid", "uuid__in", "granted_repository"],
-    "pulls": ["digest", "repository", "login", "kind", "host", "since", "until"],
-}
-# What ``ordering`` may name, per endpoint (the model's fields the API offers).
-ORDERING = {
-    "repositories": {"pk", "pulp_id", "pulp_created", "pulp_last_updated", "name",
-                     "auth_required"},
-    "users": {"pk", "pulp_id", "pulp_created", "pulp_last_updated", "login"},
-    "hosts": {"pk", "pulp_id", "pulp_created", "pulp_last_updated", "uuid",
-              "grants_refreshed_at", "refresh_requested_at"},
-    "pulls": {"pk", "pulp_id", "pulp_created", "pulp_last_updated", "kind", "login", "host_uuid",
-              "repository", "reference", "digest", "client_address", "first_pulled",
-              "last_pulled", "count"},
-}
 KINDS = {"foreman", "host", "pulp", "anonymous"}
 PAGING = {"limit", "offset", "fields", "exclude_fields", "minimal"}
 UNKNOWN = ["unknown", "a%s", "%(x)s", "%"]
@@ -346,19 +328,6 @@ def test_creating_with_any_body_answers_as_the_rules_say(admin_client, data, bod
     assert database_state() == before
 
 
-@FUZZ
-@given(login=values)
-def test_dropping_cached_logins_of_any_login_never_fails(katello_client, data, login):
-    before = database_state()
-    response = katello_client.delete(push_url(f"users/{quote(login, safe='')}/cached_logins/"))
-    if "/" in login or not login:
-        assert response.status_code == 404  # not this route
-    else:
-        assert response.status_code == 200, (login, response.status_code)
-        assert response.json() == {"login": login, "dropped": 0}
-    assert database_state() == before
-
-
 # -- what the fuzzing found, pinned ------------------------------------------------------------
 
 
@@ -395,9 +364,3 @@ def test_odd_json_bodies_are_400_not_500(admin_client, data, body):
     response = admin_client.post(f"{API}users/", body, content_type="application/json")
     assert response.status_code == 400
     assert database_state() == before
-
-
-def test_dropping_cached_logins_of_an_impossible_login_drops_nothing(katello_client, data):
-    response = katello_client.delete(push_url("users/a%00b/cached_logins/"))
-    assert response.status_code == 200
-    assert response.json() == {"login": "a\x00b", "dropped": 0}

@@ -10,13 +10,14 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
+from devtools.clients import NATIVE_API_PATH
 from pulp_katello_gateway.app import identities, pull_record
 from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, PullRecord, PushState
 from pulp_katello_gateway.tests.unit.katello_api import put_json
 
 pytestmark = pytest.mark.django_db
 
-NATIVE = "/pulp/api/v3/katello_gateway/"
+NATIVE = NATIVE_API_PATH
 DIGEST = "sha256:" + "ab" * 32
 
 

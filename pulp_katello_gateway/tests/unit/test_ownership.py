@@ -13,6 +13,7 @@ from pulpcore.plugin.models import Group, RepositoryVersion
 from pulpcore.plugin.util import assign_role, remove_role, set_current_user
 from rest_framework.exceptions import ValidationError
 
+from devtools.clients import NATIVE_API_PATH
 from pulp_katello_gateway.app.access import explain, permitted_actions
 from pulp_katello_gateway.app.checks import deploy_checks
 from pulp_katello_gateway.app.identities import Identity
@@ -60,7 +61,7 @@ def test_foreman_users_keep_their_usernames(admin_client):
 
 def test_native_api_refuses_a_foreman_user_whose_name_a_local_user_holds(admin_client):
     User.objects.bulk_create([User(username="foreman:carol")])  # an old row: no pre_save
-    answer = admin_client.post("/pulp/api/v3/katello_gateway/users/", {"login": "carol"},
+    answer = admin_client.post(f"{NATIVE_API_PATH}users/", {"login": "carol"},
                                format="json")
     assert answer.status_code == 400
     assert "reserved for Foreman user 'carol'" in str(answer.json())
@@ -72,7 +73,7 @@ def test_native_api_refuses_a_foreman_user_whose_name_a_local_user_holds(admin_c
 
 def test_native_api_refuses_a_login_that_folds_to_a_known_one(admin_client):
     ForemanUser.objects.create_for_login("alice")
-    answer = admin_client.post("/pulp/api/v3/katello_gateway/users/", {"login": "ALICE"},
+    answer = admin_client.post(f"{NATIVE_API_PATH}users/", {"login": "ALICE"},
                                format="json")
     assert answer.status_code == 400
     assert ForemanUser.objects.count() == 1

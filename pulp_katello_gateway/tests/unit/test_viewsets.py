@@ -2,13 +2,15 @@
 
 import pytest
 from django.contrib.auth import get_user_model
+from openapi_spec_validator import validate
 
-from devtools.clients import KATELLO_PUSH_PATH
+from devtools.clients import KATELLO_PUSH_PATH, NATIVE_API_PATH
 from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, HostRepositoryGrant
+from pulp_katello_gateway.tests.unit.native_api import FILTERS, ORDERING, PATHS
 
 pytestmark = pytest.mark.django_db
 
-API = "/pulp/api/v3/katello_gateway/"
+API = NATIVE_API_PATH
 
 
 @pytest.fixture
@@ -104,9 +106,11 @@ def test_repositories_are_read_only(admin_client, data):
 
 
 def test_admin_adds_a_foreman_user_ahead_of_its_first_login(admin_client, katello_client):
-    response = admin_client.post(API + "users/", {"login": "carol"}, format="json")
+    response = admin_client.post(API + "users/", {"login": "carol", "verified_as": "CAROL"},
+                                 format="json")
     assert response.status_code == 201, response.content
     assert response.json()["username"] == "foreman:carol"
+    assert response.json()["verified_as"] == ""  # Foreman's to say, at her first login
     assert not get_user_model().objects.get(username="foreman:carol").has_usable_password()
     assert katello_client.get(f"{KATELLO_PUSH_PATH}users").json() == {"users": ["carol"]}
 
@@ -150,10 +154,31 @@ def test_the_role_cannot_write(katello_client, data):
 
 
 def test_openapi_lists_the_native_api_but_not_the_push_api(admin_client):
-    paths = admin_client.get("/pulp/api/v3/docs/api.json").json()["paths"]
-    assert {
-        "/pulp/api/v3/katello_gateway/repositories/",
-        "/pulp/api/v3/katello_gateway/users/",
-        "/pulp/api/v3/katello_gateway/hosts/",
-    } <= set(paths)
+    paths = admin_client.get("/pulp/api/v3/docs/api.json", {"pk_path": 1}).json()["paths"]
+    ours = {path: set(operations) - {"parameters"}
+            for path, operations in paths.items() if "katello_gateway" in path}
+    assert ours == PATHS
     assert not [path for path in paths if "container_gateway" in path]
+
+
+@pytest.mark.parametrize("endpoint", sorted(FILTERS))
+def test_openapi_lists_every_filter_and_ordering_field(admin_client, endpoint):
+    schema = admin_client.get("/pulp/api/v3/docs/api.json", {"pk_path": 1}).json()
+    parameters = {
+        parameter["name"]: parameter
+        for parameter in schema["paths"][f"{API}{endpoint}/"]["get"]["parameters"]
+    }
+    assert set(FILTERS[endpoint]) <= set(parameters)
+    orderings = set(parameters["ordering"]["schema"]["items"]["enum"])
+    assert orderings == {f"{sign}{field}" for field in ORDERING[endpoint] for sign in ("", "-")}
+
+
+def test_the_plugins_openapi_schema_is_valid_openapi(admin_client):
+    """What client generators and pulp-glue read, checked by openapi-spec-validator: the
+    plugin's component with its paths spelled out (Pulp's default ``{…_href}`` path keys are not
+    OpenAPI paths, for every plugin)."""
+    schema = admin_client.get(
+        "/pulp/api/v3/docs/api.json", {"component": "katello_gateway", "pk_path": 1}
+    ).json()
+    validate(schema)
+    assert set(schema["paths"]) == set(PATHS)
