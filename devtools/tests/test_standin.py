@@ -15,7 +15,8 @@ import requests
 
 from devtools import rack
 from devtools.clients import KATELLO_PUSH_PATH
-from devtools.katello_standin import KatelloStandin, PushStep
+from devtools.katello_standin.push import PushStep
+from devtools.katello_standin.server import KatelloStandin
 from devtools.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
