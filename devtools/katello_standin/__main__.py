@@ -10,24 +10,20 @@ from pathlib import Path
 from devtools.katello_standin.server import CONTROL_PREFIX, KatelloStandin
 
 
-def main(argv=None):
+def main():
     parser = argparse.ArgumentParser(
         prog="python -m devtools.katello_standin",
         description="Serve a Katello stand-in (registry token/catalog, control API /_standin/).",
     )
     parser.add_argument("--port", type=int, default=24818)
-    parser.add_argument("--bind", default="127.0.0.1")
     parser.add_argument("--control-port", type=int, default=24819,
                         help="the control API's own port, up while the stand-in is 'down'")
     parser.add_argument("--config", type=Path, help="JSON state (users, repositories, hosts)")
-    parser.add_argument("--certfile", help="serve HTTPS with this certificate (PEM)")
-    parser.add_argument("--keyfile", help="private key of --certfile")
-    parser.add_argument("--quiet", action="store_true", help="do not log each request")
-    args = parser.parse_args(argv)
+    args = parser.parse_args()
 
     config = json.loads(args.config.read_text()) if args.config else None
-    standin = KatelloStandin(args.bind, args.port, args.certfile, args.keyfile, config=config,
-                             verbose=not args.quiet, control_port=args.control_port)
+    standin = KatelloStandin(args.port, config=config, verbose=True,
+                             control_port=args.control_port)
     done = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: done.set())

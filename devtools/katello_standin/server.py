@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from devtools.katello_standin.model import Katello, rfc3339, utc_now
 from devtools.katello_standin.push import put, sync_container_gateway
 
+HOST = "127.0.0.1"
 CONTROL_PREFIX = "/_standin/"
 FAULT_MODES = (None, "up", "down", "slow", "hang", "error", "garbage")
 GARBAGE_KINDS = ("html", "truncated", "no_token", "redirect", "reset")
@@ -43,10 +44,9 @@ class Fault:
 class KatelloStandin(Katello):
     """Katello's registry endpoints over HTTP(S), plus a control API, faults and a request log."""
 
-    def __init__(self, host="127.0.0.1", port=0, certfile=None, keyfile=None, config=None,
-                 verbose=False, control_port=0):
+    def __init__(self, port=0, certfile=None, keyfile=None, config=None, verbose=False,
+                 control_port=0):
         super().__init__(config)
-        self.host = host
         self.port = port
         self.control_port = control_port
         self._control_server = None
@@ -69,12 +69,12 @@ class KatelloStandin(Katello):
     @property
     def url(self):
         scheme = "https" if self._ssl else "http"
-        return f"{scheme}://{self.host}:{self.port}"
+        return f"{scheme}://{HOST}:{self.port}"
 
     @property
     def control_url(self):
         """The control API's own listener (plain HTTP), up whatever the fault."""
-        return f"http://{self.host}:{self.control_port}{CONTROL_PREFIX}"
+        return f"http://{HOST}:{self.control_port}{CONTROL_PREFIX}"
 
     def start(self):
         """Listen (on free ports when 0) and serve from background threads."""
@@ -82,7 +82,7 @@ class KatelloStandin(Katello):
             self._stopped.clear()
             self._listen()
             if self._control_server is None:
-                self._control_server = _Server((self.host, self.control_port), self,
+                self._control_server = _Server((HOST, self.control_port), self,
                                                control_only=True)
                 self.control_port = self._control_server.server_address[1]
                 threading.Thread(
@@ -114,7 +114,7 @@ class KatelloStandin(Katello):
     def _listen(self):
         if self._server is not None:
             return
-        self._server = _Server((self.host, self.port), self)
+        self._server = _Server((HOST, self.port), self)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
@@ -400,7 +400,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _challenge(self):
         """Katello's ``redirect_authorization_headers``."""
-        host_with_port = self.headers.get("Host") or f"{self.standin.host}:{self.standin.port}"
+        host_with_port = self.headers.get("Host") or f"{HOST}:{self.standin.port}"
         scheme = "https" if self.standin._ssl else "http"
         return (f'Bearer realm="{scheme}://{host_with_port}/v2/token",'
                 f'service="{host_with_port.rsplit(":", 1)[0]}",'
@@ -525,7 +525,7 @@ def _json(payload):
 
 
 def _push_from_json(standin, data):
-    """``POST /_standin/push`` and ``--push-to``: url, user, password, ca, cert, key."""
+    """``POST /_standin/push``: url, user, password, ca, cert, key."""
     auth = (data["user"], data.get("password", "")) if data.get("user") else None
     verify = data.get("ca") or data.get("verify", True)
     cert = (data["cert"], data["key"]) if data.get("cert") else None
