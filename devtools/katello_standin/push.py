@@ -37,13 +37,13 @@ def _proxy_headers():
 
 
 def put(base_url, endpoint, payload, *, auth=None, verify=True, cert=None, session=None,
-        timeout=30, trailing_slash=True, headers=None):
+        timeout=30, headers=None):
     """PUT one admin endpoint the way Katello does; returns the ``requests.Response``.
 
     ``ProxyAPI::Resource#put(args)`` asks RestClient for ``resource[""]``, which appends ``/``:
     Katello's PUTs really go to ``.../repository_list/`` (trailing slash), its GET to ``.../users``.
     """
-    url = f"{base_url.rstrip('/')}/{endpoint}{'/' if trailing_slash else ''}"
+    url = f"{base_url.rstrip('/')}/{endpoint}/"
     body = payload if isinstance(payload, str | bytes) else rack.encode(payload)
     request_headers = {
         **(headers or _proxy_headers()),
@@ -60,48 +60,42 @@ def put(base_url, endpoint, payload, *, auth=None, verify=True, cert=None, sessi
     )
 
 
-def sync_container_gateway(katello, base_url, *, auth=None, verify=True, cert=None,
-                           session=None, timeout=30):
+def sync_container_gateway(katello, base_url, *, auth=None, verify=True, cert=None, timeout=30):
     """Katello's capsule-sync push of ``katello`` to ``base_url`` (``.../container_gateway``).
 
     Each step is tried on its own; a failure does not stop the next one, as in Katello. One
     request id and session id for the whole sequence, as inside one Foreman task.
     Returns the ``PushStep`` list of what was sent.
     """
-    if session is None:
-        with requests.Session() as own:
-            return sync_container_gateway(katello, base_url, auth=auth, verify=verify,
-                                          cert=cert, session=own, timeout=timeout)
     headers = _proxy_headers()
-    options = {"auth": auth, "verify": verify, "cert": cert, "session": session,
-               "timeout": timeout, "headers": headers}
-    steps = []
-
     prefix = base_url.rstrip("/")
+    steps = []
+    with requests.Session() as session:
 
-    def attempt(method, endpoint, payload=None):
-        try:
-            if method == "GET":
-                response = session.get(f"{prefix}/{endpoint}", headers=headers, auth=auth,
-                                       verify=verify, cert=cert, timeout=timeout)
-            else:
-                response = put(base_url, endpoint, payload, **options)
-        except requests.RequestException as exc:
-            path = urlsplit(f"{prefix}/{endpoint}{'/' if method == 'PUT' else ''}").path
-            print(f"katello stand-in: {method} {path} failed: {type(exc).__name__}",
-                  file=sys.stderr, flush=True)
-            steps.append(PushStep(method, path, None))
-            return None
-        steps.append(PushStep(method, urlsplit(response.url).path, response.status_code))
-        return response
+        def attempt(method, endpoint, payload=None):
+            try:
+                if method == "GET":
+                    response = session.get(f"{prefix}/{endpoint}", headers=headers, auth=auth,
+                                           verify=verify, cert=cert, timeout=timeout)
+                else:
+                    response = put(base_url, endpoint, payload, auth=auth, verify=verify,
+                                   cert=cert, session=session, timeout=timeout, headers=headers)
+            except requests.RequestException as exc:
+                path = urlsplit(f"{prefix}/{endpoint}{'/' if method == 'PUT' else ''}").path
+                print(f"katello stand-in: {method} {path} failed: {type(exc).__name__}",
+                      file=sys.stderr, flush=True)
+                steps.append(PushStep(method, path, None))
+                return None
+            steps.append(PushStep(method, urlsplit(response.url).path, response.status_code))
+            return response
 
-    attempt("PUT", "repository_list", katello.repository_list_payload())
-    known = katello.known_logins(_users_from(attempt("GET", "users")))
-    if known:
-        attempt("PUT", "user_repository_mapping", katello.user_mapping_payload(known))
-    if katello.hosts:
-        attempt("PUT", "update_hosts", katello.hosts_payload())
-        attempt("PUT", "host_repository_mapping", katello.host_mapping_payload())
+        attempt("PUT", "repository_list", katello.repository_list_payload())
+        known = katello.known_logins(_users_from(attempt("GET", "users")))
+        if known:
+            attempt("PUT", "user_repository_mapping", katello.user_mapping_payload(known))
+        if katello.hosts:
+            attempt("PUT", "update_hosts", katello.hosts_payload())
+            attempt("PUT", "host_repository_mapping", katello.host_mapping_payload())
     return steps
 
 

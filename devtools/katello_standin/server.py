@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from devtools.katello_standin.model import Katello, rfc3339, utc_now
-from devtools.katello_standin.push import put, sync_container_gateway
+from devtools.katello_standin.push import sync_container_gateway
 
 HOST = "127.0.0.1"
 CONTROL_PREFIX = "/_standin/"
@@ -225,12 +225,6 @@ class KatelloStandin(Katello):
         self._wait(lambda: self.hanging(path) >= count, timeout,
                    f"{count} hanging request(s){f' on {path}' if path else ''}")
 
-    def wait_requests(self, count, path=None, timeout=30):
-        """Block until ``request_count(path)`` reaches ``count`` (requests received, answered
-        or not); ``TimeoutError`` otherwise."""
-        self._wait(lambda: self.request_count(path) >= count, timeout,
-                   f"{count} request(s){f' on {path}' if path else ''}")
-
     def wait_fault(self, mode, timeout=30):
         """Block until the fault mode is ``mode`` (``None``: normal again, e.g. when a ``down``
         with ``seconds`` is over); ``TimeoutError`` otherwise."""
@@ -270,14 +264,10 @@ class KatelloStandin(Katello):
 
     # -- pushing -----------------------------------------------------------------------------
 
-    def push(self, base_url, auth=None, verify=True, session=None, cert=None, timeout=30):
+    def push(self, base_url, auth=None, verify=True, cert=None, timeout=30):
         """Run Katello's capsule-sync push to the gateway admin API at ``base_url``."""
         return sync_container_gateway(self, base_url, auth=auth, verify=verify, cert=cert,
-                                      session=session, timeout=timeout)
-
-    def push_one(self, base_url, endpoint, payload, **kwargs):
-        """PUT one raw payload (a dict, or an already encoded string) like Katello would."""
-        return put(base_url, endpoint, payload, **kwargs)
+                                      timeout=timeout)
 
 
 class _Server(ThreadingHTTPServer):
