@@ -19,9 +19,9 @@ It starts what it needs and removes it afterwards: a database from ``bench_datab
 (``DATABASE_URL``'s server or a throwaway cluster), pulpcore-api on a Unix socket with
 install.md's remote-user settings, and Apache httpd in front of it (``devtools.apache``, as
 install.md configures it), which maps Foreman's client certificate to Katello's Pulp user. The
-requests are Katello's, in its order and encoding (``devtools.katello_standin.put``: RestClient's
-headers, PUT with the trailing slash) with Foreman's certificate: ``PUT repository_list/``,
-``GET users``, ``PUT user_repository_mapping/``, ``PUT update_hosts/``,
+requests are Katello's, in its order and encoding (``devtools.katello_standin.push.put``:
+RestClient's headers, PUT with the trailing slash) with Foreman's certificate:
+``PUT repository_list/``, ``GET users``, ``PUT user_repository_mapping/``, ``PUT update_hosts/``,
 ``PUT host_repository_mapping/``. The first sync fills empty tables, ``--repeats`` more change
 nothing (every later capsule sync; a worker's memory after one push is what the next starts
 from). Reported per request: the client's wall time and gunicorn's own (its access log, by
@@ -478,7 +478,7 @@ def _capsule(tmp, args):
 
 def _sync(capsule, bodies, logins):
     """Katello's capsule sync (``SYNC_STEPS`` one after the other); a record per request."""
-    from devtools.katello_standin import RESTCLIENT_HEADERS, put
+    from devtools.katello_standin.push import RESTCLIENT_HEADERS, put
 
     records = []
     for method, endpoint, name in SYNC_STEPS:

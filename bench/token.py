@@ -59,7 +59,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from devtools.clients import KATELLO_PUSH_PATH, Skopeo
-from devtools.katello_standin import KatelloStandin
+from devtools.katello_standin.server import KatelloStandin
 from devtools.oci import build_image
 from devtools.pg import bench_database
 from devtools.stack import PulpStack

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import requests
 
-from devtools.katello_standin import Katello, PushStep
+from devtools.katello_standin.model import Katello
+from devtools.katello_standin.push import PushStep
 
 SCRIPT = Path(__file__).resolve().parent / "katello_push.rb"
 

@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from devtools.katello_standin import KatelloStandin
+from devtools.katello_standin.server import KatelloStandin
 
 WORLD = {
     "repositories": {

@@ -15,7 +15,8 @@ import requests
 
 from devtools import rack
 from devtools.clients import KATELLO_PUSH_PATH
-from devtools.katello_standin import KatelloStandin, PushStep
+from devtools.katello_standin.push import PushStep, put
+from devtools.katello_standin.server import KatelloStandin
 from devtools.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -543,10 +544,10 @@ def test_push_to_nowhere_reports_no_status(katello):
         "/repository_list/", "/users", "/update_hosts/", "/host_repository_mapping/"]
 
 
-def test_push_one_sends_a_raw_payload(katello):
+def test_put_sends_a_raw_payload():
     gateway = Recorder()
     try:
-        response = katello.push_one(gateway.base, "update_hosts", {"hosts": []})
+        response = put(gateway.base, "update_hosts", {"hosts": []})
     finally:
         gateway.shutdown()
     assert response.status_code == 200

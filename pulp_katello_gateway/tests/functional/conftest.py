@@ -17,7 +17,7 @@ from devtools.apache import (
     install_md_defines,
 )
 from devtools.clients import Podman, Skopeo
-from devtools.katello_standin import KatelloStandin
+from devtools.katello_standin.server import KatelloStandin
 from devtools.net import free_port, unix_http_status, wait_until
 from devtools.nginx import Nginx, remote_user_map
 from devtools.oci import build_image

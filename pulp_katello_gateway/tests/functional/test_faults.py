@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from devtools.clients import Skopeo
-from devtools.katello_standin import GARBAGE_KINDS
+from devtools.katello_standin.server import GARBAGE_KINDS
 from pulp_katello_gateway.app import settings as defaults
 from pulp_katello_gateway.tests.functional.gateway_http import Registry
 

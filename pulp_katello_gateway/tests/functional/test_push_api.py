@@ -11,7 +11,7 @@ import pytest
 
 from devtools import rack
 from devtools.clients import KATELLO_PUSH_PATH, NATIVE_API_PATH
-from devtools.katello_standin import put
+from devtools.katello_standin.push import put
 
 PUSH = KATELLO_PUSH_PATH
 NATIVE = NATIVE_API_PATH

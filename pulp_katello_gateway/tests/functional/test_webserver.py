@@ -23,6 +23,7 @@ from cryptography.x509.oid import NameOID
 
 import pulp_katello_gateway
 from devtools import docs
+from devtools.katello_standin.push import put
 from devtools.pki import CertificateAuthority
 from devtools.stack import BIN
 from pulp_katello_gateway.tests.database import snapshot
@@ -194,8 +195,8 @@ UNVERIFIED = {"nginx": 400, "apache": "TLS handshake refused"}
 
 
 @pytest.mark.parametrize("who", ["host", "other CA", "no certificate"])
-def test_other_certificates_push_nothing(pulp, web_server, katello, gateway_world, tmp_path,
-                                         pulp_db, foreman_cn, who):
+def test_other_certificates_push_nothing(pulp, web_server, gateway_world, tmp_path, pulp_db,
+                                         foreman_cn, who):
     kind, server = web_server
     if who == "host":
         cert = gateway_world.host_cert()
@@ -207,9 +208,8 @@ def test_other_certificates_push_nothing(pulp, web_server, katello, gateway_worl
         cert = None
     before = snapshot(pulp_db)
     try:
-        outcome = katello.push_one(f"{server.url}/container_gateway/", "repository_list",
-                                   {"repositories": []}, cert=cert,
-                                   verify=str(pulp.ca_file)).status_code
+        outcome = put(f"{server.url}/container_gateway/", "repository_list",
+                      {"repositories": []}, cert=cert, verify=str(pulp.ca_file)).status_code
     except requests.exceptions.SSLError:
         outcome = "TLS handshake refused"
     # Pulp refuses any caller but Katello's certificate: 401.
@@ -239,8 +239,8 @@ def _look_alikes(cn):
 
 @pytest.mark.parametrize("look_alike", list(_look_alikes("x")))
 def test_a_certificate_that_only_names_foreman_pushes_nothing(
-    pulp, web_server, katello, katello_push_user, consumer_ca, foreman_cert, foreman_cn, pulp_db,
-    tmp_path, look_alike,
+    pulp, web_server, katello_push_user, consumer_ca, foreman_cert, foreman_cn, pulp_db, tmp_path,
+    look_alike,
 ):
     """The web server maps Foreman's certificate to Katello's user by its subject's one CN,
     exactly; the victim's side: Foreman's own certificate still pushes, through the same server."""
@@ -248,8 +248,8 @@ def test_a_certificate_that_only_names_foreman_pushes_nothing(
     cert = (str(tmp_path / "client.cert"), str(tmp_path / "client.key"))
     consumer_ca.issue(None, *cert, subject=_look_alikes(foreman_cn)[look_alike])
     before = snapshot(pulp_db)
-    refused = katello.push_one(f"{server.url}/container_gateway/", "repository_list",
-                               {"repositories": []}, cert=cert, verify=str(pulp.ca_file))
+    refused = put(f"{server.url}/container_gateway/", "repository_list", {"repositories": []},
+                  cert=cert, verify=str(pulp.ca_file))
     assert refused.status_code == 401
     assert snapshot(pulp_db) == before
     users = requests.get(f"{server.url}/container_gateway/users", cert=foreman_cert,

@@ -5,7 +5,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devtools.katello_standin import KatelloStandin
+from devtools.katello_standin.server import KatelloStandin
 
 
 @dataclass

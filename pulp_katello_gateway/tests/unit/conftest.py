@@ -14,7 +14,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 
-from devtools.katello_standin import KatelloStandin
+from devtools.katello_standin.server import KatelloStandin
 from pulp_katello_gateway.app.katello.views import KatelloView
 from pulp_katello_gateway.app.models import (
     ForemanBackoff,
