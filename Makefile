@@ -18,7 +18,7 @@ $(VENV)/.installed: setup.py requirements.txt $(CONSTRAINTS)
 	touch $@
 
 # ruff, no import of Pulp's internals outside app/pulp_internals.py, and a module map that
-# matches the tree (docs/architecture.md).
+# matches the tree (docs/admin/learn/architecture.md).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(PY) -m devtools.check_imports
@@ -38,6 +38,7 @@ demo: system-deps $(VENV)/.installed
 demo-stop:
 	DEMO_DIR=$(DEMO_DIR) $(PY) -m devtools.demo stop
 
-# Every benchmark next to stock pulp_container (about 20 min on 2 CPUs); writes docs/performance.md.
+# Every benchmark next to stock pulp_container (about 20 min on 2 CPUs); writes
+# docs/admin/learn/performance.md.
 bench: system-deps $(VENV)/.installed
 	$(PY) -m bench.report
