@@ -7,7 +7,7 @@ CONSTRAINTS := devtools/pulp_lines/$(PULP_LINE).txt
 VENV ?= $(if $(filter newest,$(PULP_LINE)),.venv,.venv-$(PULP_LINE))
 PY := $(VENV)/bin/python
 
-.PHONY: test lint demo demo-stop bench system-deps
+.PHONY: test lint demo demo-stop bench docs system-deps
 
 system-deps:
 	@bash devtools/system-deps.sh
@@ -42,3 +42,13 @@ demo-stop:
 # docs/admin/learn/performance.md.
 bench: system-deps $(VENV)/.installed
 	$(PY) -m bench.report
+
+# The documentation site (mkdocs.yml) into site/, strict: a page left out of the nav, a link or an
+# anchor that resolves to nothing, any warning fails the build.
+docs: $(VENV)/.docs-installed
+	$(VENV)/bin/mkdocs build --strict
+
+$(VENV)/.docs-installed: doc_requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -r doc_requirements.txt
+	touch $@
