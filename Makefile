@@ -7,7 +7,7 @@ CONSTRAINTS := devtools/pulp_lines/$(PULP_LINE).txt
 VENV ?= $(if $(filter newest,$(PULP_LINE)),.venv,.venv-$(PULP_LINE))
 PY := $(VENV)/bin/python
 
-.PHONY: test lint demo demo-stop bench system-deps
+.PHONY: test lint demo demo-stop bench docs system-deps
 
 system-deps:
 	@bash devtools/system-deps.sh
@@ -18,7 +18,7 @@ $(VENV)/.installed: setup.py requirements.txt $(CONSTRAINTS)
 	touch $@
 
 # ruff, no import of Pulp's internals outside app/pulp_internals.py, and a module map that
-# matches the tree (docs/architecture.md).
+# matches the tree (docs/admin/learn/architecture.md).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(PY) -m devtools.check_imports
@@ -38,6 +38,17 @@ demo: system-deps $(VENV)/.installed
 demo-stop:
 	DEMO_DIR=$(DEMO_DIR) $(PY) -m devtools.demo stop
 
-# Every benchmark next to stock pulp_container (about 20 min on 2 CPUs); writes docs/performance.md.
+# Every benchmark next to stock pulp_container (about 20 min on 2 CPUs); writes
+# docs/admin/learn/performance.md.
 bench: system-deps $(VENV)/.installed
 	$(PY) -m bench.report
+
+# The documentation site (mkdocs.yml) into site/, strict: a page left out of the nav, a link or an
+# anchor that resolves to nothing, any warning fails the build.
+docs: $(VENV)/.docs-installed
+	$(VENV)/bin/mkdocs build --strict
+
+$(VENV)/.docs-installed: doc_requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -r doc_requirements.txt
+	touch $@

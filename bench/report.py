@@ -9,7 +9,8 @@ with 100 ms), ``bench.pulls`` (Foreman calls per 100 pulls), ``bench.catalog`` a
 100 000 repositories (plugin and stock catalog), ``bench.push`` at 10 000, 100 000 and
 1 000 000 user->repository pairs (stock pulp_container has no push API to compare with) and
 ``bench.push --through apache`` (Katello-shaped capsule syncs through Apache httpd). Then writes
-``docs/performance.md`` with tables and ``docs/img/perf-*.png`` (matplotlib, Agg).
+``docs/admin/learn/performance.md`` with tables and ``img/perf-*.png`` next to it (matplotlib,
+Agg).
 
 Without ``PULP_SETTINGS`` it starts one throwaway PostgreSQL cluster for all of them and removes
 it afterwards (``make bench`` runs this).
@@ -31,8 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-PAGE = ROOT / "docs" / "performance.md"
-IMAGES = ROOT / "docs" / "img"
+PAGE = ROOT / "docs" / "admin" / "learn" / "performance.md"
+IMAGES = PAGE.parent / "img"  # the page links them as img/<name>
 CATALOG_SIZES = (1_000, 10_000, 100_000)
 PUSH_USERS = (10, 100, 1_000)  # x 1 000 repositories each: 10k, 100k, 1M pairs
 PUSH_REPOSITORIES, PUSH_PER_USER = 100_000, 1_000

@@ -1,6 +1,6 @@
-"""Apache httpd in front of pulpcore-api's Unix socket, configured as docs/install.md says.
+"""Apache httpd in front of pulpcore-api's Unix socket, configured as install.md says.
 
-The Katello capsule's layout in miniature (foremanctl's): docs/install.md's own virtual host
+The Katello capsule's layout in miniature (foremanctl's): install.md's own virtual host
 (mod_ssl with optional client certificates against Katello's CA, Pulp's upstreams on the sockets
 and its paths, who Katello is, pulp_container's shipped snippet and this plugin's, unchanged),
 moved to loopback: its port, certificate paths, socket paths and Foreman's CN replaced. Like

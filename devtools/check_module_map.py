@@ -1,5 +1,6 @@
-"""Lint: docs/architecture.md's module map names every module of ``pulp_katello_gateway/app``
-and nothing else, so a newcomer's map matches the tree. Exits 1 listing the differences.
+"""Lint: docs/admin/learn/architecture.md's module map names every module of
+``pulp_katello_gateway/app`` and nothing else, so a newcomer's map matches the tree. Exits 1
+listing the differences.
 
 Rows name a module (``access.py``), a package directory (``migrations/``) or two modules at once
 (``viewsets.py``, ``serializers.py``).
@@ -11,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "pulp_katello_gateway" / "app"
-DOC = ROOT / "docs" / "architecture.md"
+DOC = ROOT / "docs" / "admin" / "learn" / "architecture.md"
 # Directories listed as one row: their files are data or generated, not modules to describe.
 WHOLE = ("management/commands", "migrations", "webserver_snippets")
 
@@ -39,9 +40,10 @@ def in_map():
 
 def main():
     tree, documented = in_tree(), in_map()
-    problems = [f"{name}: in the tree, not in docs/architecture.md's module map"
+    doc = DOC.relative_to(ROOT)
+    problems = [f"{name}: in the tree, not in {doc}'s module map"
                 for name in sorted(tree - documented)]
-    problems += [f"{name}: in docs/architecture.md's module map, not in the tree"
+    problems += [f"{name}: in {doc}'s module map, not in the tree"
                  for name in sorted(documented - tree)]
     for problem in problems:
         print(problem)

@@ -1,6 +1,6 @@
 """The local demo: Pulp + this plugin + the Katello stand-in on loopback, with sample images.
 
-Pulp is laid out as docs/install.md says: pulpcore-api and pulpcore-content on Unix sockets only
+Pulp is laid out as install.md says: pulpcore-api and pulpcore-content on Unix sockets only
 nginx's workers may open, nginx in front on the API port (TLS, Pulp's locations, both snippets),
 install.md's settings.
 

@@ -1,4 +1,4 @@
-"""What docs/install.md tells an admin to type, for the tests that follow it literally."""
+"""What install.md tells an admin to type, for the tests that follow it literally."""
 
 import re
 from pathlib import Path
@@ -8,7 +8,7 @@ import pulp_container
 import pulp_katello_gateway
 from devtools.socket_activation import SocketUnit
 
-INSTALL = Path(__file__).resolve().parent.parent / "docs" / "install.md"
+INSTALL = Path(__file__).resolve().parent.parent / "docs" / "admin" / "guides" / "install.md"
 _FENCED = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 

@@ -1,7 +1,7 @@
-"""nginx in front of pulpcore-api's Unix socket, configured as docs/install.md says.
+"""nginx in front of pulpcore-api's Unix socket, configured as install.md says.
 
 The capsule's web server in miniature: the ``http`` block holds the admin's copy of the plugin's
-remote-user map, and docs/install.md's own Pulp server (upstreams on the sockets, Pulp's
+remote-user map, and install.md's own Pulp server (upstreams on the sockets, Pulp's
 locations, pulp_container's shipped snippet and this plugin's, unchanged), moved to loopback:
 its port, certificate paths and socket paths replaced, nothing else. Run as root, its workers
 are ``www-data``, the user install.md gives the sockets to.

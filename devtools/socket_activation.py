@@ -1,5 +1,5 @@
 """systemd's socket activation, for the tests and the demo: pulpcore-api and pulpcore-content on
-Unix sockets made as docs/install.md's socket units say.
+Unix sockets made as install.md's socket units say.
 
 ``SocketUnit.from_text`` reads a ``.socket`` unit (``ListenStream``, ``SocketUser``,
 ``SocketMode``); ``listen()`` makes that socket, owned by that user (when run as root) with that

@@ -2,7 +2,7 @@
 
 Used by the functional test fixture, the demo and the benchmarks. The API is served over HTTPS
 with a certificate from a per-state-dir CA because containers/image clients stall 10 s per command
-against a plain-HTTP registry. ``behind_web_server=True`` lays it out as docs/install.md does
+against a plain-HTTP registry. ``behind_web_server=True`` lays it out as install.md does
 instead: pulpcore-api and pulpcore-content on install.md's socket units, nginx with install.md's
 server on the API port, install.md's settings (the demo).
 """

@@ -237,7 +237,7 @@ def limits_check(app_configs, **kwargs):
             what = "an integer" if name in _INTEGERS else "a number"
             messages.append(Error(
                 f"{name} is {value!r}; it must be {what} of at least {minimum}.",
-                hint="See docs/settings.md for what it does.", id="katello_gateway.E010",
+                hint="See settings.md for what it does.", id="katello_gateway.E010",
             ))
     return messages
 
@@ -263,7 +263,7 @@ def trusted_proxies_check(app_configs, **kwargs):
             "any process that reaches pulpcore-api's port from there can name a remote user or "
             "a host's certificate, as the web server does.",
             hint="Run pulpcore-api on a Unix socket that only the web server can open and trust "
-            "[\"unix\"] alone (docs/install.md); if the web server is on another machine, let "
+            "[\"unix\"] alone (install.md); if the web server is on another machine, let "
             "nothing else reach the port.",
             id="katello_gateway.W010",
         ))
@@ -295,7 +295,7 @@ def api_socket_check(app_configs, **kwargs):
             "users other than its owner, the web server's, can connect to it and name a remote "
             "user or a host's certificate.",
             hint="Give the socket to the web server's user with mode 0600 (systemd: "
-            "SocketUser=, SocketMode=0600), as docs/install.md shows.",
+            "SocketUser=, SocketMode=0600), as install.md shows.",
             id="katello_gateway.W011",
         )]
     return []
@@ -319,7 +319,7 @@ def authentication_classes_check(app_configs, **kwargs):
         f"REST_FRAMEWORK's DEFAULT_AUTHENTICATION_CLASSES lists {', '.join(twice)} more than "
         "once: a settings block was merged into Pulp's list instead of replacing it.",
         hint="Set the whole list with REST_FRAMEWORK__DEFAULT_AUTHENTICATION_CLASSES = [...] "
-        "(docs/install.md, step 3), not with dynaconf_merge.",
+        "(install.md, step 3), not with dynaconf_merge.",
         id="katello_gateway.W012",
     )]
 
@@ -355,7 +355,7 @@ def remote_authentication_check(app_configs, **kwargs):
         f"authentication ({remote[0].__name__}, {header}): the registry's token endpoint gives "
         "tokens to whoever that header names.",
         hint="Set it to False (the default) unless the web server overwrites that header on "
-        "every request to /token/, /v1/ and /index/; docs/security.md explains.",
+        "every request to /token/, /v1/ and /index/; security.md explains.",
         id="katello_gateway.W005",
     )]
 
@@ -404,7 +404,7 @@ def reserved_names_check(app_configs, **kwargs):
         f"Local Pulp user {username!r} holds a name reserved for a Foreman user: that Foreman "
         "user cannot log in to the registry.",
         hint="Rename or delete the local user (pulp user show/destroy, or pulpcore-manager "
-        "shell); docs/logins.md explains.",
+        "shell); logins.md explains.",
         id="katello_gateway.W007",
     ) for username in holders]
 
@@ -432,7 +432,7 @@ def throttle_below_foreman_check(app_configs, **kwargs):
                 f"{ours} ({getattr(settings, ours)}) is not below Foreman's {what} "
                 f"({foremans} = {limit}): failed logins through the registry can trip it.",
                 hint=f"Set {ours} to at most {limit - 1}, or state Foreman's real setting in "
-                f"{foremans}; docs/logins.md explains.",
+                f"{foremans}; logins.md explains.",
                 id="katello_gateway.W008",
             ))
     if isinstance(window, int | float) and window < _FOREMAN_WINDOW:
@@ -456,7 +456,7 @@ def katello_names_check(app_configs, **kwargs):
         f"Katello lists repository {name!r}, but its distribution is held by local Pulp "
         f"{', '.join(holders)}: Katello's users and hosts are not served from it.",
         hint="Delete that distribution (Katello's next capsule sync makes its own) or remove "
-        "those roles from it; docs/security.md explains.",
+        "those roles from it; security.md explains.",
         id="katello_gateway.W009",
     ) for name, holders in sorted(taken.items())]
 

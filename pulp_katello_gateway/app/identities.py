@@ -99,5 +99,5 @@ class LoginCandidates:
 
 
 def login_candidates(login):
-    """Who ``login`` could be, as the token endpoint sees it (docs/logins.md)."""
+    """Who ``login`` could be, as the token endpoint sees it (logins.md)."""
     return LoginCandidates(login)

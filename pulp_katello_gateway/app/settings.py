@@ -24,7 +24,7 @@ KATELLO_GATEWAY_FOREMAN_BACKOFF = 30
 KATELLO_GATEWAY_LOGIN_CACHE_TTL = 600
 # Seconds past that TTL during which a cached login is still honoured while Foreman is unreachable.
 KATELLO_GATEWAY_LOGIN_MAX_STALE = 4 * 3600
-# Failed logins tolerated before the token endpoint answers 429 (docs/logins.md): per login from
+# Failed logins tolerated before the token endpoint answers 429 (logins.md): per login from
 # one client address (every guess stops), per login from anywhere, per client address whatever
 # the login, and in all (these three stop only what would reach Foreman). A count lasts until
 # WINDOW seconds pass without a failure. Keep the login and Foreman-wide ones below Foreman's
@@ -51,7 +51,7 @@ KATELLO_GATEWAY_PUSH_MAX_ENTRIES = 4_000_000
 # The web server names identities in request headers: the user Foreman's certificate stands for
 # (remote-user authentication) and a registered host's certificate. They are believed only from
 # these peers: "unix" for pulpcore-api's Unix socket, which only the web server can open
-# (docs/install.md), or addresses and CIDR networks. From anyone else the headers are dropped.
+# (install.md), or addresses and CIDR networks. From anyone else the headers are dropped.
 # Listing a TCP address trusts every process that can reach pulpcore-api's port from it (check
 # --deploy warns: katello_gateway.W010).
 KATELLO_GATEWAY_TRUSTED_PROXIES = ["unix"]
@@ -86,5 +86,5 @@ KATELLO_GATEWAY_PULL_RECORD_RETENTION_DAYS = 90
 # status endpoint says stale.
 KATELLO_GATEWAY_PUSH_MAX_AGE = 24 * 3600
 # Seconds after which a host's grants are refreshed from Katello's catalog at its next token
-# request (in a Pulp task, never holding up the request); 0 turns it off. See docs/registry.md.
+# request (in a Pulp task, never holding up the request); 0 turns it off. See registry.md.
 KATELLO_GATEWAY_HOST_REFRESH_INTERVAL = 3600

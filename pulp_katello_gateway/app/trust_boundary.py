@@ -6,7 +6,7 @@ certificate stands for (remote-user authentication) and a registered host's cert
 (``KATELLO_GATEWAY_CLIENT_CERT_HEADER``). Those headers mean something only when the web server
 set them, so every request that does not come from ``KATELLO_GATEWAY_TRUSTED_PROXIES`` loses them
 before anything reads them. By default only pulpcore-api's Unix socket is trusted: a socket that
-only the web server can open (docs/install.md) is a boundary no other local process crosses,
+only the web server can open (install.md) is a boundary no other local process crosses,
 whereas a TCP port on loopback is open to every local user.
 """
 

@@ -1,7 +1,7 @@
 """Every login or host-lookup decision, written once: an audit line and a metric.
 
 The audit lines (logger ``pulp_katello_gateway.audit``) name the login or host uuid and the
-client's address, never a secret; docs/logins.md shows them.
+client's address, never a secret; logins.md shows them.
 """
 
 import logging

@@ -111,7 +111,7 @@ def basic_credentials(request):
 
 
 def _login(request, login, secret):
-    """The local Pulp user or Foreman user these credentials prove (``docs/logins.md``), tried
+    """The local Pulp user or Foreman user these credentials prove (``logins.md``), tried
     in ``identities.login_candidates``' order.
 
     A login naming a local Pulp user is that user when the secret is its password

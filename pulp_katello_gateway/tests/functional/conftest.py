@@ -59,7 +59,7 @@ def consumer_ca(work_dir):
 
 @pytest.fixture(scope="session")
 def pulp(work_dir, katello, consumer_ca):
-    """Pulp with this plugin as docs/install.md lays it out: pulpcore-api and pulpcore-content on
+    """Pulp with this plugin as install.md lays it out: pulpcore-api and pulpcore-content on
     its socket units, nginx (its server, both snippets) in front on ``pulp.api_url``, its
     settings (remote-user authentication on), and pulpcore-worker."""
     default = settings.DATABASES["default"]
@@ -131,7 +131,7 @@ def _api_on_socket(pulp, name, socket_dir, port, env=None):
 
 @pytest.fixture(scope="session")
 def nginx(pulp, work_dir, consumer_ca, socket_dir, content_socket):
-    """The capsule's web server: nginx as docs/install.md sets it up (TLS, optional client
+    """The capsule's web server: nginx as install.md sets it up (TLS, optional client
     certificates, Pulp's upstreams on install.md's sockets, Pulp's locations and the shipped
     snippets) in front of a second API node with install.md's settings (remote-user
     authentication on, the socket the only trusted peer).
@@ -148,7 +148,7 @@ def nginx(pulp, work_dir, consumer_ca, socket_dir, content_socket):
 
 @pytest.fixture(scope="session")
 def apache(pulp, work_dir, consumer_ca, socket_dir, content_socket):
-    """The capsule's web server as Katello lays it out: Apache httpd as docs/install.md sets it
+    """The capsule's web server as Katello lays it out: Apache httpd as install.md sets it
     up (mod_ssl, optional client certificates, Pulp's upstreams on install.md's sockets, Pulp's
     paths and the shipped snippets) and foremanctl's mapping of Foreman's certificate to Pulp's
     admin, on the API and (deploy-foremanctl.md's Define) the push API, in front of a third API

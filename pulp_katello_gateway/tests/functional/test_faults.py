@@ -147,7 +147,7 @@ HANG_MAX_CONCURRENT = 2
 @pytest.fixture(scope="module")
 def hang_node(api_nodes, pulp, pulp_db, secret_registry):
     """An API node with a short Foreman read timeout and two Foreman call slots, and workers
-    to spare: what ``docs/settings.md`` recommends (slots below the number of workers)."""
+    to spare: what ``settings.md`` recommends (slots below the number of workers)."""
     url = api_nodes.start(
         "api-hang",
         workers=4,

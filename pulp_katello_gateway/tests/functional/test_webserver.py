@@ -1,4 +1,4 @@
-"""The web server as docs/install.md sets it up (nginx, and Apache httpd as on a Katello capsule):
+"""The web server as install.md sets it up (nginx, and Apache httpd as on a Katello capsule):
 Pulp's locations, pulp_container's snippet and this plugin's, in front of a Pulp with remote-user
 authentication on.
 

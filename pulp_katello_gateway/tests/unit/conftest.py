@@ -76,7 +76,7 @@ def admin_client(db):
 
 @pytest.fixture
 def remote_user_authentication(monkeypatch, settings):
-    """Pulp's remote-user authentication as docs/install.md (and foremanctl) configure it, for
+    """Pulp's remote-user authentication as install.md (and foremanctl) configure it, for
     the REST views (their classes were read at import) and the registry alike."""
     settings.AUTHENTICATION_BACKENDS = [
         *settings.AUTHENTICATION_BACKENDS,

@@ -402,7 +402,7 @@ def test_katello_role_with_basic_credentials(anonymous_client, katello_user):
 
 def test_remote_user_set_by_the_web_server(anonymous_client, katello_user,
                                            remote_user_authentication):
-    """The set-up docs/install.md describes for Foreman's client certificate."""
+    """The set-up install.md describes for Foreman's client certificate."""
 
     def put_as(remote_user):
         return anonymous_client.put(
