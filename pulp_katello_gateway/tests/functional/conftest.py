@@ -25,6 +25,8 @@ from devtools.pg import Database
 from devtools.pki import CertificateAuthority
 from devtools.stack import PulpStack
 from pulp_katello_gateway.tests.functional.api_nodes import ApiNodes
+from pulp_katello_gateway.tests.functional.gateway_http import Registry, SecretRegistry, push_url
+from pulp_katello_gateway.tests.functional.listing_clients import host_cert_dir
 from pulp_katello_gateway.tests.functional.worlds import World
 
 
@@ -238,7 +240,6 @@ def podman(pulp, podman_storage, tmp_path):
 def push_katello(pulp, katello):
     """Run Katello's capsule-sync push of the stand-in's state (to the API node at ``through``,
     by default the stack's own); every step must succeed."""
-    from pulp_katello_gateway.tests.functional.gateway_http import push_url
 
     def push(through=None):
         steps = katello.push(
@@ -262,7 +263,6 @@ def make_world(pulp, katello, consumer_ca, oci_image, work_dir, push_katello, se
     ``images`` names the kinds that do. ``users``/``hosts``: who -> the kinds granted. Katello's
     ACL is pushed unless ``push=False``.
     """
-    from pulp_katello_gateway.tests.functional.listing_clients import host_cert_dir
 
     def make(tag, repositories, *, users=None, hosts=None, images=None, image=None, push=True):
         prefix = f"{tag}-{uuid.uuid4().hex[:8]}"
@@ -299,8 +299,6 @@ def make_world(pulp, katello, consumer_ca, oci_image, work_dir, push_katello, se
 def secret_registry():
     """Every password, PAT and issued token the tests register, and every error body their
     sessions saw; ``test_secrets.py`` checks that none of those registered by then leaks."""
-    from pulp_katello_gateway.tests.functional.gateway_http import SecretRegistry
-
     return SecretRegistry()
 
 
@@ -314,8 +312,6 @@ def pulp_db(pulp):
 @pytest.fixture(scope="session")
 def gateway(pulp, secret_registry):
     """Registry requests against the stack's main API node."""
-    from pulp_katello_gateway.tests.functional.gateway_http import Registry
-
     return Registry(pulp.api_url, pulp.ca_file, secret_registry)
 
 

@@ -1,4 +1,4 @@
-"""Plain-HTTP registry clients for the resilience and security tests, and the secrets they saw.
+"""Plain-HTTP registry clients for the functional tests, and the secrets they saw.
 
 Every session made here reports each answer to a ``SecretRegistry``: the leak check
 (``test_secrets.py``) looks for every secret registered so far in every error body seen, in the
@@ -47,15 +47,13 @@ class SecretRegistry:
                      response.content)
                 )
 
-    def session(self, ca_file, *, auth=None, cert=None):
+    def session(self, ca_file, *, cert=None, headers=None):
         http = requests.Session()
         http.trust_env = False
         http.verify = str(ca_file)
-        http.auth = auth
         http.cert = cert
+        http.headers.update(headers or {})
         http.hooks["response"].append(self.observe)
-        if auth:
-            self.add(auth[1])
         return http
 
     @staticmethod
@@ -77,20 +75,21 @@ class SecretRegistry:
 
 
 class Registry:
-    """Token and manifest requests against one API node (or nginx) at ``base_url``.
+    """Token and manifest requests against one API node (or web server) at ``base_url``.
 
     ``service`` is the registry host the tokens are for: pulp_container checks the token's
     audience against the ``Host`` of the registry request, so a token meant for another node
-    names that node.
+    names that node. ``cert`` (certificate, key) and ``headers`` go with every request: a host's
+    consumer certificate, or a header a web server would set.
     """
 
-    def __init__(self, base_url, ca_file, secrets, *, cert=None, token_issuer=None):
+    def __init__(self, base_url, ca_file, secrets, *, cert=None, headers=None):
         self.base_url = base_url.rstrip("/")
         self.host = self.base_url.split("://", 1)[1]
         self.ca_file = ca_file
         self.secrets = secrets
         self.cert = cert
-        self.token_issuer = token_issuer
+        self.headers = headers
         self.local = threading.local()
 
     @property
@@ -98,7 +97,9 @@ class Registry:
         """One session per thread (requests sessions are not thread-safe)."""
         http = getattr(self.local, "http", None)
         if http is None:
-            http = self.local.http = self.secrets.session(self.ca_file, cert=self.cert)
+            http = self.local.http = self.secrets.session(
+                self.ca_file, cert=self.cert, headers=self.headers
+            )
         return http
 
     def token(self, *scopes, auth=None, service=None, account=True, timeout=60):
@@ -120,13 +121,31 @@ class Registry:
         assert response.status_code == 200, (response.status_code, response.text)
         return response.json()["token"]
 
-    def manifest(self, repository, token, reference="latest"):
-        headers = {"Accept": OCI_MANIFEST}
+    def oauth_token(self, grant_type, client_id, **fields):
+        """The OAuth2 form POST to the token endpoint (containerd's way) for this registry;
+        ``fields``: the grant's own (``username``, ``password``, ``scope``, ``refresh_token``)."""
+        self.secrets.add(fields.get("password"))
+        response = self.http.post(
+            f"{self.base_url}/token/",
+            data={"grant_type": grant_type, "service": self.host, "client_id": client_id,
+                  **fields},
+            timeout=60,
+        )
+        if response.status_code == 200:
+            self.secrets.add(response.json().get("access_token"))
+        return response
+
+    def get(self, path, token=None, accept=None):
+        """``GET path`` of the registry (``/v2/...``), with ``token`` as Bearer."""
+        headers = {}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        return self.http.get(
-            f"{self.base_url}/v2/{repository}/manifests/{reference}", headers=headers, timeout=60
-        )
+        if accept:
+            headers["Accept"] = accept
+        return self.http.get(f"{self.base_url}{path}", headers=headers, timeout=60)
+
+    def manifest(self, repository, token, reference="latest"):
+        return self.get(f"/v2/{repository}/manifests/{reference}", token, accept=OCI_MANIFEST)
 
     def pull(self, repository, auth=None):
         """A token for pulling ``repository``, then its manifest: (token response, manifest
@@ -136,10 +155,18 @@ class Registry:
             return token, None
         return token, self.manifest(repository, token.json()["token"])
 
-    def access(self, token):
-        """The token's ``access`` claim as ``{name: actions}`` (signature not checked here)."""
-        claims = jwt.decode(token, options={"verify_signature": False})
-        return {entry["name"]: entry["actions"] for entry in claims["access"]}
+    def claims(self, token, public_key=None):
+        """The token's claims; given the stack's ``public_key`` (PEM), verified the way
+        pulp_container's registry verifies them (signature, issuer, audience, expiry)."""
+        if public_key is None:
+            return jwt.decode(token, options={"verify_signature": False})
+        return jwt.decode(token, public_key, algorithms=["ES256"],
+                          issuer=f"{self.base_url}/token/", audience=self.host)
+
+    def access(self, token, public_key=None):
+        """The token's ``access`` claim as ``{name: actions}`` (verified given ``public_key``)."""
+        return {entry["name"]: entry["actions"]
+                for entry in self.claims(token, public_key)["access"]}
 
     def granted(self, repository, auth=None):
         """The actions a fresh token grants on ``repository``."""

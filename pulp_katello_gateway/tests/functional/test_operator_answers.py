@@ -5,12 +5,12 @@ host following its content view without a capsule sync."""
 import uuid
 from urllib.parse import quote
 
-import jwt
 import pytest
 
 from devtools.clients import NATIVE_API_PATH, Skopeo
 from devtools.net import wait_until
-from pulp_katello_gateway.tests.functional.listing_clients import host_cert_dir, session, token
+from pulp_katello_gateway.tests.functional.gateway_http import Registry
+from pulp_katello_gateway.tests.functional.listing_clients import host_cert_dir
 
 NATIVE = NATIVE_API_PATH
 KINDS = ("granted", "private", "public", "host")
@@ -120,7 +120,7 @@ def test_the_acl_state_follows_a_push_and_is_the_same_on_two_nodes(
 
 
 def test_a_host_follows_its_content_view_without_a_capsule_sync(
-    pulp, katello, push_katello, api_nodes, world, consumer_ca, tmp_path
+    pulp, katello, push_katello, api_nodes, world, consumer_ca, tmp_path, secret_registry
 ):
     """A node refreshing hosts whose grants are older than a second; the host's certificate is
     passed as the web server would (the node is told to trust 127.0.0.1)."""
@@ -132,19 +132,18 @@ def test_a_host_follows_its_content_view_without_a_capsule_sync(
         "PULP_KATELLO_GATEWAY_TRUSTED_PROXIES": '["127.0.0.1"]',
     })
     certs = host_cert_dir(tmp_path / "certs", pulp.ca_file, consumer_ca, host)
-    http = session(pulp.ca_file)
-    http.headers["X-RHSM-SSL-Client-Cert"] = quote((certs / "client.cert").read_text())
+    header = quote((certs / "client.cert").read_text())
+    as_host = Registry(url, pulp.ca_file, secret_registry,
+                       headers={"X-RHSM-SSL-Client-Cert": header})
 
-    def access(repository):
-        return _actions(token(http, url, f"repository:{repository}:pull"))
-
-    assert access(repos["granted"]) == ["pull"] and access(repos["private"]) == []
+    assert as_host.granted(repos["granted"]) == ["pull"]
+    assert as_host.granted(repos["private"]) == []
 
     # Katello moves the host to another content view: the next requests pick it up.
     katello.add_host(host, repositories=[repos["private"]])
-    wait_until(lambda: access(repos["private"]) == ["pull"], 90, interval=0.5,
+    wait_until(lambda: as_host.granted(repos["private"]) == ["pull"], 90, interval=0.5,
                what="the host's refreshed grants")
-    assert access(repos["granted"]) == []
+    assert as_host.granted(repos["granted"]) == []
 
     # Foreman hangs: requests are answered at once from the grants the host has.
     katello.add_host(host, repositories=[repos["granted"]])
@@ -152,17 +151,13 @@ def test_a_host_follows_its_content_view_without_a_capsule_sync(
     try:
         # Each request may start a refresh (the grants are older than a second): ask until one
         # hangs in Foreman.
-        wait_until(lambda: access(repos["private"]) == ["pull"]
+        wait_until(lambda: as_host.granted(repos["private"]) == ["pull"]
                    and katello.hanging("/v2/_catalog") >= 1, 90, interval=0.5,
                    what="a refresh hanging on Foreman")
-        assert access(repos["private"]) == ["pull"]  # while Foreman still has not answered
-        assert access(repos["granted"]) == []
+        # While Foreman still has not answered:
+        assert as_host.granted(repos["private"]) == ["pull"]
+        assert as_host.granted(repos["granted"]) == []
     finally:
         katello.set_fault(None)
-    wait_until(lambda: access(repos["granted"]) == ["pull"], 90, interval=0.5,
+    wait_until(lambda: as_host.granted(repos["granted"]) == ["pull"], 90, interval=0.5,
                what="the refresh once Foreman answers again")
-
-
-def _actions(jwt_token):
-    claims = jwt.decode(jwt_token, options={"verify_signature": False})
-    return claims["access"][0]["actions"]

@@ -64,13 +64,8 @@ def _secret_bearing_traffic(pulp, katello, gateway, make_world):
     token, manifest = gateway.pull(granted, user["auth"])  # Foreman checks the password
     assert (token.status_code, manifest.status_code) == (200, 200)
     assert gateway.token(f"repository:{granted}:pull", auth=user["pat_auth"]).status_code == 200
-    oauth = gateway.http.post(
-        f"{gateway.base_url}/token/",
-        data={"grant_type": "password", "username": user["login"], "password": user["password"],
-              "service": gateway.host, "client_id": "secrets-test",
-              "scope": f"repository:{granted}:pull"},
-        timeout=60,
-    )
+    oauth = gateway.oauth_token("password", "secrets-test", username=user["login"],
+                                password=user["password"], scope=f"repository:{granted}:pull")
     assert oauth.status_code == 200, oauth.text
     wrong = f"wrong-{uuid.uuid4().hex}"
     assert gateway.token(auth=(user["login"], wrong)).status_code == 401

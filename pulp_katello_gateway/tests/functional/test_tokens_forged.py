@@ -18,6 +18,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from pulp_katello_gateway.tests.functional.gateway_http import OCI_MANIFEST
+
 
 def _b64(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -134,12 +136,7 @@ def answers(gateway, world, token, login_token):
 
 
 def get(gateway, path, token):
-    headers = {"Authorization": f"Bearer {token}"}
-    if "/manifests/" in path:
-        headers["Accept"] = "application/vnd.oci.image.manifest.v1+json"
-    return gateway.http.get(
-        f"{gateway.base_url}{path}", headers=headers, timeout=30
-    )
+    return gateway.get(path, token, accept=OCI_MANIFEST if "/manifests/" in path else None)
 
 
 def test_a_valid_token_for_bobs_repository_pulls_it(gateway, tokens_world):

@@ -13,7 +13,6 @@ import re
 import subprocess
 from urllib.parse import quote
 
-import jwt
 import pytest
 import requests
 
@@ -23,7 +22,7 @@ from devtools.clients import KATELLO_PUSH_PATH
 from devtools.net import free_port, wait_until
 from devtools.stack import BIN
 from pulp_katello_gateway.tests.database import snapshot
-from pulp_katello_gateway.tests.functional.listing_clients import session, token
+from pulp_katello_gateway.tests.functional.gateway_http import Registry
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="being another local user needs root")
 
@@ -96,22 +95,16 @@ def test_remote_user_sent_to_pulps_port_is_nobody(pulp, tcp_node, pulp_db):
     assert owner.status_code == 200
 
 
-def _pull_actions(http, base_url, repository):
-    claims = jwt.decode(token(http, base_url, f"repository:{repository}:pull"),
-                        options={"verify_signature": False})
-    return claims["access"][0]["actions"]
-
-
-def test_a_host_certificate_sent_to_pulps_port_is_nobody(pulp, nginx, tcp_node, world):
+def test_a_host_certificate_sent_to_pulps_port_is_nobody(pulp, nginx, tcp_node, world,
+                                                          secret_registry):
     """A host's certificate is public; without its key it names nobody, except from the web
     server, which checked the key in the TLS handshake."""
     repository = world.repos["granted"]
-    through_nginx = session(pulp.ca_file, cert_dir=world.host_certs["host"])
-    assert _pull_actions(through_nginx, nginx.url, repository) == ["pull"]
-    forged = session(pulp.ca_file)
-    forged.headers["X-RHSM-SSL-Client-Cert"] = quote(
-        (world.host_certs["host"] / "client.cert").read_text())
-    assert _pull_actions(forged, tcp_node, repository) == []
+    through_nginx = Registry(nginx.url, pulp.ca_file, secret_registry, cert=world.host_cert())
+    assert through_nginx.granted(repository) == ["pull"]
+    forged = Registry(tcp_node, pulp.ca_file, secret_registry, headers={
+        "X-RHSM-SSL-Client-Cert": quote((world.host_certs["host"] / "client.cert").read_text())})
+    assert forged.granted(repository) == []
 
 
 def _manage(pulp, node, *args, env=None):
