@@ -5,6 +5,7 @@ Both read what the ACL endpoints read, so they carry the same permission: Pulp a
 ``katello_gateway.katello`` role.
 """
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
@@ -19,6 +20,9 @@ from pulp_katello_gateway.app.policies import every_action
 from pulp_katello_gateway.app.serializers import valid_name
 
 _READ_ACL = every_action("katello_gateway.view_katellorepository")
+# Both answer a JSON object; said in the schema, since clients such as pulp-glue read a JSON
+# answer only where the schema declares one.
+_JSON_OBJECT = {200: OpenApiTypes.OBJECT}
 
 
 class ExplainQuerySerializer(serializers.Serializer):
@@ -46,6 +50,7 @@ class ExplainView(APIView):
         summary="Explain a registry decision",
         operation_id="katello_gateway_explain",
         parameters=[ExplainQuerySerializer],
+        responses=_JSON_OBJECT,
     )
     def get(self, request):
         query = ExplainQuerySerializer(data=request.query_params)
@@ -93,7 +98,8 @@ class StatusView(APIView):
 
     DEFAULT_ACCESS_POLICY = _READ_ACL
 
-    @extend_schema(summary="ACL state", operation_id="katello_gateway_status")
+    @extend_schema(summary="ACL state", operation_id="katello_gateway_status",
+                   responses=_JSON_OBJECT)
     def get(self, request):
         return Response({
             **state.state(),
