@@ -14,7 +14,7 @@ system-deps:
 
 $(VENV)/.installed: setup.py requirements.txt $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -e '.[test]' -e ./pulp-cli-katello-gateway
 	touch $@
 
 # ruff, no import of Pulp's internals outside app/pulp_internals.py, and a module map that
