@@ -34,7 +34,8 @@ pulls = list_command(
 @click.option("--login", help="A login: a Foreman user's or a local Pulp user's.")
 @click.option("--host", metavar="UUID", help="A content host, by consumer uuid.")
 @click.option("--anonymous", is_flag=True, help="Clients without credentials.")
-@click.option("--action", type=click.Choice(["pull", "push"]), default="pull", show_default=True)
+@click.option("--action", type=click.Choice(["pull", "push"]), default="pull", show_default=True,
+              help="What the identity would do.")
 @pass_pulp_context
 def explain(
     pulp_ctx: PulpCLIContext,
