@@ -116,7 +116,7 @@ def start():
         _write_pids(cluster, children, stack)
         print("Pushing the sample image ...", flush=True)
         layout = DEMO_DIR / "sample-image"
-        build_image(layout, text="hello from the pulp_katello_gateway demo\n")
+        digest = build_image(layout, text="hello from the pulp_katello_gateway demo\n")
         skopeo = Skopeo(stack.certs_dir, DEMO_DIR)
         for repo in KATELLO_CONFIG["repositories"]:
             skopeo.copy(f"oci:{layout}:latest", f"docker://{stack.registry}/{repo}:latest",
@@ -132,7 +132,7 @@ def start():
         for method, path, status in pushed["results"]:
             print(f"  {method} {path} -> {status}")
         env = _write_env(stack, katello_url)
-        _print_instructions(stack, env)
+        _print_instructions(stack, env, digest)
         while True:
             for name, proc in {**children, **stack.processes}.items():
                 if proc.poll() is not None:
@@ -183,6 +183,7 @@ def _write_env(stack, katello_url):
         "DEMO_SETTINGS": str(stack.settings_path),
         "DEMO_API_SOCKET": str(stack.api_socket),
         "DEMO_PYTHON": sys.executable,
+        "DEMO_PULP": str(Path(sys.executable).with_name("pulp")),  # pulp-cli, with our plugin
     }
     (DEMO_DIR / "env").write_text(
         "".join(f"export {key}={shlex.quote(value)}\n" for key, value in env.items())
@@ -190,7 +191,7 @@ def _write_env(stack, katello_url):
     return env
 
 
-def _print_instructions(stack, env):
+def _print_instructions(stack, env, digest):
     print(
         f"""
 The demo is running (Ctrl-C or `make demo-stop` stops it).
@@ -217,6 +218,14 @@ alice (password) may pull it; bob (personal access token) may not. Try, in anoth
   skopeo copy --src-cert-dir $DEMO_CERTS_DIR --src-creds "$DEMO_USER:$DEMO_PASSWORD" \\
       docker://$DEMO_REGISTRY/acme-production-web:latest oci:/tmp/demo-pull:latest
   podman search --tls-verify=false $DEMO_REGISTRY/acme
+
+  # why alice may pull it, and who pulled the sample image, with pulp-cli (docs/cli.md)
+  export REQUESTS_CA_BUNDLE=$DEMO_CA
+  $DEMO_PULP --base-url $DEMO_API_URL --username "$DEMO_ADMIN_USER" \\
+      --password "$DEMO_ADMIN_PASSWORD" katello-gateway explain \\
+      --repository acme-production-web --login alice
+  $DEMO_PULP --base-url $DEMO_API_URL --username "$DEMO_ADMIN_USER" \\
+      --password "$DEMO_ADMIN_PASSWORD" katello-gateway pulls --digest {digest}
 
   # bob logs in with a personal access token, but has no grant for the protected repository
   skopeo inspect --cert-dir $DEMO_CERTS_DIR --creds "$DEMO_PAT_USER:$DEMO_PAT" \\
