@@ -15,7 +15,6 @@ class PulpKatelloRepositoryContext(PulpEntityContext):
     ENTITY = "katello gateway repository"
     ENTITIES = "katello gateway repositories"
     HREF = "katello_gateway_katello_repository_href"
-    HREF_PATTERN = r"katello_gateway/repositories/"
     ID_PREFIX = "katello_gateway_repositories"
     NEEDS_PLUGINS = NEEDS_GATEWAY
 
@@ -24,7 +23,6 @@ class PulpForemanUserContext(PulpEntityContext):
     ENTITY = "katello gateway user"
     ENTITIES = "katello gateway users"
     HREF = "katello_gateway_foreman_user_href"
-    HREF_PATTERN = r"katello_gateway/users/"
     ID_PREFIX = "katello_gateway_users"
     NEEDS_PLUGINS = NEEDS_GATEWAY
 
@@ -33,7 +31,6 @@ class PulpConsumerHostContext(PulpEntityContext):
     ENTITY = "katello gateway host"
     ENTITIES = "katello gateway hosts"
     HREF = "katello_gateway_consumer_host_href"
-    HREF_PATTERN = r"katello_gateway/hosts/"
     ID_PREFIX = "katello_gateway_hosts"
     NEEDS_PLUGINS = NEEDS_GATEWAY
 
@@ -42,7 +39,6 @@ class PulpPullRecordContext(PulpEntityContext):
     ENTITY = "pull record"
     ENTITIES = "pull records"
     HREF = "katello_gateway_pull_record_href"
-    HREF_PATTERN = r"katello_gateway/pulls/"
     ID_PREFIX = "katello_gateway_pulls"
     NEEDS_PLUGINS = NEEDS_GATEWAY
 
