@@ -219,7 +219,7 @@ alice (password) may pull it; bob (personal access token) may not. Try, in anoth
       docker://$DEMO_REGISTRY/acme-production-web:latest oci:/tmp/demo-pull:latest
   podman search --tls-verify=false $DEMO_REGISTRY/acme
 
-  # why alice may pull it, and who pulled the sample image, with pulp-cli (docs/cli.md)
+  # pulp-cli (docs/admin/guides/cli.md): why alice may pull it, who pulled the sample image
   export REQUESTS_CA_BUNDLE=$DEMO_CA
   $DEMO_PULP --base-url $DEMO_API_URL --username "$DEMO_ADMIN_USER" \\
       --password "$DEMO_ADMIN_PASSWORD" katello-gateway explain \\

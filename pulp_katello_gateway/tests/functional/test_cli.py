@@ -1,5 +1,5 @@
 """pulp-cli-katello-gateway: the real ``pulp`` command against the real stack, configured as
-docs/cli.md says (a config file with the API's URL and the admin, the CA through
+docs/admin/guides/cli.md says (a config file with the API's URL and the admin, the CA through
 REQUESTS_CA_BUNDLE), on repositories, users and a host Katello pushed and pulls made by skopeo."""
 
 import json
