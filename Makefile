@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 system-deps:
 	@bash devtools/system-deps.sh
 
-$(VENV)/.installed: setup.py requirements.txt $(CONSTRAINTS)
+$(VENV)/.installed: setup.py requirements.txt pulp-cli-katello-gateway/pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -e '.[test]' -e ./pulp-cli-katello-gateway
 	touch $@
