@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 system-deps:
 	@bash devtools/system-deps.sh
 
-$(VENV)/.installed: setup.py requirements.txt pulp-cli-katello-gateway/pyproject.toml $(CONSTRAINTS)
+$(VENV)/.installed: pyproject.toml setup.py requirements.txt pulp-cli-katello-gateway/pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -e '.[test]' -e ./pulp-cli-katello-gateway
 	touch $@
@@ -28,6 +28,15 @@ lint: $(VENV)/.installed
 # Extra pytest arguments: make test PYTEST_ARGS="-k token -x"; another line: PULP_LINE=oldest
 test: system-deps $(VENV)/.installed lint
 	$(PY) -m devtools.run_tests $(PYTEST_ARGS)
+
+# sdist and wheel in dist/: twine's metadata check, and no module of the wheel importing what it
+# neither ships nor declares.
+.PHONY: dist
+dist: $(VENV)/.installed
+	rm -rf dist
+	$(PY) -m build --quiet --outdir dist .
+	$(VENV)/bin/twine check --strict dist/*
+	$(PY) -m devtools.check_wheel_imports dist/*.whl
 
 # Pulp + plugin + Katello stand-in on loopback, with a sample image; runs until Ctrl-C.
 # Each Pulp line keeps its demo state apart (.demo, .demo-<line>).

@@ -1,3 +1,4 @@
+from importlib import metadata
 from importlib.util import find_spec
 
 from django.core.exceptions import ImproperlyConfigured
@@ -14,8 +15,8 @@ class PulpKatelloGatewayPluginAppConfig(PulpPluginAppConfig):
 
     name = "pulp_katello_gateway.app"
     label = "katello_gateway"
-    version = "0.1.0.dev0"
     python_package_name = "pulp-katello-gateway"
+    version = metadata.version(python_package_name)  # pyproject.toml's, the one place it is written
     domain_compatible = False
 
     def ready(self):
