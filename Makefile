@@ -38,6 +38,12 @@ dist: $(VENV)/.installed
 	$(VENV)/bin/twine check --strict dist/*
 	$(PY) -m devtools.check_wheel_imports dist/*.whl
 
+# The wheel installed as an admin installs it, next to PULP_LINE's Pulp in a clean virtualenv,
+# then migrated and checked (check --deploy) with install.md's settings on a throwaway PostgreSQL.
+.PHONY: wheel-check
+wheel-check: system-deps dist
+	$(PY) -m devtools.wheel_check --line $(PULP_LINE) dist/*.whl
+
 # Pulp + plugin + Katello stand-in on loopback, with a sample image; runs until Ctrl-C.
 # Each Pulp line keeps its demo state apart (.demo, .demo-<line>).
 DEMO_DIR ?= $(if $(filter newest,$(PULP_LINE)),.demo,.demo-$(PULP_LINE))
