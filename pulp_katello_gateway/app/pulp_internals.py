@@ -1,7 +1,7 @@
 """The one boundary to Pulp's internals: everything this plugin takes from pulp_container, from
 pulpcore outside ``pulpcore.plugin`` (or added to it after the oldest line), and from
-pulp-smart-proxy. No other module imports them (``make lint`` checks that,
-``devtools/check_imports.py``).
+pulp-smart-proxy. No other module imports them (``make lint`` checks that: ruff's banned-api,
+ruff.toml).
 
 Supported lines: pulpcore 3.85 to 3.129 with pulp_container 2.26 to 2.30 (Katello's previous,
 current and the newest upstream line). Where the lines differ it is said here; what is not
