@@ -17,11 +17,14 @@ $(VENV)/.installed: pyproject.toml setup.py requirements.txt pulp-cli-katello-ga
 	$(PY) -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -e '.[test]' -e ./pulp-cli-katello-gateway
 	touch $@
 
-# ruff (its banned-api: Pulp's internals only through app/pulp_internals.py), and a module map
-# that matches the tree (docs/admin/learn/architecture.md).
+# ruff (its banned-api: Pulp's internals only through app/pulp_internals.py), a module map
+# that matches the tree (docs/admin/learn/architecture.md), a changelog fragment for each
+# product change (CHANGES/README.md) and the next release's notes rendered.
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(PY) -m devtools.check_module_map
+	$(PY) -m devtools.check_fragments
+	$(VENV)/bin/towncrier build --draft --version next >/dev/null
 
 # Lint, then unit and functional tests against a throwaway PostgreSQL and a real Pulp stack.
 # Extra pytest arguments: make test PYTEST_ARGS="-k token -x"; another line: PULP_LINE=oldest
