@@ -86,7 +86,7 @@ def _look_up_host(uuid, source):
         outcomes.host_lookup("revoked", uuid, source)
         return ANONYMOUS
     outcomes.host_lookup("ok", uuid, source)
-    return Identity(host_id=host_id)
+    return Identity.of_host(host_id, uuid)
 
 
 def request_if_stale(host_id):

@@ -18,7 +18,9 @@ from pulp_katello_gateway.app.models import ForemanUser, local_user
 
 @dataclass(frozen=True)
 class Identity:
-    """Who asks. ``user`` is the JWT subject; Foreman users and hosts carry their row's pk.
+    """Who asks. ``user`` is the JWT subject; Foreman users and hosts carry their row's pk and
+    ``name``, how Katello names them (the folded login, the consumer uuid), read with the pk so
+    that nobody has to look the row up again (the token's host claim, the pull record).
 
     The last two fields are not who asks but what identifying found out of date, for
     ``grant_refresh.catch_up``: a login Foreman has just confirmed, a verified host certificate
@@ -28,13 +30,18 @@ class Identity:
     user: object = AnonymousUser()
     foreman_user_id: uuid.UUID | None = None
     host_id: uuid.UUID | None = None
+    name: str | None = field(default=None, compare=False)
     confirmed_by_foreman: bool = field(default=False, compare=False)
     unregistered_host: str | None = field(default=None, compare=False)
 
     @classmethod
     def of_foreman_user(cls, foreman_user, *, confirmed_by_foreman=False):
         return cls(user=foreman_user.user, foreman_user_id=foreman_user.pk,
-                   confirmed_by_foreman=confirmed_by_foreman)
+                   name=foreman_user.login, confirmed_by_foreman=confirmed_by_foreman)
+
+    @classmethod
+    def of_host(cls, host_id, uuid):
+        return cls(host_id=host_id, name=uuid)
 
     @property
     def from_katello(self):

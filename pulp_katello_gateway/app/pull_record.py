@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from pulp_katello_gateway.app.models import ConsumerHost, ForemanUser, PullRecord
+from pulp_katello_gateway.app.models import PullRecord
 
 _PRUNE_BATCH = 100
 _TABLE = PullRecord._meta.db_table
@@ -46,14 +46,13 @@ def current():
 
 
 def who(identity):
-    """``(kind, login, host uuid)`` of an identity, by name: a record outlives the user or host."""
+    """``(kind, login, host uuid)`` of an identity, by name (a record outlives the user or
+    host): the name identifying read with the row, so a recorded pull looks nobody up again."""
     login = host_uuid = ""
     if identity.host_id is not None:
-        host_uuid = ConsumerHost.objects.filter(pk=identity.host_id).values_list(
-            "uuid", flat=True).first() or ""
+        host_uuid = identity.name
     elif identity.foreman_user_id is not None:
-        login = ForemanUser.objects.filter(pk=identity.foreman_user_id).values_list(
-            "login", flat=True).first() or ""
+        login = identity.name
     elif not identity.is_anonymous:
         login = identity.user.get_username()
     return identity.kind, login, host_uuid

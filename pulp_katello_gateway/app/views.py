@@ -78,7 +78,7 @@ class ExplainView(APIView):
             host = ConsumerHost.objects.filter(uuid=data["host"]).first()
             if host is None:
                 raise NotFound(f"No host {data['host']!r}: Katello has not pushed it.")
-            return [(Identity(host_id=host.pk), "its consumer certificate")]
+            return [(Identity.of_host(host.pk, host.uuid), "its consumer certificate")]
         if "login" in data:
             candidates = login_candidates(data["login"]).in_order()
             if not candidates:

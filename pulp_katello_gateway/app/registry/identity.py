@@ -85,11 +85,13 @@ def token_identity(user, claims):
     host_uuid = claims.get(HOST_CLAIM)
     if host_uuid:
         host = ConsumerHost.objects.filter(uuid=host_uuid).values_list("pk", flat=True).first()
-        return Identity(host_id=host) if host is not None else ANONYMOUS
+        return Identity.of_host(host, host_uuid) if host is not None else ANONYMOUS
     if not user.is_authenticated:
         return ANONYMOUS
-    foreman_user = ForemanUser.objects.filter(user=user).values_list("pk", flat=True).first()
-    return Identity(user=user, foreman_user_id=foreman_user)
+    foreman_user = ForemanUser.objects.filter(user=user).values_list("pk", "login").first()
+    if foreman_user is None:
+        return Identity(user=user)
+    return Identity(user=user, foreman_user_id=foreman_user[0], name=foreman_user[1])
 
 
 def basic_credentials(request):
@@ -155,4 +157,4 @@ def _host(uuid):
     if host_id is None:
         return Identity(unregistered_host=uuid)
     metrics.login("ok", "hit", "host")
-    return Identity(host_id=host_id)
+    return Identity.of_host(host_id, uuid)

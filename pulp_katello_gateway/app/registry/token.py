@@ -7,7 +7,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pulp_katello_gateway.app import access, grant_refresh
-from pulp_katello_gateway.app.models import ConsumerHost
 from pulp_katello_gateway.app.parsers import PARSER_CLASSES
 from pulp_katello_gateway.app.pulp_internals import AuthorizationService
 from pulp_katello_gateway.app.registry.identity import (
@@ -48,7 +47,7 @@ class KatelloAuthorizationService(AuthorizationService):
     def generate_claim_set(self, **claims):
         claim_set = super().generate_claim_set(**claims)
         if self.identity.host_id is not None:
-            claim_set[HOST_CLAIM] = ConsumerHost.objects.get(pk=self.identity.host_id).uuid
+            claim_set[HOST_CLAIM] = self.identity.name
         return claim_set
 
 

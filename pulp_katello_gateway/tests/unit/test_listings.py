@@ -42,8 +42,8 @@ def world():
     ContainerDistribution.objects.create(name="local", base_path="local/only")
     ContainerDistribution.objects.create(name="b", base_path="priv/b")  # private: Katello's
     return {
-        "alice": identities.Identity(user=alice.user, foreman_user_id=alice.pk),
-        "host": identities.Identity(host_id=host.pk),
+        "alice": identities.Identity.of_foreman_user(alice),
+        "host": identities.Identity.of_host(host.pk, host.uuid),
         "admin": identities.Identity(
             user=get_user_model().objects.create_superuser("root", password="root-password")
         ),
@@ -110,11 +110,14 @@ def _claims(token):
     return jwt.decode(token, options={"verify_signature": False})
 
 
-def test_host_tokens_name_the_host_and_come_back_as_it(world):
+def test_host_tokens_name_the_host_and_come_back_as_it(world, django_assert_num_queries):
     claims = _claims(_token(world["host"]))
     assert claims["sub"] == ""
     assert claims[HOST_CLAIM] == HOST_UUID
-    assert token_identity(get_user_model()(), claims) == world["host"]
+    with django_assert_num_queries(1):  # one lookup gives the row and its name
+        identity = token_identity(get_user_model()(), claims)
+    assert identity == world["host"]
+    assert identity.name == HOST_UUID
 
 
 def test_token_of_a_removed_host_is_nobody(world):
@@ -123,10 +126,13 @@ def test_token_of_a_removed_host_is_nobody(world):
     assert token_identity(AnonymousUser(), claims) == identities.ANONYMOUS
 
 
-def test_foreman_user_tokens_come_back_as_the_foreman_user(world):
+def test_foreman_user_tokens_come_back_as_the_foreman_user(world, django_assert_num_queries):
     claims = _claims(_token(world["alice"]))
     assert HOST_CLAIM not in claims
-    assert token_identity(world["alice"].user, claims) == world["alice"]
+    with django_assert_num_queries(1):
+        identity = token_identity(world["alice"].user, claims)
+    assert identity == world["alice"]
+    assert identity.name == "alice"
 
 
 def _catalog(client, identity, query=""):

@@ -36,8 +36,8 @@ def people(katello_client):
         {"h1": [{"repository": "kat/a", "auth_required": True}]}]})
     host = ConsumerHost.objects.get(uuid="h1")
     return {
-        "alice": identities.Identity(user=alice.user, foreman_user_id=alice.pk),
-        "host": identities.Identity(host_id=host.pk),
+        "alice": identities.Identity.of_foreman_user(alice),
+        "host": identities.Identity.of_host(host.pk, host.uuid),
     }
 
 
@@ -58,6 +58,15 @@ def test_one_row_per_identity_repository_and_digest(people):
         ("host", "", "h1", "kat/a"): (1, "v1", "192.0.2.3"),
         ("anonymous", "", "", "kat/pub"): (1, "latest", "192.0.2.4"),
     }
+
+
+def test_a_repeated_pull_is_one_statement(people, django_assert_num_queries):
+    """The identity carries its name: recording looks nobody up, and a pull already recorded
+    (no row to prune after) is the upsert alone."""
+    for who in ("alice", "host"):
+        pull_record.record(people[who], "kat/a", "latest", DIGEST, "192.0.2.1")
+        with django_assert_num_queries(1):
+            pull_record.record(people[who], "kat/a", "latest", DIGEST, "192.0.2.1")
 
 
 def test_a_local_pulp_user_is_recorded_by_username(people):

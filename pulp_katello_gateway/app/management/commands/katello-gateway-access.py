@@ -59,7 +59,8 @@ class Command(BaseCommand):
                     "a valid consumer certificate Katello is asked for its repositories."
                 )
             grants = found.repository_grants.count()
-            return [(f"Host {host} ({grants} grants from Katello):", Identity(host_id=found.pk))]
+            return [(f"Host {host} ({grants} grants from Katello):",
+                     Identity.of_host(found.pk, found.uuid))]
         candidates = login_candidates(login)
         described = []
         for identity, secret in candidates.in_order():
