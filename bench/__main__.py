@@ -16,6 +16,7 @@ BENCHMARKS = {
     "token": ["bench.token"],
     "pulls": ["bench.pulls"],
     "pull_record": ["bench.pull_record"],
+    "herd": ["bench.herd"],
 }
 
 

@@ -7,8 +7,10 @@ Runs, each in its own process and writing JSON to ``bench/results/``: ``bench.to
 latency per path, plugin and stock view on one stack; once with Foreman answering at once, once
 with 100 ms), ``bench.pulls`` (Foreman calls per 100 pulls), ``bench.catalog`` at 1 000, 10 000 and
 100 000 repositories (plugin and stock catalog), ``bench.push`` at 10 000, 100 000 and
-1 000 000 user->repository pairs (stock pulp_container has no push API to compare with) and
-``bench.push --through apache`` (Katello-shaped capsule syncs through Apache httpd). Then writes
+1 000 000 user->repository pairs (stock pulp_container has no push API to compare with),
+``bench.push --through apache`` (Katello-shaped capsule syncs through Apache httpd) and
+``bench.herd`` (50, 200 and 1 000 clients pulling one image at once through Apache, plugin and
+stock side by side; its own throwaway PostgreSQL, with pg_stat_statements). Then writes
 ``docs/admin/learn/performance.md`` with tables and ``img/perf-*.png`` next to it (matplotlib,
 Agg).
 
@@ -37,6 +39,7 @@ IMAGES = PAGE.parent / "img"  # the page links them as img/<name>
 CATALOG_SIZES = (1_000, 10_000, 100_000)
 PUSH_USERS = (10, 100, 1_000)  # x 1 000 repositories each: 10k, 100k, 1M pairs
 PUSH_REPOSITORIES, PUSH_PER_USER = 100_000, 1_000
+HERD_CLIENTS = (50, 200, 1_000)
 MAPPING_SCENARIOS = ("user_repository_mapping, all new", "user_repository_mapping, unchanged",
                      "user_repository_mapping, 1% replaced")
 
@@ -65,6 +68,10 @@ def _steps():
         ], True, {"PULP_DATABASES__default__NAME": "report_push"}))  # not the catalog's rows
     steps.append(("push-apache", ["bench.push", "--through", "apache"], False, {}))
     steps.append(("pull_record", ["bench.pull_record"], False, {}))
+    # Its own throwaway cluster: it counts statements with pg_stat_statements, which the shared
+    # one does not load (it would tax every other benchmark's queries).
+    steps.append(("herd", ["bench.herd", "--clients", ",".join(map(str, HERD_CLIENTS))], False,
+                  {"DATABASE_URL": ""}))
     return steps
 
 
@@ -459,6 +466,9 @@ def write_page(durations=None):
     record = _load("pull_record")
     if record:
         out += _pull_record_section(record)
+    herd = _load("herd")
+    if herd:
+        out += _herd_section(herd)
     if durations:
         out += [
             "## Run",
@@ -555,6 +565,141 @@ def _pull_record_section(report):
         f"{report['date'][:10]} on {report['environment']['cpus']} CPUs.",
         "",
     ]
+
+
+def _herd_stock(report):
+    """{N: stock pulp_container's anonymous pulls/s} of the run."""
+    return {phase["clients"]: phase["pulls_per_second"] for phase in report["phases"]
+            if phase["variant"] == "stock"}
+
+
+def _herd_table(report):
+    stock = _herd_stock(report)
+    lines = ["| N | Server | Clients | pulls/s | × stock | token p50 / p95 | "
+             "manifest p50 / p95 | blobs p50 / p95 | errors | statements per pull | "
+             "Foreman calls |", "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for phase in report["phases"]:
+        steps = phase["steps_ms"]
+        cells = [f"{steps[step]['p50']:,.0f} / {steps[step]['p95']:,.0f} ms" if steps[step]
+                 else "-" for step in ("token", "manifest", "blobs")]
+        ceiling = stock.get(phase["clients"])
+        ratio = f"{phase['pulls_per_second'] / ceiling:.2f}" if ceiling else "-"
+        lines.append(
+            f"| {phase['clients']:,} | {phase['variant_label']} | {phase['population_label']} | "
+            f"{phase['pulls_per_second']:.2f} | {ratio} | " + " | ".join(cells)
+            + f" | {sum(phase['errors'].values())} | {phase['db_statements_per_pull']:.1f} | "
+            f"{phase['foreman_calls']} |"
+        )
+    return "\n".join(lines)
+
+
+def _herd_record_pairs(report):
+    """(pull record on, off) phases of the same N and clients."""
+    by_key = {(p["clients"], p["variant"], p["population"]): p for p in report["phases"]}
+    return [(on, by_key[(n, "record_off", population)])
+            for (n, variant, population), on in by_key.items()
+            if variant == "record_on" and (n, "record_off", population) in by_key]
+
+
+def plot_herd(report):
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, 2, figsize=(11, 3.9))
+    series = {}
+    for phase in report["phases"]:
+        key = (phase["variant"], phase["population"])
+        series.setdefault(key, []).append(phase)
+    styles = {"stock": ("--", STOCK_COLOUR), "record_on": ("-", PLUGIN_COLOUR),
+              "record_off": (":", PLUGIN_COLOUR)}
+    markers = {"anonymous": "o", "hosts": "s", "foreman": "^"}
+    for (variant, population), phases in series.items():
+        style, colour = styles[variant]
+        axes[0].plot([p["clients"] for p in phases], [p["pulls_per_second"] for p in phases],
+                     style, color=colour, marker=markers[population],
+                     label=f"{phases[0]['variant_label']}: {population}")
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("clients pulling at once (N)")
+    axes[0].set_ylabel("pulls/s")
+    axes[0].set_ylim(bottom=0)
+    axes[0].set_title("throughput through Apache", fontsize=9)
+    axes[0].grid(True, alpha=0.3)
+    axes[0].legend(fontsize=6)
+    largest = max(p["clients"] for p in report["phases"])
+    phases = [p for p in report["phases"] if p["clients"] == largest and p["pulls_ok"]]
+    components = list(phases[0]["cpu_ms_per_pull"])
+    bottoms = [0.0] * len(phases)
+    for component in components:
+        values = [p["cpu_ms_per_pull"][component] for p in phases]
+        axes[1].bar(range(len(phases)), values, bottom=bottoms, label=component)
+        bottoms = [bottom + value for bottom, value in zip(bottoms, values, strict=True)]
+    axes[1].set_xticks(range(len(phases)), [
+        f"{p['variant'].replace('record_', 'record ')}\n{p['population']}" for p in phases
+    ], fontsize=6)
+    axes[1].set_ylabel("CPU ms per pull")
+    axes[1].set_title(f"where the CPU goes, N = {largest:,}", fontsize=9)
+    axes[1].legend(fontsize=6)
+    axes[1].grid(True, axis="y", alpha=0.3)
+    return _save(figure, "perf-herd.png")
+
+
+def _herd_section(report):
+    params = report["parameters"]
+    stock = _herd_stock(report)
+    out = [
+        "## A capsule under a herd",
+        "",
+        "`python -m bench.herd`: N clients pull one new image at once through the capsule's "
+        f"Apache httpd {report['environment']['apache']} (install.md's virtual host and both "
+        "snippets) in front of pulpcore-api on install.md's socket unit "
+        f"({params['api_workers']} gunicorn workers) and pulpcore-content on its socket "
+        f"({params['content_workers']} worker). The image: a multi-arch index "
+        f"({params['architectures']} architectures) of images of {params['layers']} layers of "
+        f"{params['layer_kib']} KiB. Each client pulls as containers/image does, with TLS "
+        "connections of its own: `GET /v2/` (the 401 challenge), a token, the index and the "
+        "amd64 manifest, then the config and the layers (up to "
+        f"{params['parallel_downloads']} at a time; each a 302 to the content app, followed). "
+        "Clients: hosts presenting their consumer certificates (Apache passes them as "
+        "install.md's snippet does), nodes sharing one Foreman user's cached login, and "
+        "anonymous clients of a public repository. Servers, side by side in one run on the same "
+        "database, content app and image, each behind its own Apache: the plugin with the pull "
+        "record on, the plugin with it off, and stock pulp_container (every Pulp plugin but "
+        "this one: its own token view and rules), anonymous on a public repository: the ceiling "
+        "with no authorization. All N clients of a phase start at once; the pull record is "
+        "emptied before each phase (the image is new to it). Statements per pull are "
+        "`pg_stat_statements` counts, less the stack's own idle rate "
+        f"({report['idle_statements_per_second']}/s); Foreman calls are the stand-in's "
+        "counters. Client, servers and PostgreSQL share the machine's "
+        f"{report['environment']['cpus']} CPUs. Run {report['date'][:10]}.",
+        "",
+        _herd_table(report),
+        "",
+    ]
+    pairs = _herd_record_pairs(report)
+    if pairs:
+        out += ["The pull record's cost (pulls/s with it on against off, same N and clients), "
+                "its upsert's mean execution time (all clients of a population share one row, "
+                "but hosts: a stall behind a hot row would show here), and whether every "
+                "manifest GET was counted exactly once (2 per pull):", "",
+                "| N | Clients | pulls/s on / off | cost | upsert mean | counted |",
+                "|---:|---|---:|---:|---:|---|"]
+        for on, off in pairs:
+            record = on["pull_record"]
+            cost = 1 - on["pulls_per_second"] / off["pulls_per_second"]
+            exact = "yes" if record["count"] == record["expected_count"] else "NO"
+            out.append(f"| {on['clients']:,} | {on['population_label']} | "
+                       f"{on['pulls_per_second']:.2f} / {off['pulls_per_second']:.2f} | "
+                       f"{cost:+.1%} | {record['upsert_mean_ms']:.2f} ms | {exact}: "
+                       f"{record['count']:,} in {record['rows']:,} rows |")
+        out.append("")
+    authorized = [p for p in report["phases"] if p["variant"] != "stock"
+                  and p["population"] != "anonymous" and stock.get(p["clients"])]
+    if authorized:
+        worst = min(authorized, key=lambda p: p["pulls_per_second"] / stock[p["clients"]])
+        out += [f"Slowest authorized pulls against the stock ceiling: {worst['variant_label']}, "
+                f"{worst['population_label']}, N = {worst['clients']:,}: "
+                f"{worst['pulls_per_second'] / stock[worst['clients']]:.2f} × stock's "
+                "anonymous pulls/s.", ""]
+    out += [f"![capsule under a herd]({plot_herd(report)})", ""]
+    return out
 
 
 def _wrap(line):

@@ -54,8 +54,12 @@ class Skopeo:
             return [f"--{prefix}creds", f"{creds[0]}:{creds[1]}"]
         return [f"--{prefix}no-creds"]
 
-    def copy(self, src, dest, src_creds=None, dest_creds=None, check=True):
+    def copy(self, src, dest, src_creds=None, dest_creds=None, check=True, all_images=False):
+        """``skopeo copy``; ``all_images`` copies every image of a multi-arch index (``--all``)
+        instead of this machine's."""
         args = ["skopeo", "copy", "--quiet", "--authfile", str(self.auth_file)]
+        if all_images:
+            args.append("--all")
         if src.startswith("docker://"):
             args += ["--src-cert-dir", self.certs_dir, *self._creds("src-", src_creds)]
         if dest.startswith("docker://"):

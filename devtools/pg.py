@@ -102,8 +102,11 @@ class Cluster:
     user that Debian's package creates.
     """
 
-    def __init__(self, directory, port=None):
+    def __init__(self, directory, port=None, preload=()):
+        """``preload``: server libraries to load at start (``shared_preload_libraries``), e.g.
+        ``pg_stat_statements`` for a benchmark that counts queries."""
         self.directory = Path(directory)
+        self.preload = tuple(preload)
         self.data = self.directory / "data"
         self.log = self.directory / "postgres.log"
         self.password_file = self.directory / "superuser-password"
@@ -149,6 +152,7 @@ class Cluster:
             "unix_socket_directories = ''\n"
             "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
             "max_connections = 300\n"
+            + (f"shared_preload_libraries = '{','.join(self.preload)}'\n" if self.preload else "")
         )
         self._give_to_postgres(conf)
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
@@ -166,13 +170,14 @@ class Cluster:
 
 
 
-def bench_database(tmp, name):
+def bench_database(tmp, name, preload=()):
     """(Database, Cluster or None) for a benchmark: database ``name`` on ``DATABASE_URL``'s server
-    (recreated), or on a throwaway cluster started in ``tmp`` (stop it afterwards)."""
+    (recreated), or on a throwaway cluster started in ``tmp`` with ``preload``'s server libraries
+    (stop it afterwards)."""
     if os.environ.get("DATABASE_URL"):
         base = Database.from_url(os.environ["DATABASE_URL"])
         database = base.renamed(f"{base.name}_{name}")
         database.recreate()
         return database, None
-    cluster = Cluster(Path(tmp) / "postgres")
+    cluster = Cluster(Path(tmp) / "postgres", preload=preload)
     return cluster.start().renamed(name), cluster
