@@ -5,7 +5,7 @@
 
 What a capsule's admin feels when hundreds of hosts pull the same new image at once. Starts a
 throwaway PostgreSQL with ``pg_stat_statements`` (or the database of ``DATABASE_URL``, whose server
-must preload it), the Katello stand-in as Foreman, and a Pulp stack laid out as docs/install.md
+must preload it), the Katello stand-in as Foreman, and a Pulp stack laid out as install.md
 says: pulpcore-content on its socket unit and, per variant, a pulpcore-api on its socket unit with
 install.md's settings behind its own Apache httpd configured from install.md's blocks (mod_ssl,
 optional client certificates against Katello's CA, both snippets; ``devtools.apache``). The
