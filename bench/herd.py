@@ -352,7 +352,8 @@ async def _herd(clients, base_url, repository, concurrency, timeout):
 
 
 def _processes():
-    """{pid: (parent pid, CPU seconds)} of every process."""
+    """{pid: (parent pid, CPU seconds)} of every process, with those of the children it reaped
+    (Apache's and gunicorn's workers come and go)."""
     tick = os.sysconf("SC_CLK_TCK")
     found = {}
     for entry in Path("/proc").iterdir():
@@ -362,7 +363,7 @@ def _processes():
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:  # gone meanwhile
             continue
-        found[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+        found[int(entry.name)] = (int(fields[1]), sum(map(int, fields[11:15])) / tick)
     return found
 
 

@@ -18,7 +18,7 @@ re-implements a rule. Katello's rules, for repositories Katello pushed to us:
 
 from dataclasses import dataclass
 
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 
 from pulp_katello_gateway.app import metrics
 from pulp_katello_gateway.app.models import (
@@ -61,7 +61,12 @@ def _decide(identity, name, requested):
     if has_control_characters(name):
         # No repository is named so (and PostgreSQL cannot even compare a NUL).
         return set(), "no repository can have this name (control characters)"
-    repository = KatelloRepository.objects.filter(name=name).first()
+    repositories = KatelloRepository.objects.filter(name=name)
+    if identity.from_katello:  # its grant read in the same statement
+        repositories = repositories.annotate(
+            granted=Exists(_grants(identity).filter(repository=OuterRef("pk")))
+        )
+    repository = repositories.first()
     if (
         repository is not None
         and (identity.from_katello or identity.is_anonymous)
@@ -81,7 +86,7 @@ def _decide(identity, name, requested):
             return set(), "Foreman users and hosts may only pull"
         if not repository.auth_required:
             return {PULL}, "public repository (auth_required false); Foreman users never push"
-        if _grants(identity).filter(repository=repository).exists():
+        if repository.granted:
             return {PULL}, "grant from Katello (pushed, or loaded from Foreman at login)"
         return set(), "no grant: the repository requires authentication and has no grant"
     if repository is not None and identity.is_anonymous:

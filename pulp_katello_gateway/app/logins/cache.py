@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from pulp_katello_gateway.app.models import CachedLogin
+from pulp_katello_gateway.app.models import CachedLogin, ForemanUser
 from pulp_katello_gateway.app.names import fold_login, name_problem
 
 FRESH, STALE, EXPIRED = "fresh", "stale", "expired"
@@ -42,13 +42,19 @@ def age(entry):
     return STALE if entry.verified_at > stale else EXPIRED
 
 
-def match(foreman_user, secret):
-    """The cache entry these exact credentials match, compared in constant time; or None."""
-    found = None
-    for entry in CachedLogin.objects.filter(foreman_user=foreman_user):
+def match(login, secret):
+    """``(Foreman user, entry)``: the Foreman user folded ``login`` names (None when there is
+    none) and the cache entry these exact credentials match, compared in constant time (None when
+    none does). One query when the user has cached logins: they come with their user."""
+    entries = list(CachedLogin.objects.filter(foreman_user__login=login)
+                   .select_related("foreman_user__user"))
+    if not entries:
+        return ForemanUser.objects.for_login(login), None
+    foreman_user, found = entries[0].foreman_user, None
+    for entry in entries:
         if constant_time_compare(_digest(entry.salt, foreman_user, secret), entry.digest):
             found = entry
-    return found
+    return foreman_user, found
 
 
 def remember(foreman_user, secret, entry):

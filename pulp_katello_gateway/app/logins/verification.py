@@ -45,8 +45,7 @@ def verify_foreman_login(request, username, password):
     if wait:
         raise _throttled(wait, login, source)
 
-    foreman_user = ForemanUser.objects.for_login(login)
-    entry = cache.match(foreman_user, password) if foreman_user else None
+    foreman_user, entry = cache.match(login, password)
     age = cache.age(entry) if entry else None
     if age == cache.FRESH:
         outcomes.login("ok", login, source, cache="hit")
