@@ -3,6 +3,7 @@ and anonymously), explain/ agreeing with what skopeo can pull, the ACL state on 
 host following its content view without a capsule sync."""
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 import pytest
@@ -14,6 +15,7 @@ from pulp_katello_gateway.tests.functional.listing_clients import host_cert_dir
 
 NATIVE = NATIVE_API_PATH
 KINDS = ("granted", "private", "public", "host")
+CONCURRENT_PULLS = 20
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +77,41 @@ def test_pulls_are_recorded_with_who_pulled(pulp, nginx, world, admin, tmp_path)
     assert all(r["reference"] == "latest" and r["count"] >= 1 for r in ours)
     host_row = next(r for r in ours if r["kind"] == "host")
     assert host_row["client_address"] == "127.0.0.1"  # the client behind nginx, not nginx
+
+
+def test_concurrent_pulls_of_one_identity_are_each_recorded_once(
+    pulp, nginx, world, admin, secret_registry
+):
+    """Twenty manifest GETs at once by one Foreman user and twenty by one host (its certificate
+    through nginx) all land on their identity's one row, each counted once."""
+    repos, certs = world.repos, world.host_certs["host"]
+    pullers = {
+        ("foreman", _carol(world)[0], repos["granted"]):
+            (Registry(pulp.api_url, pulp.ca_file, secret_registry), _carol(world)),
+        ("host", world.hosts["host"], repos["host"]):
+            (Registry(nginx.url, pulp.ca_file, secret_registry,
+                      cert=(str(certs / "client.cert"), str(certs / "client.key"))), None),
+    }
+
+    def counts():
+        rows = _pulls(admin, digest=world.digest)
+        return {key: [r["count"] for r in rows
+                      if (r["kind"], r["login"] or r["host_uuid"], r["repository"]) == key]
+                for key in pullers}
+
+    before = counts()
+    tokens = {key: registry.ok_token(f"repository:{key[2]}:pull", auth=auth)
+              for key, (registry, auth) in pullers.items()}
+    with ThreadPoolExecutor(2 * CONCURRENT_PULLS) as pool:
+        statuses = list(pool.map(
+            lambda key: pullers[key][0].manifest(key[2], tokens[key]).status_code,
+            [key for key in pullers for _ in range(CONCURRENT_PULLS)],
+        ))
+    assert statuses == [200] * (2 * CONCURRENT_PULLS)
+    after = counts()
+    for key in pullers:
+        assert len(after[key]) == 1, key
+        assert after[key][0] == sum(before[key]) + CONCURRENT_PULLS, key
 
 
 def _can_pull(pulp, nginx, world, who, repository, tmp_path):
