@@ -27,6 +27,9 @@ connections, no token kept):
   presented to Apache, which passes it to Pulp as install.md's snippet does;
 - ``foreman``: N nodes sharing one Foreman user's credentials, its login cached (logged in once
   before the phases, as after the first ``podman login``);
+- ``foreman_first``: the same N nodes, all logging in first at once (with the pull record on
+  only): the user's cached logins and grants are removed before the phase, as before its first
+  login, so every node's token request finds no cached login;
 - ``anonymous``: N anonymous clients of the public repository.
 
 Each client pulls as containers/image does: ``GET /v2/`` (the 401 challenge), the token from the
@@ -103,12 +106,13 @@ VARIANTS = {
 POPULATIONS = {
     "hosts": ("hosts, consumer certificates", PRIVATE),
     "foreman": ("nodes sharing one Foreman login (cached)", PRIVATE),
+    "foreman_first": ("nodes sharing one Foreman login, first login all at once", PRIVATE),
     "anonymous": ("anonymous, public repository", PUBLIC),
 }
 # (variant, population) in the order they run at each N: the ceiling first.
 PHASES = (("stock", "anonymous"), ("record_on", "anonymous"), ("record_off", "anonymous"),
           ("record_on", "hosts"), ("record_off", "hosts"),
-          ("record_on", "foreman"), ("record_off", "foreman"))
+          ("record_on", "foreman_first"), ("record_on", "foreman"), ("record_off", "foreman"))
 STEPS = ("challenge", "token", "manifest", "blobs", "pull")
 
 
@@ -432,7 +436,7 @@ def _clients(population, n, hosts, ca_file):
             contexts.append(Client(context))
         return contexts
     context = ssl.create_default_context(cafile=str(ca_file))
-    credentials = (LOGIN, PASSWORD) if population == "foreman" else None
+    credentials = (LOGIN, PASSWORD) if population.startswith("foreman") else None
     return [Client(context, credentials) for _ in range(n)]
 
 
@@ -446,6 +450,10 @@ def run_phase(capsule, variant, population, n, args):
         roots["postgres"] = capsule.postmaster
     with capsule.database.connect() as db:
         db.execute(f"DELETE FROM {PULL_RECORD}")  # the image is new to the pull record
+        if population == "foreman_first":  # as before the user's first login
+            for table in ("katello_gateway_cachedlogin", "katello_gateway_userrepositorygrant"):
+                db.execute(f"DELETE FROM {table} WHERE foreman_user_id IN (SELECT pulp_id FROM "
+                           "katello_gateway_foremanuser WHERE login = %s)", [LOGIN])
         capsule.katello.reset_counters()
         statements, cpu = _statements(db), _tree_cpu(roots)
         results, wall = asyncio.run(_herd(clients, node.url, repository,
@@ -503,9 +511,14 @@ def run_phase(capsule, variant, population, n, args):
 
 
 def _warm_up(capsule, args):
-    """Load every worker of every variant (imports, connections) and log the Foreman user in
-    once (its login then cached, as after the first ``podman login``); untimed."""
+    """Log the Foreman user in once (its login then cached, as after the first ``podman
+    login``), and load every worker of every variant (imports, connections); untimed."""
     warm = 4 * args.api_workers
+    first = _clients("foreman", 1, capsule.hosts, capsule.stack.ca_file)
+    results, _ = asyncio.run(_herd(first, capsule.nodes["record_on"].url, PRIVATE, 1,
+                                   args.timeout))
+    if isinstance(results[0], StepFailed):
+        raise RuntimeError(f"the Foreman user's first pull failed: {results[0]}")
     for key, node in capsule.nodes.items():
         for population in (("anonymous",) if key == "stock" else ("anonymous", "foreman", "hosts")):
             clients = _clients(population, warm, capsule.hosts, capsule.stack.ca_file)
