@@ -62,6 +62,7 @@ import ssl
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -412,6 +413,38 @@ def _statement_delta(before, after):
     return sorted(delta, key=lambda row: -row[1])
 
 
+class LockWaits:
+    """Samples, every ``interval`` seconds while in use, how many of the database's sessions wait
+    for a lock (a stall behind a hot row shows as waiters), in a thread of its own."""
+
+    def __init__(self, database, interval=0.05):
+        self.database, self.interval = database, interval
+        self.samples, self.waiting = 0, []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="lock-waits")
+
+    def _sample(self):
+        with self.database.connect() as db:
+            while not self._done.wait(self.interval):
+                (count,) = db.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()").fetchone()
+                self.samples += 1
+                self.waiting.append(count)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()
+
+    def summary(self):
+        return {"samples": self.samples, "with_waiters": sum(1 for n in self.waiting if n),
+                "max_waiting": max(self.waiting, default=0)}
+
+
 def idle_statement_rate(db, seconds=IDLE_SECONDS):
     """Statements per second the stack runs on its own (heartbeats, status), idle."""
     before = _statements(db)
@@ -456,8 +489,9 @@ def run_phase(capsule, variant, population, n, args):
                            "katello_gateway_foremanuser WHERE login = %s)", [LOGIN])
         capsule.katello.reset_counters()
         statements, cpu = _statements(db), _tree_cpu(roots)
-        results, wall = asyncio.run(_herd(clients, node.url, repository,
-                                          min(n, args.concurrency or n), args.timeout))
+        with LockWaits(capsule.database) as lock_waits:
+            results, wall = asyncio.run(_herd(clients, node.url, repository,
+                                              min(n, args.concurrency or n), args.timeout))
         cpu = {name: seconds - cpu[name] for name, seconds in _tree_cpu(roots).items()}
         statements = _statement_delta(statements, _statements(db))
         record = db.execute(f"SELECT count(*), coalesce(sum(count), 0) FROM {PULL_RECORD} "
@@ -503,6 +537,7 @@ def run_phase(capsule, variant, population, n, args):
             "upsert_mean_ms": round(sum(row[2] for row in upsert)
                                     / max(1, sum(row[1] for row in upsert)), 3),
         } if variant == "record_on" else None,
+        "lock_waits": lock_waits.summary(),
         "foreman_calls": sum(foreman.values()),
         "foreman_calls_by_path": foreman,
         "cpu_ms_per_pull": {name: round(seconds * 1000 / per_pull, 1)
@@ -542,6 +577,8 @@ def run(args):
             phases = []
             for n in args.clients:
                 for variant, population in PHASES:
+                    if population not in args.populations:
+                        continue
                     print(f"N={n}: {variant}, {population} ...", file=sys.stderr, flush=True)
                     phases.append(run_phase(herd_capsule, variant, population, n, args))
                     _print_phase(phases[-1])
@@ -551,7 +588,8 @@ def run(args):
         "benchmark": "herd",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "parameters": {
-            "clients": args.clients, "concurrency": args.concurrency or "N",
+            "clients": args.clients, "populations": args.populations,
+            "concurrency": args.concurrency or "N",
             "api_workers": args.api_workers, "content_workers": 1, "layers": args.layers,
             "layer_kib": args.layer_kib, "architectures": 2, "timeout_s": args.timeout,
             "parallel_downloads": PARALLEL_DOWNLOADS,
@@ -621,12 +659,18 @@ def main(argv=None):
     parser.add_argument("--layers", type=int, default=4, help="layers per image (default 4)")
     parser.add_argument("--layer-kib", type=int, default=64,
                         help="KiB of incompressible data per layer (default 64)")
+    parser.add_argument("--populations", default=",".join(POPULATIONS),
+                        help=f"the populations to run, comma-separated (default "
+                        f"{','.join(POPULATIONS)}; stock pulls only as anonymous)")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds a client gives each request (default 120)")
     parser.add_argument("--output", type=Path, default=RESULTS,
                         help=f"JSON results file (default {RESULTS.relative_to(ROOT)})")
     args = parser.parse_args(argv)
     args.clients = [int(n) for n in args.clients.split(",")]
+    args.populations = args.populations.split(",")
+    if set(args.populations) - set(POPULATIONS):
+        parser.error(f"--populations: choose from {', '.join(POPULATIONS)}")
     args.hosts = max(args.clients + [4 * args.api_workers])
     if min(args.clients) < 1 or args.concurrency < 0:
         parser.error("--clients must be positive and --concurrency not negative")
