@@ -576,8 +576,9 @@ def _herd_stock(report):
 def _herd_table(report):
     stock = _herd_stock(report)
     lines = ["| N | Server | Clients | pulls/s | × stock | token p50 / p95 | "
-             "manifest p50 / p95 | blobs p50 / p95 | errors | statements per pull | "
-             "Foreman calls |", "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "manifest p50 / p95 | blobs p50 / p95 | errors (retried) | statements per pull "
+             "(the plugin's) | pulpcore-api CPU per pull | Foreman calls |",
+             "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for phase in report["phases"]:
         steps = phase["steps_ms"]
         cells = [f"{steps[step]['p50']:,.0f} / {steps[step]['p95']:,.0f} ms" if steps[step]
@@ -587,8 +588,9 @@ def _herd_table(report):
         lines.append(
             f"| {phase['clients']:,} | {phase['variant_label']} | {phase['population_label']} | "
             f"{phase['pulls_per_second']:.2f} | {ratio} | " + " | ".join(cells)
-            + f" | {sum(phase['errors'].values())} | {phase['db_statements_per_pull']:.1f} | "
-            f"{phase['foreman_calls']} |"
+            + f" | {sum(phase['errors'].values())} ({phase['retried_requests']}) | "
+            f"{phase['db_statements_per_pull']:.1f} ({phase['plugin_statements_per_pull']:.1f}) | "
+            f"{phase['cpu_ms_per_pull']['api']:.0f} ms | {phase['foreman_calls']} |"
         )
     return "\n".join(lines)
 
@@ -610,7 +612,7 @@ def plot_herd(report):
         series.setdefault(key, []).append(phase)
     styles = {"stock": ("--", STOCK_COLOUR), "record_on": ("-", PLUGIN_COLOUR),
               "record_off": (":", PLUGIN_COLOUR)}
-    markers = {"anonymous": "o", "hosts": "s", "foreman": "^"}
+    markers = {"anonymous": "o", "hosts": "s", "foreman": "^", "foreman_first": "v"}
     for (variant, population), phases in series.items():
         style, colour = styles[variant]
         axes[0].plot([p["clients"] for p in phases], [p["pulls_per_second"] for p in phases],
@@ -678,17 +680,22 @@ def _herd_section(report):
         out += ["The pull record's cost (pulls/s with it on against off, same N and clients), "
                 "its upsert's mean execution time (all clients of a population share one row, "
                 "but hosts: a stall behind a hot row would show here), and whether every "
-                "manifest GET was counted exactly once (2 per pull):", "",
-                "| N | Clients | pulls/s on / off | cost | upsert mean | counted |",
-                "|---:|---|---:|---:|---:|---|"]
+                "manifest GET served was counted exactly once; lock waits are the "
+                "samples (every 50 ms) that found a session of the database waiting for a lock, "
+                "and the most found at once:", "",
+                "| N | Clients | pulls/s on / off | cost | upsert mean | lock waits | counted |",
+                "|---:|---|---:|---:|---:|---:|---|"]
         for on, off in pairs:
             record = on["pull_record"]
             cost = 1 - on["pulls_per_second"] / off["pulls_per_second"]
             exact = "yes" if record["count"] == record["expected_count"] else "NO"
+            waits = on["lock_waits"]
             out.append(f"| {on['clients']:,} | {on['population_label']} | "
                        f"{on['pulls_per_second']:.2f} / {off['pulls_per_second']:.2f} | "
-                       f"{cost:+.1%} | {record['upsert_mean_ms']:.2f} ms | {exact}: "
-                       f"{record['count']:,} in {record['rows']:,} rows |")
+                       f"{cost:+.1%} | {record['upsert_mean_ms']:.2f} ms | "
+                       f"{waits['with_waiters']} of {waits['samples']} (max "
+                       f"{waits['max_waiting']}) | {exact}: {record['count']:,} in "
+                       f"{record['rows']:,} rows |")
         out.append("")
     authorized = [p for p in report["phases"] if p["variant"] != "stock"
                   and p["population"] != "anonymous" and stock.get(p["clients"])]
