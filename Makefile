@@ -55,8 +55,8 @@ demo: system-deps $(VENV)/.installed
 demo-stop:
 	DEMO_DIR=$(DEMO_DIR) $(PY) -m devtools.demo stop
 
-# Every benchmark next to stock pulp_container (about 20 min on 2 CPUs); writes
-# docs/admin/learn/performance.md.
+# Every benchmark next to stock pulp_container (about 65 min on 2 CPUs, 45 of them bench.herd);
+# writes docs/admin/learn/performance.md.
 bench: system-deps $(VENV)/.installed
 	$(PY) -m bench.report
 
