@@ -37,8 +37,8 @@ challenge's realm, the manifest (the index, then the amd64 manifest), and each b
 and the layers, up to 6 at a time as podman's default ``max_parallel_downloads``; each a 302 to the
 content app, followed, its digest checked). A phase is one population of N clients against one
 variant, all started at once with at most ``--concurrency`` of them in flight (a semaphore per
-population; default N: all at once). Phases run one after the other (the stock one first at each
-N), each on an empty pull record (the image is new to it).
+population; default 200, see ``CONCURRENCY`` for why). Phases run one after the other (the
+stock one first at each N), each on an empty pull record (the image is new to it).
 
 Reported per phase: pulls/s (successful pulls over the phase's wall time), p50/p95 of each step,
 errors by step and cause, database statements per pull (``pg_stat_statements`` deltas, less the
@@ -100,6 +100,12 @@ INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
 MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json",
                   "application/vnd.docker.distribution.manifest.v2+json")
 IDLE_SECONDS = 10  # the stack's own statements (heartbeats) are measured this long, idle
+# Clients of a population in flight at once. All 1 000 at once, on 2 CPUs with Apache's defaults,
+# measured how the machine takes 1 000 TLS connections (MaxRequestWorkers 400, the listen
+# backlog, the client's handshakes on the same CPUs), not the servers behind: about two thirds of
+# the pulls failed to connect or timed out, stock and plugin alike (2026-12-06: 322 and 341 of
+# 1 000 pulled). At most this many at once, the rest as they finish, the herd stays a herd.
+CONCURRENCY = 200
 
 VARIANTS = {
     "record_on": ("plugin, pull record on", {}),
@@ -182,10 +188,8 @@ def capsule(tmp, args):
         stack.start_content("content-herd", socket_unit=content)
         wait_until(lambda: unix_http_status(content.path, "/pulp/content/") == 200, 90,
                    what="pulpcore-content on its socket")
-        nodes = {}
-        for key in VARIANTS:
-            nodes[key] = _node(stack, key, sockets, content.path, consumer_ca)
-            stop.callback(nodes[key].apache.stop)
+        nodes = {key: _node(stack, key, sockets, content.path, consumer_ca, stop)
+                 for key in VARIANTS}
         postmaster = (cluster.data / "postmaster.pid") if cluster is not None else None
         yield Capsule(nodes, stack, katello, database, hosts,
                       int(postmaster.read_text().split()[0]) if postmaster else None)
@@ -221,9 +225,10 @@ def _register_hosts(stack, katello, consumer_ca, tmp, count):
     return hosts
 
 
-def _node(stack, key, sockets, content_socket, consumer_ca):
+def _node(stack, key, sockets, content_socket, consumer_ca, stop):
     """Variant ``key``'s pulpcore-api on install.md's socket unit, with install.md's settings
-    and foremanctl's remote-user environment, behind Apache as install.md sets it up."""
+    and foremanctl's remote-user environment, behind Apache as install.md sets it up (stopped
+    by the ``stop`` ExitStack)."""
     port = free_port()
     origin = f"https://127.0.0.1:{port}"
     unit = docs.socket_unit("pulpcore-api", sockets / f"api-{key}.sock")
@@ -239,6 +244,7 @@ def _node(stack, key, sockets, content_socket, consumer_ca):
         server_cert=stack.tls / "server.crt", server_key=stack.tls / "server.key",
         client_ca=consumer_ca.cert_path, push_user=foremanctl_push_user(),
     ).start()
+    stop.callback(apache.stop)
     node = Node(key, stack, apache)
     http = stack.session(auth=None)
 
@@ -674,8 +680,9 @@ def main(argv=None):
     parser.add_argument("--clients", default="50,200,1000",
                         help="N, clients per population and phase, comma-separated "
                         "(default 50,200,1000)")
-    parser.add_argument("--concurrency", type=int, default=0,
-                        help="clients of a population in flight at once (default: all N)")
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY,
+                        help=f"clients of a population in flight at once (default {CONCURRENCY}; "
+                        "0: all N)")
     parser.add_argument("--api-workers", type=int, default=2,
                         help="gunicorn workers of each variant's pulpcore-api (default 2)")
     parser.add_argument("--layers", type=int, default=4, help="layers per image (default 4)")
