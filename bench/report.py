@@ -1,6 +1,6 @@
 """Performance report: every benchmark in one run, next to stock pulp_container, as a docs page.
 
-    python -m bench.report            # run the benchmarks (about 65 min on 2 CPUs), then write
+    python -m bench.report            # run the benchmarks (about 75 min on 2 CPUs), then write
     python -m bench.report --no-run   # only rewrite the page and plots from bench/results/
 
 Runs, each in its own process and writing JSON to ``bench/results/``: ``bench.token`` (token
