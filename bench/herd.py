@@ -78,6 +78,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.results import save
 from devtools import docs
 from devtools.apache import FOREMANCTL_REMOTE_USER, Apache, foremanctl_push_user
 from devtools.clients import KATELLO_PUSH_PATH, Skopeo, basic_authorization
@@ -704,10 +705,8 @@ def main(argv=None):
     if min(args.clients) < 1 or args.concurrency < 0:
         parser.error("--clients must be positive and --concurrency not negative")
     report = run(args)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
     print(markdown(report))
-    print(f"\nWritten to {args.output}", file=sys.stderr)
+    save(report, args.output)
     return 0
 
 

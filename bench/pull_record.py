@@ -12,7 +12,6 @@ served on pulp_container 2.28+, redirected before). Writes ``bench/results/pull_
 """
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -25,6 +24,7 @@ from urllib.parse import quote
 
 import requests
 
+from bench.results import save
 from bench.token import LOGIN, PASSWORD, PRIVATE, katello_stack
 from devtools.clients import KATELLO_PUSH_PATH
 from devtools.net import free_port, wait_until
@@ -227,8 +227,7 @@ def main(argv=None):
     parser.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
     args = parser.parse_args(argv)
     result = run(args.requests, args.rows, args.hosts)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    save(result, args.output)
     latency, who = result["manifest_get_ms"], result["who_pulled"]
     print(f"manifest GET p50: record on {latency['record_on']['p50']} ms, "
           f"off {latency['record_off']['p50']} ms")

@@ -16,7 +16,6 @@ same client behaviour is 2 x the token requests counted here. Writes ``bench/res
 """
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -28,6 +27,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
+from bench.results import save
 from bench.token import LOGIN, PASSWORD, PRIVATE, katello_stack
 from devtools.clients import Skopeo
 
@@ -105,8 +105,7 @@ def main(argv=None):
     parser.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
     args = parser.parse_args(argv)
     result = run(args.pulls)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    save(result, args.output)
     print(f"login: Foreman requests {result['login_foreman_requests']}")
     print(f"{result['pulls']} pulls: {result['token_requests']} token requests, Foreman requests "
           f"{result['foreman_requests_total']} (Ruby gateway: "

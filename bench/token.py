@@ -45,7 +45,6 @@ Markdown table and writes the figures, with versions and parameters, to ``--outp
 """
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -58,6 +57,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
+from bench.results import save
 from devtools.clients import KATELLO_PUSH_PATH, Skopeo
 from devtools.katello_standin.server import KatelloStandin
 from devtools.oci import build_image
@@ -326,10 +326,8 @@ def main(argv=None):
         parser.error("--requests must be at least 1 and --warmup not negative")
 
     report = run(args)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
     print(markdown(report))
-    print(f"\nWritten to {args.output}", file=sys.stderr)
+    save(report, args.output)
     return 0
 
 
