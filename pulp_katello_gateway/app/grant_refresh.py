@@ -35,7 +35,6 @@ from pulp_katello_gateway.app.acl.writes import update_host_grants, update_user_
 from pulp_katello_gateway.app.identities import ANONYMOUS, Identity
 from pulp_katello_gateway.app.logins import outcomes
 from pulp_katello_gateway.app.models import ConsumerHost
-from pulp_katello_gateway.app.names import fold_login
 from pulp_katello_gateway.app.tasks import refresh_host
 
 audit = logging.getLogger("pulp_katello_gateway.audit")
@@ -47,7 +46,7 @@ def catch_up(identity, credentials, source):
     this request can make them; the identity of a host Katello had not pushed is the host
     Katello now says it is, or anonymous."""
     if identity.confirmed_by_foreman:
-        _refresh_user(*credentials)
+        _refresh_user(identity.name, *credentials)
     elif identity.unregistered_host is not None:
         return _look_up_host(identity.unregistered_host, source)
     elif identity.host_id is not None:
@@ -55,12 +54,12 @@ def catch_up(identity, credentials, source):
     return identity
 
 
-def _refresh_user(username, secret):
-    """Replace the grants of the Foreman user Foreman just confirmed with Katello's catalog for
-    those credentials, unless an admin revoked it; keep them when Katello cannot answer or a
-    push is running. Never waits behind a capsule-sync push (seconds for a million grants): the
-    client's token request would time out, and the push brings Katello's list anyway."""
-    login = fold_login(username)
+def _refresh_user(login, username, secret):
+    """Replace the grants of Foreman user ``login`` (folded; Foreman just confirmed it as
+    ``username``) with Katello's catalog for those credentials, unless an admin revoked it; keep
+    them when Katello cannot answer or a push is running. Never waits behind a capsule-sync push
+    (seconds for a million grants): the client's token request would time out, and the push
+    brings Katello's list anyway."""
     if revocations.is_revoked(revocations.USER, login):
         return
     try:
