@@ -58,10 +58,15 @@ def who(identity):
     return identity.kind, login, host_uuid
 
 
+def enabled():
+    """Whether pulls are recorded (``KATELLO_GATEWAY_PULL_RECORD``): when not, nobody who pulls
+    is even looked up."""
+    return settings.KATELLO_GATEWAY_PULL_RECORD
+
+
 def record(identity, repository, reference, digest, address):
-    """Count one manifest pull; a new row also prunes expired ones."""
-    if not settings.KATELLO_GATEWAY_PULL_RECORD:
-        return
+    """Count one manifest pull (the caller asked ``enabled()``); a new row also prunes expired
+    ones."""
     kind, login, host_uuid = who(identity)
     with connection.cursor() as cursor:
         cursor.execute(_UPSERT, {

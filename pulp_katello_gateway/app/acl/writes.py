@@ -4,7 +4,8 @@ Katello replaces whole tables on every capsule sync. The Ruby gateway deleted ev
 inserted it again, which revoked every grant until the next PUT landed (and for good when that
 PUT failed). Here each write runs in one transaction that
 
-- holds the push lock (``locks``), so writers run one at a time and never deadlock;
+- holds the push lock (``locks``): whole-table writers run one at a time, writers of a few
+  principals take turns per principal, and none can deadlock;
 - loads the wanted rows into a temporary table with COPY;
 - deletes only rows that are gone and inserts only rows that are new, with set-based SQL.
 
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from pulp_katello_gateway.app.acl.locks import lock_for_push
+from pulp_katello_gateway.app.acl.locks import lock_for_push, lock_principals
 from pulp_katello_gateway.app.acl.private_flag import sync_private
 from pulp_katello_gateway.app.models import (
     ConsumerHost,
@@ -77,23 +78,29 @@ HOST_GRANTS = Grants.of(HostRepositoryGrant, Revocation.HOST)
 
 
 @contextmanager
-def _push(whole_tables=False, wait=True):
+def _push(principals=None, wait=True):
     """One transaction holding the push lock, with a cursor.
 
-    With ``whole_tables`` (full replaces) nested loops are off while it lasts: statistics lag
-    right after a big push, and a planner that believes a table is empty may pick a nested loop
-    over a million rows on each side (observed: a push that never finished). Hash and merge
-    joins cost the same whatever the estimates.
+    A write of whole tables (no ``principals``) holds the lock exclusively, with nested loops
+    off while it lasts: statistics lag right after a big push, and a planner that believes a
+    table is empty may pick a nested loop over a million rows on each side (observed: a push
+    that never finished). Hash and merge joins cost the same whatever the estimates.
+
+    A write of ``principals`` (``(revocation kind, names)``) holds it shared, with theirs
+    (``locks.lock_principals``).
     """
     with transaction.atomic():
-        lock_for_push(wait)
+        if principals is None:
+            lock_for_push(wait)
+        else:
+            lock_principals(*principals, wait=wait)
         with connection.cursor() as cursor:
-            if whole_tables:
+            if principals is None:
                 cursor.execute("SELECT current_setting('enable_nestloop')")
                 (previous,) = cursor.fetchone()
                 cursor.execute("SELECT set_config('enable_nestloop', 'off', true)")
             yield cursor
-            if whole_tables:  # on an exception the rollback restores it
+            if principals is None:  # on an exception the rollback restores it
                 cursor.execute("SELECT set_config('enable_nestloop', %s, true)", [previous])
 
 
@@ -123,7 +130,7 @@ def replace_repositories(repositories):
     new_id = KatelloRepository._meta.pk.get_default
     rows = ((name, flag, new_id()) for name, flag in repositories.items())
     columns = (("name", "text"), ("auth_required", "boolean"), ("pulp_id", "uuid"))
-    with _push(whole_tables=True) as cursor, _staged(cursor, "kg_pushed_repository", columns, rows):
+    with _push() as cursor, _staged(cursor, "kg_pushed_repository", columns, rows):
         gone = (
             f"SELECT r.pulp_id FROM {REPOSITORIES} r WHERE NOT EXISTS"
             " (SELECT FROM kg_pushed_repository p WHERE p.name = r.name)"
@@ -153,7 +160,7 @@ def replace_repositories(repositories):
 def replace_hosts(uuids):
     """Make the hosts exactly ``uuids`` (Katello's push: it ends their revocations); removed
     hosts take their grants with them."""
-    with _push(whole_tables=True) as cursor, _staged_hosts(cursor, uuids):
+    with _push() as cursor, _staged_hosts(cursor, uuids):
         _end_revocations(cursor, Revocation.HOST, "SELECT uuid FROM kg_pushed_host")
         gone = (
             f"SELECT h.pulp_id FROM {_HOSTS} h WHERE NOT EXISTS"
@@ -170,7 +177,7 @@ def replace_user_grants(grants):
     """Make all user grants exactly ``grants`` ({login: [repository name, …]}): Katello's push,
     which ends the revocations of the logins it names."""
     grants = _folded(grants)
-    with _push(whole_tables=True) as cursor:
+    with _push() as cursor:
         _end_revocations(cursor, Revocation.USER, "SELECT unnest(%s::text[])", [list(grants)])
         return _replace_grants(cursor, USER_GRANTS, grants, everyone=True)
 
@@ -178,7 +185,7 @@ def replace_user_grants(grants):
 def replace_host_grants(grants):
     """Make all host grants exactly ``grants`` ({uuid: [repository name, …]}): every host's
     grants are Katello's as of this push."""
-    with _push(whole_tables=True) as cursor:
+    with _push() as cursor:
         changes = _replace_grants(cursor, HOST_GRANTS, grants, everyone=True)
         _mark_refreshed(cursor, "TRUE")
         return changes
@@ -188,10 +195,12 @@ def update_user_grants(grants, wait=True):
     """Replace the grants of the listed users only ({login: [repository name, …]}).
 
     For refreshing one user from Katello's catalog; unknown logins are ignored, not created.
-    ``wait=False`` raises ``acl.locks.PushInProgress`` rather than wait for a running push.
+    ``wait=False`` raises ``acl.locks.PushInProgress`` rather than wait for a running push (it
+    waits for another write of these users only).
     """
-    with _push(wait=wait) as cursor:
-        return _replace_grants(cursor, USER_GRANTS, _folded(grants), everyone=False)
+    grants = _folded(grants)
+    with _push((Revocation.USER, grants), wait=wait) as cursor:
+        return _replace_grants(cursor, USER_GRANTS, grants, everyone=False)
 
 
 def update_host_grants(grants, pushed=False):
@@ -201,7 +210,7 @@ def update_host_grants(grants, pushed=False):
     revocations; lookups and refreshes leave revoked hosts alone. Either way their grants are
     Katello's as of this write.
     """
-    with _push() as cursor:
+    with _push((Revocation.HOST, grants)) as cursor:
         with _staged_hosts(cursor, grants):
             if pushed:
                 _end_revocations(cursor, Revocation.HOST, "SELECT uuid FROM kg_pushed_host")

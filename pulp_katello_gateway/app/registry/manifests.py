@@ -5,8 +5,6 @@ only notes a successful GET afterwards: who (from the registry token), which rep
 reference and digest, from which address. HEAD is not a pull.
 """
 
-from django.conf import settings
-
 from pulp_katello_gateway.app import pull_record
 from pulp_katello_gateway.app.pulp_internals import Manifests, served_manifest_digest
 from pulp_katello_gateway.app.registry.identity import identify
@@ -19,8 +17,7 @@ _SERVED = {200, 302, 307}
 class RecordedManifests(Manifests):
     def get(self, request, path, pk):
         response = super().get(request, path, pk)
-        # Who pulled is looked up only when it is recorded.
-        if response.status_code in _SERVED and settings.KATELLO_GATEWAY_PULL_RECORD:
+        if response.status_code in _SERVED and pull_record.enabled():
             digest = served_manifest_digest(self, response, path, pk)
             if digest:
                 pull_record.record(identify(request), path, pk, digest, client_address(request))

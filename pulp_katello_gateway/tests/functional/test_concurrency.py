@@ -104,3 +104,27 @@ def test_pushes_while_fifty_clients_pull(pulp, katello, gateway, gateway_world, 
     katello.push(push_url(pulp.api_url), auth=pulp.admin_auth, verify=str(pulp.ca_file))
     for newcomer in newcomers:
         assert gateway.pull(repos["granted"], newcomer["auth"])[1].status_code == 200
+
+
+FIRST_LOGINS_AT_ONCE = 8
+
+
+def test_first_logins_at_once_each_bring_their_users_grants(gateway, gateway_world, new_user):
+    """Cluster nodes sharing one pull secret log in for the first time at the same moment, for
+    several users at once: every login refreshes its user's grants from Katello (none is turned
+    away as if a capsule sync ran), so every pull gets the manifest."""
+    repository, digest = gateway_world.repos["granted"], gateway_world.digest
+    users = [new_user(tag="herd") for _ in range(3)]
+    logins = [user for user in users for _ in range(FIRST_LOGINS_AT_ONCE)]
+    start = threading.Barrier(len(logins))
+
+    def first_pull(user):
+        start.wait(timeout=60)
+        token, manifest = gateway.pull(repository, user["auth"])
+        return (user["login"], token.status_code,
+                manifest.status_code if manifest is not None else None,
+                manifest.headers.get("Docker-Content-Digest") if manifest is not None else None)
+
+    with ThreadPoolExecutor(len(logins)) as pool:
+        pulls = list(pool.map(first_pull, logins))
+    assert pulls == [(user["login"], 200, 200, digest) for user in logins]

@@ -94,10 +94,7 @@ def test_concurrent_pulls_of_one_identity_are_each_recorded_once(
     }
 
     def counts():
-        rows = _pulls(admin, digest=world.digest)
-        return {key: [r["count"] for r in rows
-                      if (r["kind"], r["login"] or r["host_uuid"], r["repository"]) == key]
-                for key in pullers}
+        return _counts(admin, world, pullers)
 
     before = counts()
     tokens = {key: registry.ok_token(f"repository:{key[2]}:pull", auth=auth)
@@ -112,6 +109,42 @@ def test_concurrent_pulls_of_one_identity_are_each_recorded_once(
     for key in pullers:
         assert len(after[key]) == 1, key
         assert after[key][0] == sum(before[key]) + CONCURRENT_PULLS, key
+
+
+def test_a_node_with_the_pull_record_off_serves_pulls_and_records_none(
+    api_nodes, pulp, world, admin, secret_registry
+):
+    """``KATELLO_GATEWAY_PULL_RECORD = False`` on one node: its pulls are served and not recorded;
+    the rows other nodes keep are untouched and they go on counting."""
+    key = ("foreman", _carol(world)[0], world.repos["granted"])
+    nodes = {"main": Registry(pulp.api_url, pulp.ca_file, secret_registry)}
+    url = api_nodes.start("api-no-record", env={"PULP_KATELLO_GATEWAY_PULL_RECORD": "false"},
+                          workers=1)
+    try:
+        nodes["off"] = Registry(url, pulp.ca_file, secret_registry)
+
+        def pull(node):
+            token = nodes[node].ok_token(f"repository:{key[2]}:pull", auth=_carol(world))
+            assert nodes[node].manifest(key[2], token).status_code == 200
+
+        pull("main")
+        recorded = _counts(admin, world, [key])[key]
+        assert len(recorded) == 1
+        for _ in range(3):
+            pull("off")
+        assert _counts(admin, world, [key])[key] == recorded
+        pull("main")
+        assert _counts(admin, world, [key])[key] == [recorded[0] + 1]
+    finally:
+        api_nodes.stop("api-no-record")
+
+
+def _counts(admin, world, keys):
+    """The pull counts of ``world``'s image on each (kind, login or host uuid, repository)."""
+    rows = _pulls(admin, digest=world.digest)
+    return {key: [r["count"] for r in rows
+                  if (r["kind"], r["login"] or r["host_uuid"], r["repository"]) == key]
+            for key in keys}
 
 
 def _can_pull(pulp, nginx, world, who, repository, tmp_path):

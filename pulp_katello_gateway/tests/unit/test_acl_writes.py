@@ -8,7 +8,13 @@ import pytest
 from django.db import connection, connections, transaction
 
 from pulp_katello_gateway.app.acl import writes
-from pulp_katello_gateway.app.acl.locks import PUSH_LOCK, lock_for_push
+from pulp_katello_gateway.app.acl.locks import (
+    MAX_PRINCIPAL_LOCKS,
+    PRINCIPAL_LOCKS,
+    PUSH_LOCK,
+    PushInProgress,
+    lock_for_push,
+)
 from pulp_katello_gateway.app.models import (
     ConsumerHost,
     ForemanUser,
@@ -205,18 +211,104 @@ def _in_thread(target):
 def wait_until_a_push_waits_for_the_lock(timeout=10):
     """Return once another session is queued for the push lock, as PostgreSQL's lock table
     shows it (a handshake: no guessing how long the other thread takes to get there)."""
+    _wait_for_a_lock_waiter("classid = %s AND objid = %s", list(PUSH_LOCK), timeout)
+
+
+def wait_until_a_write_waits_for_a_principal(timeout=10):
+    """Return once another session is queued for a principal's lock."""
+    _wait_for_a_lock_waiter("classid = %s", [PRINCIPAL_LOCKS], timeout)
+
+
+def _wait_for_a_lock_waiter(where, params, timeout):
     deadline = time.monotonic() + timeout
     with connection.cursor() as cursor:
         while True:
             cursor.execute(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                " AND classid = %s AND objid = %s",
-                list(PUSH_LOCK),
+                f" AND {where}",
+                params,
             )
             if cursor.fetchone()[0]:
                 return
-            assert time.monotonic() < deadline, "no push waited for the lock"
+            assert time.monotonic() < deadline, "nobody waited for the lock"
             time.sleep(0.01)
+
+
+def _holding(write):
+    """Run ``write`` in a thread, in a transaction left open until the returned event is set;
+    returns (release event, thread, errors) once the write is done and still uncommitted."""
+    written, release = threading.Event(), threading.Event()
+
+    def hold():
+        with transaction.atomic():
+            write()
+            written.set()
+            release.wait(10)
+
+    thread, errors = _in_thread(hold)
+    assert written.wait(10), errors
+    return release, thread, errors
+
+
+def test_two_logins_of_one_user_refresh_its_grants_in_turn(committed_world):
+    """The second of two simultaneous first logins of alice waits for the first one's write
+    (milliseconds) instead of being told a capsule sync runs and left without grants."""
+    release, first, first_errors = _holding(
+        lambda: writes.update_user_grants({"alice": ["c"]}, wait=False))
+    second, second_errors = _in_thread(
+        lambda: writes.update_user_grants({"ALICE": ["a", "c"]}, wait=False))
+    wait_until_a_write_waits_for_a_principal()
+    assert set(user_grant_ids()) == {("alice", "a"), ("alice", "b"), ("bob", "b")}
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert first_errors == second_errors == []
+    assert {name for login, name in user_grant_ids() if login == "alice"} == {"a", "c"}
+
+
+def test_a_login_refreshes_its_user_while_another_users_refresh_is_open(committed_world):
+    release, other, other_errors = _holding(
+        lambda: writes.update_user_grants({"bob": ["c"]}, wait=False))
+    try:
+        writes.update_user_grants({"alice": ["c"]}, wait=False)
+        writes.update_host_grants({"h1": ["c"]})
+    finally:
+        release.set()
+        other.join(10)
+    assert other_errors == []
+    assert set(user_grant_ids()) == {("alice", "c"), ("bob", "c")}
+    assert ("h1", "c") in host_grant_ids()
+
+
+def test_a_capsule_sync_waits_for_a_refresh_and_a_login_skips_while_it_waits(committed_world):
+    """A whole-table push waits for an open refresh; a login arriving then is told a push runs
+    (it keeps its grants) rather than queue behind the push."""
+    release, refresh, refresh_errors = _holding(
+        lambda: writes.update_user_grants({"bob": ["c"]}, wait=False))
+    push, push_errors = _in_thread(lambda: writes.replace_user_grants({"alice": ["a"]}))
+    wait_until_a_push_waits_for_the_lock()
+    with pytest.raises(PushInProgress):
+        writes.update_user_grants({"alice": ["c"]}, wait=False)
+    release.set()
+    refresh.join(10)
+    push.join(10)
+    assert refresh_errors == push_errors == []
+    assert set(user_grant_ids()) == {("alice", "a")}
+
+
+def test_a_refresh_of_many_principals_takes_the_whole_push_lock(committed_world):
+    """Past ``MAX_PRINCIPAL_LOCKS`` names a write locks the push (PostgreSQL's lock table is
+    bounded): a login's refresh during it is told a push runs."""
+    many = {f"host-{number}": ["a"] for number in range(MAX_PRINCIPAL_LOCKS + 1)}
+    release, write, errors = _holding(lambda: writes.update_host_grants(many, pushed=True))
+    try:
+        with pytest.raises(PushInProgress):
+            writes.update_user_grants({"alice": ["c"]}, wait=False)
+    finally:
+        release.set()
+        write.join(10)
+    assert errors == []
+    assert {uuid for uuid, _ in host_grant_ids()} >= set(many)
 
 
 def test_pushes_wait_for_each_other_and_readers_never_see_a_gap(committed_world):

@@ -75,12 +75,6 @@ def test_a_local_pulp_user_is_recorded_by_username(people):
     assert PullRecord.objects.get().login == "deployer"
 
 
-def test_recording_can_be_turned_off(people, settings):
-    settings.KATELLO_GATEWAY_PULL_RECORD = False
-    pull_record.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
-    assert not PullRecord.objects.exists()
-
-
 def test_expired_rows_are_hidden_and_pruned_by_new_pulls(people, settings):
     settings.KATELLO_GATEWAY_PULL_RECORD_RETENTION_DAYS = 90
     pull_record.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
