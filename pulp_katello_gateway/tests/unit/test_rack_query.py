@@ -14,6 +14,7 @@ from pulp_katello_gateway.app.katello.rack_query import (
     DEPTH_LIMIT,
     FormDecodeError,
     TooManyEntries,
+    _Decoder,
     parse_nested_query,
 )
 from pulp_katello_gateway.app.katello.serializers import (
@@ -236,3 +237,66 @@ def test_form_and_json_validate_alike(case):
     from_form = _validated(serializer_class, parse(encode(payload)))
     assert from_form == _validated(serializer_class, payload)
 
+
+
+# Mapping pushes take a shortcut (one regular expression instead of Rack's rules per field). Any
+# sequence of mapping-like fields, however spelt, must decode exactly as the general decoder
+# decodes it, refusals and entry counts included.
+principal_spellings = st.sampled_from([
+    b"admin", b"bob", b"ad%6Din", b"a+b", b"a%20b", b"x%5By", b"x%5Dy", b"%E2%9C%93", b"%ff",
+    b"%zz", b"a=b", b"",
+])
+value_spellings = st.sampled_from([b"repo-1", b"repo-2", b"", b"true", b"false", b"r%2F1",
+                                   b"a=b", b"%4"])
+
+
+@st.composite
+def mapping_fields(draw):
+    key = draw(st.sampled_from([b"users", b"hosts"]))
+    fields = []
+    for _ in range(draw(st.integers(0, 8))):
+        principal = draw(principal_spellings)
+        shape = draw(st.sampled_from(["pair", "pair", "pair", "bare", "repository", "flag",
+                                      "empty", "other key"]))
+        prefix = key + b"[][" + principal + b"][]"
+        if shape == "pair":
+            fields += [prefix + b"[repository]=" + draw(value_spellings),
+                       prefix + b"[auth_required]=" + draw(value_spellings)]
+        elif shape == "bare":
+            fields.append(key + b"[][" + principal + b"]")
+        elif shape == "repository":
+            fields.append(prefix + b"[repository]=" + draw(value_spellings))
+        elif shape == "flag":
+            fields.append(prefix + b"[auth_required]=" + draw(value_spellings))
+        elif shape == "empty":
+            fields.append(b"")
+        else:
+            fields.append(b"repositories[][repository]=" + draw(value_spellings))
+    return b"&".join(fields)
+
+
+def _decoded(decode, body):
+    try:
+        return "ok", decode(body)
+    except (FormDecodeError, TooManyEntries) as exc:
+        return type(exc).__name__, None
+
+
+@settings(max_examples=500)
+@given(mapping_fields(), st.one_of(st.none(), st.integers(0, 20)))
+def test_mapping_bodies_decode_as_the_general_rules_say(body, max_entries):
+    assert _decoded(lambda b: parse_nested_query(b, max_entries), body) == _decoded(
+        lambda b: _Decoder(max_entries).decode(b), body)
+
+
+def test_a_large_mapping_decodes_as_the_general_rules_say():
+    """Past the chunk size the shortcut reads the body in pieces, never splitting a pair."""
+    body = b"&".join(
+        b"users[][user%d%%40example.com][][repository]=org-repo-%d"
+        b"&users[][user%d%%40example.com][][auth_required]=%s"
+        % (entry // 5000, entry, entry // 5000, b"true" if entry % 7 else b"false")
+        for entry in range(60_000)
+    ) + b"&users[][nobody%40example.com]"
+    decoded = parse(body)
+    assert decoded == _Decoder().decode(body)
+    assert len(body) > 3 << 20 and len(decoded["users"][0]) == 13
