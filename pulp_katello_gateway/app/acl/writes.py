@@ -20,8 +20,9 @@ revoked (``revocations``) gets no grants and is not created again, except by Kat
 naming it, which ends the revocation in the same transaction.
 """
 
+import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
@@ -39,15 +40,19 @@ from pulp_katello_gateway.app.names import fold_login
 
 @dataclass(frozen=True)
 class Changes:
-    """What a write did: rows inserted, deleted, and updated in place."""
+    """What a write did: rows inserted, deleted, and updated in place; for grants also where its
+    time went (``seconds``: staging the pushed rows by COPY, finding the difference and deleting
+    what is gone, inserting what is new), for the push's log line."""
 
     added: int = 0
     removed: int = 0
     updated: int = 0
+    seconds: tuple = field(default=(), compare=False)
 
     def __add__(self, other):
         return Changes(
-            self.added + other.added, self.removed + other.removed, self.updated + other.updated
+            self.added + other.added, self.removed + other.removed, self.updated + other.updated,
+            self.seconds + other.seconds,
         )
 
 
@@ -281,7 +286,9 @@ def _replace_grants(cursor, kind, grants, everyone):
     """
     rows = ((principal, name) for principal, names in grants.items() for name in names)
     columns = (("principal", "text"), ("repository", "text"))
+    started = time.monotonic()
     with _staged(cursor, "kg_pushed_grant", columns, rows):
+        staged = time.monotonic()
         cursor.execute(
             "CREATE TEMPORARY TABLE kg_grant ON COMMIT DROP AS"
             " SELECT principal.pulp_id AS principal_id, repository.pulp_id AS repository_id"
@@ -309,6 +316,7 @@ def _replace_grants(cursor, kind, grants, everyone):
         params,
     )
     removed = cursor.rowcount
+    diffed = time.monotonic()
     cursor.execute(
         f"INSERT INTO {kind.table} ({kind.principal_column}, repository_id)"
         " SELECT n.principal_id, n.repository_id FROM kg_grant n"
@@ -317,5 +325,7 @@ def _replace_grants(cursor, kind, grants, everyone):
         " ORDER BY 1, 2"
     )
     added = cursor.rowcount
+    inserted = time.monotonic()
     cursor.execute("DROP TABLE kg_grant")
-    return Changes(added, removed)
+    return Changes(added, removed, seconds=(
+        ("stage", staged - started), ("diff", diffed - staged), ("insert", inserted - diffed)))
