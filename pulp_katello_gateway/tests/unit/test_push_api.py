@@ -1,5 +1,6 @@
 """The push API end to end through DRF: Katello's exact bodies, JSON, errors, permissions."""
 
+import re
 
 import pytest
 from django.conf import settings
@@ -104,6 +105,19 @@ def test_user_mapping_form(katello_client, katello_data):
     assert (response.status_code, response.content) == (200, b"")
     # carol's empty list revokes her grant; bob gains his.
     assert user_grants() == {("admin", "org-prod-busybox"), ("bob", "org-prod-web")}
+
+
+def test_the_push_log_line_says_what_changed_and_where_the_time_went(
+    katello_client, katello_data, caplog
+):
+    with caplog.at_level("INFO", logger="pulp_katello_gateway.app.katello.views"):
+        put_form(katello_client, "user_repository_mapping",
+                 "users[][bob][][repository]=org-prod-web&users[][bob][][auth_required]=true")
+    (line,) = [r.getMessage() for r in caplog.records
+               if r.name == "pulp_katello_gateway.app.katello.views"]
+    assert "user_repository_mapping" in line and ": 1 listed, 1 added, " in line
+    phases = re.findall(r"(read and parsed|validated|written|stage|diff|insert) [\d.]+ s", line)
+    assert phases == ["read and parsed", "validated", "written", "stage", "diff", "insert"]
 
 
 def test_user_mapping_keeps_only_what_can_be_granted(katello_client, katello_data):
