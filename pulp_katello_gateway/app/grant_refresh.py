@@ -2,8 +2,9 @@
 the token endpoint has identified a client, whose grants to bring up to date (``catch_up``).
 
 Katello pushes grants only at a capsule sync. In between, a Foreman user's grants are replaced
-with Katello's catalog for that user each time Foreman confirms a login, and a host Katello has
-not pushed yet is looked up at its first token request.
+with Katello's catalog for that user each time Foreman confirms a login (or at the next token
+request of that login, when the one Foreman confirmed it for could not, or is still at it), and a
+host Katello has not pushed yet is looked up at its first token request.
 
 Hosts also follow their content view: a host moved to another content view or lifecycle
 environment would keep its old access until the next sync. A host whose grants are older
@@ -45,7 +46,7 @@ def catch_up(identity, credentials, source):
     ``credentials`` sent by a client at address ``source``) once its grants are as current as
     this request can make them; the identity of a host Katello had not pushed is the host
     Katello now says it is, or anonymous."""
-    if identity.confirmed_by_foreman:
+    if identity.grants_due:
         _refresh_user(identity.name, *credentials)
     elif identity.unregistered_host is not None:
         return _look_up_host(identity.unregistered_host, source)

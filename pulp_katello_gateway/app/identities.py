@@ -23,21 +23,22 @@ class Identity:
     that nobody has to look the row up again (the token's host claim, the pull record).
 
     The last two fields are not who asks but what identifying found out of date, for
-    ``grant_refresh.catch_up``: a login Foreman has just confirmed, a verified host certificate
-    of a host Katello has not pushed (that identity is anonymous until it is looked up).
+    ``grant_refresh.catch_up``: a Foreman user whose grants were not loaded since Foreman
+    confirmed this login, a verified host certificate of a host Katello has not pushed (that
+    identity is anonymous until it is looked up).
     """
 
     user: object = AnonymousUser()
     foreman_user_id: uuid.UUID | None = None
     host_id: uuid.UUID | None = None
     name: str | None = field(default=None, compare=False)
-    confirmed_by_foreman: bool = field(default=False, compare=False)
+    grants_due: bool = field(default=False, compare=False)
     unregistered_host: str | None = field(default=None, compare=False)
 
     @classmethod
-    def of_foreman_user(cls, foreman_user, *, confirmed_by_foreman=False):
+    def of_foreman_user(cls, foreman_user, *, grants_due=False):
         return cls(user=foreman_user.user, foreman_user_id=foreman_user.pk,
-                   name=foreman_user.login, confirmed_by_foreman=confirmed_by_foreman)
+                   name=foreman_user.login, grants_due=grants_due)
 
     @classmethod
     def of_host(cls, host_id, uuid):

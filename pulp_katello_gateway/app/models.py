@@ -242,7 +242,14 @@ class HostRepositoryGrant(RepositoryGrant):
 
 
 class CachedLogin(models.Model):
-    """A Foreman login verified at ``verified_at``: a salted, keyed hash, never the secret."""
+    """A Foreman login verified at ``verified_at``: a salted, keyed hash, never the secret.
+
+    ``grants_loaded``: its user's grants were loaded from Katello (its catalog, or a push; marked
+    by that write, ``acl.writes``) since Foreman verified it. Not yet while the request that
+    verified it is still loading them (two first logins at the same moment), or when it could not
+    (a capsule sync was writing, Katello did not answer): the token endpoint then loads them at
+    this login's next token request (``grant_refresh``).
+    """
 
     foreman_user = models.ForeignKey(
         ForemanUser, on_delete=models.CASCADE, related_name="cached_logins"
@@ -250,6 +257,7 @@ class CachedLogin(models.Model):
     salt = models.CharField(max_length=32)
     digest = models.CharField(max_length=64)
     verified_at = models.DateTimeField()
+    grants_loaded = models.BooleanField(default=False)
 
     def __str__(self):
         return f"login of Foreman user {self.foreman_user_id} verified at {self.verified_at}"

@@ -29,7 +29,9 @@ from django.db import connection, transaction
 from pulp_katello_gateway.app.acl.locks import lock_for_push, lock_principals
 from pulp_katello_gateway.app.acl.private_flag import sync_private
 from pulp_katello_gateway.app.models import (
+    CachedLogin,
     ConsumerHost,
+    ForemanUser,
     HostRepositoryGrant,
     KatelloRepository,
     Revocation,
@@ -80,6 +82,8 @@ class Grants:
 _WORK_MEM = "128MB"
 REPOSITORIES = KatelloRepository._meta.db_table
 _HOSTS = ConsumerHost._meta.db_table
+_USERS = ForemanUser._meta.db_table
+_CACHED_LOGINS = CachedLogin._meta.db_table
 _REVOCATIONS = Revocation._meta.db_table
 USER_GRANTS = Grants.of(UserRepositoryGrant, Revocation.USER)
 HOST_GRANTS = Grants.of(HostRepositoryGrant, Revocation.HOST)
@@ -191,7 +195,9 @@ def replace_user_grants(grants):
     grants = _folded(grants)
     with _push() as cursor:
         _end_revocations(cursor, Revocation.USER, "SELECT unnest(%s::text[])", [list(grants)])
-        return _replace_grants(cursor, USER_GRANTS, grants, everyone=True)
+        changes = _replace_grants(cursor, USER_GRANTS, grants, everyone=True)
+        _mark_users_refreshed(cursor, "TRUE")
+        return changes
 
 
 def replace_host_grants(grants):
@@ -212,7 +218,9 @@ def update_user_grants(grants, wait=True):
     """
     grants = _folded(grants)
     with _push((Revocation.USER, grants), wait=wait) as cursor:
-        return _replace_grants(cursor, USER_GRANTS, grants, everyone=False)
+        changes = _replace_grants(cursor, USER_GRANTS, grants, everyone=False)
+        _mark_users_refreshed(cursor, "login = ANY(%s)", [list(grants)])
+        return changes
 
 
 def update_host_grants(grants, pushed=False):
@@ -239,6 +247,18 @@ def _mark_refreshed(cursor, hosts_sql):
     cursor.execute(
         f"UPDATE {_HOSTS} SET grants_refreshed_at = now(), refresh_requested_at = NULL"
         f" WHERE {hosts_sql}"
+    )
+
+
+def _mark_users_refreshed(cursor, users_sql, params=()):
+    """The grants of the Foreman users ``users_sql`` selects are Katello's as of this
+    transaction: their cached logins have brought them (``CachedLogin.grants_loaded``). In the
+    write's own transaction, so that a login's cache hit never sees the mark without the
+    grants."""
+    cursor.execute(
+        f"UPDATE {_CACHED_LOGINS} SET grants_loaded = TRUE WHERE NOT grants_loaded"
+        f" AND foreman_user_id IN (SELECT pulp_id FROM {_USERS} WHERE {users_sql})",
+        params,
     )
 
 

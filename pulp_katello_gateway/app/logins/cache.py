@@ -59,10 +59,11 @@ def match(login, secret):
 
 def remember(foreman_user, secret, entry):
     """Foreman verified these credentials now: refresh ``entry`` (the one they matched, or
-    None for a new one), and drop the user's expired entries."""
+    None for a new one), its user's grants not loaded since (``CachedLogin.grants_loaded``), and
+    drop the user's expired entries."""
     now = timezone.now()
     if entry is not None:
-        CachedLogin.objects.filter(pk=entry.pk).update(verified_at=now)
+        CachedLogin.objects.filter(pk=entry.pk).update(verified_at=now, grants_loaded=False)
     else:
         salt = secrets.token_hex(16)
         CachedLogin.objects.create(

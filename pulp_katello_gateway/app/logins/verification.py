@@ -30,8 +30,9 @@ def _throttled(wait, username, source):
 
 
 def verify_foreman_login(request, username, password):
-    """The identity of the Foreman user these credentials prove (``confirmed_by_foreman`` when
-    Foreman was asked and said yes), or None when Foreman says they are wrong. Raises
+    """The identity of the Foreman user these credentials prove (``grants_due`` when Foreman
+    was asked and said yes, or said so earlier and the user's grants were not loaded since), or
+    None when Foreman says they are wrong. Raises
     ``Throttled`` (429) after too many failures, ``AuthenticationFailed`` when a local Pulp user
     holds the login's reserved name, and ``foreman.ForemanUnavailable`` when Foreman gives no
     answer and no stale cached login can stand in for one."""
@@ -49,7 +50,7 @@ def verify_foreman_login(request, username, password):
     age = cache.age(entry) if entry else None
     if age == cache.FRESH:
         outcomes.login("ok", login, source, cache="hit")
-        return Identity.of_foreman_user(foreman_user)
+        return Identity.of_foreman_user(foreman_user, grants_due=not entry.grants_loaded)
 
     problem = reserved_name_problem(login) if foreman_user is None else None
     if problem:
@@ -90,7 +91,7 @@ def verify_foreman_login(request, username, password):
     cache.remember(foreman_user, password, entry)
     throttle.forgive(attempt)
     outcomes.login("ok", login, source, cache=answer)
-    return Identity.of_foreman_user(foreman_user, confirmed_by_foreman=True)
+    return Identity.of_foreman_user(foreman_user, grants_due=True)
 
 
 def check_local_password(request, user, password, *, final):

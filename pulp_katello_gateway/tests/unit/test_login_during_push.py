@@ -1,4 +1,5 @@
-"""A login never waits behind a running capsule-sync push (its token would time out)."""
+"""A login never waits behind a running capsule-sync push (its token would time out), and still
+brings its grants: at its next token request when the push kept it from doing so."""
 
 import pytest
 from django.test import RequestFactory
@@ -34,6 +35,23 @@ def test_login_during_a_push_succeeds_and_keeps_the_grants_it_had(foreman, push_
     assert identity.foreman_user_id is not None
     # Katello's catalog (kat/b) was not applied: the push holds the lock and brings it anyway.
     assert _grants() == set()
+
+
+def test_a_login_kept_from_its_grants_by_a_push_loads_them_at_its_next_token(
+    foreman, push_running, other_session
+):
+    """The login is cached while the push runs; its next token request (a cache hit, Foreman not
+    asked for the password again) loads the catalog, and the one after asks Foreman nothing."""
+    requester(RequestFactory().get("/token/"), ("alice", "alice-pw"))
+    assert _grants() == set()
+    other_session.execute("SELECT pg_advisory_unlock(%s, %s)", list(locks.PUSH_LOCK))
+    foreman.reset_counters()
+    requester(RequestFactory().get("/token/"), ("alice", "alice-pw"))
+    assert _grants() == {"kat/b"}
+    assert foreman.request_count() == 1  # the catalog only
+    foreman.reset_counters()
+    requester(RequestFactory().get("/token/"), ("alice", "alice-pw"))
+    assert foreman.request_count() == 0
 
 
 def test_login_without_a_push_refreshes_the_grants(foreman):
