@@ -56,8 +56,9 @@ def catch_up(identity, credentials, source):
 
 
 def _refresh_user(login, username, secret):
-    """Replace the grants of Foreman user ``login`` (folded; Foreman just confirmed it as
-    ``username``) with Katello's catalog for those credentials, unless an admin revoked it; keep
+    """Replace the grants of Foreman user ``login`` (folded; Foreman confirmed it as
+    ``username``, now or for the cached login these credentials match, whose grants were not
+    loaded since) with Katello's catalog for those credentials, unless an admin revoked it; keep
     them when Katello cannot answer or a push is running. Never waits behind a capsule-sync push
     (seconds for a million grants): the client's token request would time out, and the push
     brings Katello's list anyway."""
