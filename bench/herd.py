@@ -1,7 +1,8 @@
 """A capsule under a herd: N clients pull one new image at once through the capsule's Apache.
 
-    python -m bench.herd [--clients 50,200,1000] [--api-workers N] [--concurrency N]
-                         [--layers N] [--layer-kib N] [--timeout SECONDS] [--output PATH]
+    python -m bench.herd [--clients 50,200,1000] [--rounds 3,3,1] [--api-workers N]
+                         [--concurrency N] [--layers N] [--layer-kib N] [--timeout SECONDS]
+                         [--output PATH]
 
 What a capsule's admin feels when hundreds of hosts pull the same new image at once. Starts a
 throwaway PostgreSQL with ``pg_stat_statements`` (or the database of ``DATABASE_URL``, whose server
@@ -37,8 +38,11 @@ challenge's realm, the manifest (the index, then the amd64 manifest), and each b
 and the layers, up to 6 at a time as podman's default ``max_parallel_downloads``; each a 302 to the
 content app, followed, its digest checked). A phase is one population of N clients against one
 variant, all started at once with at most ``--concurrency`` of them in flight (a semaphore per
-population; default 200, see ``CONCURRENCY`` for why). Phases run one after the other (the
-stock one first at each N), each on an empty pull record (the image is new to it).
+population; default 200, see ``CONCURRENCY`` for why). Phases run one after the other, each on
+an empty pull record (the image is new to it), in ``--rounds`` rounds at each N, each round in
+another order (``round_order``): on a shared machine pulls/s drift by ±10 % over minutes, as
+much as what is measured, so the report compares phases within a round and takes the median
+over rounds.
 
 Reported per phase: pulls/s (successful pulls over the phase's wall time), p50/p95 of each step,
 errors by step and cause, database statements per pull (``pg_stat_statements`` deltas, less the
@@ -593,6 +597,16 @@ def _warm_up(capsule, args):
                 raise RuntimeError(f"warm-up of {key}, {population} failed: {failed[:3]}")
 
 
+def round_order(populations, number, rounds):
+    """The phases of round ``number`` (of ``rounds``) at one N: ``PHASES`` rotated so that each
+    phase runs at another point of the round each time (what the machine does meanwhile, such as
+    another guest on its CPUs, drifts over minutes: a ratio is taken within a round, between
+    phases minutes apart, and the rotation spreads a slow stretch over every phase)."""
+    phases = [phase for phase in PHASES if phase[1] in populations]
+    offset = number * len(phases) // rounds
+    return phases[offset:] + phases[:offset]
+
+
 def run(args):
     with tempfile.TemporaryDirectory(prefix="bench-herd-") as tmp:
         tmp = Path(tmp)
@@ -604,20 +618,21 @@ def run(args):
                       file=sys.stderr)
                 idle = herd_capsule.idle_statements_per_second = idle_statement_rate(db)
             phases = []
-            for n in args.clients:
-                for variant, population in PHASES:
-                    if population not in args.populations:
-                        continue
-                    print(f"N={n}: {variant}, {population} ...", file=sys.stderr, flush=True)
-                    phases.append(run_phase(herd_capsule, variant, population, n, args))
-                    _print_phase(phases[-1])
+            for n, rounds in zip(args.clients, args.rounds, strict=True):
+                for number in range(rounds):
+                    for variant, population in round_order(args.populations, number, rounds):
+                        print(f"N={n}, round {number + 1}/{rounds}: {variant}, {population} ...",
+                              file=sys.stderr, flush=True)
+                        phase = run_phase(herd_capsule, variant, population, n, args)
+                        phases.append({**phase, "round": number})
+                        _print_phase(phases[-1])
     from bench.report import _cpu_model
 
     return {
         "benchmark": "herd",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "parameters": {
-            "clients": args.clients, "populations": args.populations,
+            "clients": args.clients, "rounds": args.rounds, "populations": args.populations,
             "concurrency": args.concurrency or "N",
             "api_workers": args.api_workers, "content_workers": 1, "layers": args.layers,
             "layer_kib": args.layer_kib, "architectures": 2, "timeout_s": args.timeout,
@@ -660,14 +675,14 @@ def _print_phase(phase):
 
 
 def markdown(report):
-    lines = ["| N | Variant | Clients | pulls/s | token p50/p95 ms | manifest p50/p95 ms | "
+    lines = ["| N | Round | Variant | Clients | pulls/s | token p50/p95 ms | manifest p50/p95 ms | "
              "blobs p50/p95 ms | errors | statements/pull | Foreman calls |",
-             "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for phase in report["phases"]:
         steps = phase["steps_ms"]
         cells = [f"{steps[s]['p50']}/{steps[s]['p95']}" if steps[s] else "-"
                  for s in ("token", "manifest", "blobs")]
-        lines.append(f"| {phase['clients']} | {phase['variant_label']} | "
+        lines.append(f"| {phase['clients']} | {phase['round'] + 1} | {phase['variant_label']} | "
                      f"{phase['population_label']} | {phase['pulls_per_second']} | "
                      + " | ".join(cells)
                      + f" | {sum(phase['errors'].values())} | {phase['db_statements_per_pull']} | "
@@ -681,6 +696,9 @@ def main(argv=None):
     parser.add_argument("--clients", default="50,200,1000",
                         help="N, clients per population and phase, comma-separated "
                         "(default 50,200,1000)")
+    parser.add_argument("--rounds", default="1",
+                        help="rounds of every phase at each N: one number, or one per N "
+                        "(default 1); the report takes medians over them")
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY,
                         help=f"clients of a population in flight at once (default {CONCURRENCY}; "
                         "0: all N)")
@@ -699,6 +717,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.clients = [int(n) for n in args.clients.split(",")]
     args.populations = args.populations.split(",")
+    args.rounds = [int(r) for r in args.rounds.split(",")]
+    if len(args.rounds) == 1:
+        args.rounds *= len(args.clients)
+    if len(args.rounds) != len(args.clients) or min(args.rounds) < 1:
+        parser.error("--rounds: one positive number, or one per N of --clients")
     if set(args.populations) - set(POPULATIONS):
         parser.error(f"--populations: choose from {', '.join(POPULATIONS)}")
     args.hosts = max(args.clients + [4 * args.api_workers])
