@@ -786,6 +786,7 @@ def _herd_section(report):
     params = report["parameters"]
     rounds = params.get("rounds") or [1] * len(params["clients"])
     judged = _verdict_rounds(report)
+    figures = f"the figures of {judged} rounds or more" if judged > 1 else "single rounds"
     out = [
         "## A capsule under a herd",
         "",
@@ -860,7 +861,7 @@ def _herd_section(report):
                         if count >= judged}
         worst = max(judged_costs, key=judged_costs.get)
         out += ["", f"Target: the pull record costs at most {RECORD_TARGET:.0%} of pulls/s. "
-                f"Judged on the figures of {judged} rounds or more: the highest median cost is "
+                f"Judged on {figures}: the highest median cost is "
                 f"{judged_costs[worst]:+.1%} (N = {worst[0]:,}, "
                 f"{_herd_groups(report)[(worst[0], 'record_on', worst[1])][0]['population_label']}"
                 "): "
@@ -871,11 +872,11 @@ def _herd_section(report):
         worst = min(ratios, key=lambda key: statistics.median(ratios[key]))
         ratio = statistics.median(ratios[worst])
         label = _herd_groups(report)[worst][0]
-        out += [f"Slowest authorized pulls against the stock ceiling, judged on the figures of "
-                f"{judged} rounds or more: {label['variant_label']}, "
-                f"{label['population_label']}, N = {worst[0]:,}: median {ratio:.2f} × stock's "
-                f"anonymous pulls/s over its rounds ({min(ratios[worst]):.2f}–"
-                f"{max(ratios[worst]):.2f}; target: at least {AUTHORIZED_TARGET} ×: "
+        out += [f"Slowest authorized pulls against the stock ceiling, judged on {figures}: "
+                f"{label['variant_label']}, {label['population_label']}, N = {worst[0]:,}: "
+                f"{'median ' if len(ratios[worst]) > 1 else ''}"
+                f"{_spread(ratios[worst], '{:.2f}')} × stock's anonymous pulls/s (target: at "
+                f"least {AUTHORIZED_TARGET} ×: "
                 + ("met" if ratio >= AUTHORIZED_TARGET else "**not met**") + ").", ""]
     first = [rows for (_, _, population), rows in _herd_groups(report).items()
              if population == "foreman_first"]
@@ -899,7 +900,8 @@ def _first_logins(rows):
     for phase in rows:
         for error, count in phase["errors"].items():
             errors[error] = errors.get(error, 0) + count
-    return (f"N = {rows[0]['clients']:,}, {len(rows)} × : "
+    rounds = f" ({len(rows)} rounds)" if len(rows) > 1 else ""
+    return (f"N = {rows[0]['clients']:,}{rounds}: "
             f"{sum(p['foreman_calls'] for p in rows)} Foreman calls, pulls failed: "
             f"{sum(errors.values())}"
             + (f" ({', '.join(f'{e}: {c}' for e, c in errors.items())})" if errors else ""))
