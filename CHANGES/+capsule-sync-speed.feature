@@ -2,6 +2,7 @@ A capsule sync takes about half the time and less memory: Katello's user mapping
 shortcut that builds the same result as Rack's rules, and grants are inserted without an index on
 their repository and without conflict checks (writers of one user's or host's grants take turns
 anyway). On the benchmark's Katello-shaped first sync (100 000 repositories, a million user
-grants, 100 000 host grants) the server's time goes from about 19.5 s to 10.5–13.5 s, and the
-peak memory of the worker taking the user mapping from about 550 MiB to about 390 MiB. Run
+grants, 100 000 host grants) the server's time goes from about 19.5 s to 10.5–16 s on a shared
+2-CPU machine (the performance page gives the median of three first syncs), and the peak memory
+of the worker taking the user mapping from about 550 MiB to about 390 MiB. Run
 `pulpcore-manager migrate` after upgrading (migration 0002 drops that index).

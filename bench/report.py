@@ -1,6 +1,6 @@
 """Performance report: every benchmark in one run, next to stock pulp_container, as a docs page.
 
-    python -m bench.report            # run the benchmarks (about 100 min on 2 CPUs), then write
+    python -m bench.report            # run the benchmarks (about 90 min on 2 CPUs), then write
     python -m bench.report --no-run   # only rewrite the page and plots from bench/results/
 
 Runs, each in its own process and writing JSON to ``bench/results/``: ``bench.token`` (token
@@ -10,7 +10,8 @@ with 100 ms), ``bench.pulls`` (Foreman calls per 100 pulls), ``bench.catalog`` a
 1 000 000 user->repository pairs (stock pulp_container has no push API to compare with),
 ``bench.push --through apache`` (Katello-shaped capsule syncs through Apache httpd) and
 ``bench.herd`` (50, 200 and 1 000 clients pulling one image at once through Apache, plugin and
-stock side by side; its own throwaway PostgreSQL, with pg_stat_statements). Then writes
+stock side by side, in ``HERD_ROUNDS`` rounds; its own throwaway PostgreSQL, with
+pg_stat_statements). Then writes
 ``docs/admin/learn/performance.md`` with tables and ``img/perf-*.png`` next to it (matplotlib,
 Agg).
 
@@ -532,7 +533,7 @@ def write_page(durations=None):
 def _sync_section(report):
     shape, syncs = report["shape"], report["syncs"]
     first = syncs[0]
-    firsts = sum(1 for sync in syncs if sync.get("first"))
+    firsts = len(_first_syncs(report))
     mapping = next(r for r in first["requests"] if "user_repository_mapping" in r["request"])
     slowest = max(r["client_seconds"] for sync in syncs for r in sync["requests"])
     return [
@@ -578,16 +579,22 @@ def _sync_section(report):
     ]
 
 
+def _first_syncs(report):
+    """The syncs into empty tables (``--first-syncs``; results from before it: the first one)."""
+    syncs = report["syncs"]
+    return [sync for sync in syncs if sync.get("first", sync is syncs[0])]
+
+
 def _phases_section(report, mapping):
     if not report.get("floors"):
         return []
     floor = report["floors"]["user_repository_mapping"]
     phases = mapping.get("phases", {})
-    firsts = [sync for sync in report["syncs"] if sync.get("first", sync is report["syncs"][0])]
-    seconds = statistics.median(sync["server_seconds"] for sync in firsts)
+    firsts = _first_syncs(report)
+    times = [sync["server_seconds"] for sync in firsts]
+    seconds = statistics.median(times)
     mib = max(max(sync["worker_peak_rss_mib"]) for sync in firsts)
     met = seconds <= SYNC_TARGET_SECONDS and mib <= SYNC_TARGET_MIB
-    times = [sync["server_seconds"] for sync in firsts]
     measured = (f"{seconds:.1f} s and {mib} MiB in this run" if len(firsts) == 1 else
                 f"{seconds:.1f} s (the median of {len(firsts)} first syncs, {min(times):.1f}–"
                 f"{max(times):.1f} s) and at most {mib} MiB in this run")
@@ -856,7 +863,7 @@ def _herd_section(report, pull_record=None):
                 "|---:|---|---:|---:|---:|---:|---:|---|"]
         for on, off in pairs:
             cost = [1 - ratio for ratio in _paired(on, off)]
-            costs[(on[0]["clients"], on[0]["population"])] = (len(on), cost)
+            costs[(on[0]["clients"], on[0]["population_label"])] = (len(on), cost)
             records = [phase["pull_record"] for phase in on]
             exact = all(r["count"] == r["expected_count"] for r in records)
             waits = [phase["lock_waits"] for phase in on]
@@ -875,9 +882,7 @@ def _herd_section(report, pull_record=None):
         worst = max(judged_costs, key=judged_costs.get)
         out += ["", f"Target: the pull record costs at most {RECORD_TARGET:.0%} of pulls/s. "
                 f"Judged on {figures}: the highest median cost is "
-                f"{judged_costs[worst]:+.1%} (N = {worst[0]:,}, "
-                f"{_herd_groups(report)[(worst[0], 'record_on', worst[1])][0]['population_label']}"
-                "): "
+                f"{judged_costs[worst]:+.1%} (N = {worst[0]:,}, {worst[1]}): "
                 + ("met." if judged_costs[worst] <= RECORD_TARGET else "**not met**."), ""]
         if pull_record:
             out += [_record_estimate(report, pull_record), ""]
