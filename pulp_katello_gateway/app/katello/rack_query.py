@@ -12,7 +12,9 @@ Katello's own fields is read by a shortcut that yields the same result.
 
 import math
 import re
-from collections.abc import Mapping
+from itertools import compress, groupby, repeat
+from operator import eq
+from types import MappingProxyType
 from urllib.parse import unquote_to_bytes
 
 # Rack's default param_depth_limit.
@@ -50,6 +52,7 @@ _MAPPING_FIELDS = (
     rb"%(key)s\[\]\[([^&=\[\]]+)\](?:(\[\]\[repository\]=)([^&]*)"
     rb"&%(key)s\[\]\[\1\]\[\]\[auth_required\]=([^&]*))?(?:&|\Z)"
 )
+_GROUPS = 4
 _MAPPING_KEY = re.compile(rb"[a-z_]+")
 
 
@@ -59,9 +62,12 @@ def _mapping(body, decoder):
 
     Such a body is the largest Katello sends (a capsule sync's user mapping: millions of
     fields), and its result is known in advance: one hash of every principal, each with a list
-    of ``{repository, auth_required}``. A regular expression finds the fields a chunk at a time,
-    instead of walking Rack's rules for each. The matches must cover the body exactly; anything
-    unusual (an escaped bracket, a principal named bare twice, an empty field) falls back.
+    of ``{repository, auth_required}``. A regular expression splits the body a chunk at a time
+    into the fields' values, which must cover it exactly, and each principal's entries are added
+    at once. Every distinct value is unescaped once, and every distinct entry is built once and
+    shared (read-only) by the principals listing it: a capsule sync's million entries name a
+    hundred thousand repositories. Anything unusual (an escaped bracket, a principal named bare
+    twice, an empty field) falls back.
     """
     key = body[: body.find(b"[")]
     if not _MAPPING_KEY.fullmatch(key):
@@ -74,70 +80,51 @@ def _mapping(body, decoder):
 
 def _katello_mapping(body, key, decoder):
     pattern = re.compile(_MAPPING_FIELDS % {b"key": key})
-    # A pair's own characters: "<key>[][" twice, "]" twice, "[][repository]=", "&",
-    # "[][auth_required]=" and the separator after it; a bare principal's: "<key>[][", "]" and
-    # the separator.
-    pair = 2 * (len(key) + 3) + 2 + 1 + len(b"[][repository]=") + len(b"[][auth_required]=") + 1
-    bare = len(key) + 3 + 1 + 1
     # Hashes and arrays: the outermost hash, the list and its one hash, then one list per
     # principal and one hash per entry. Past the limit the general decoder raises.
     count, limit = 3, math.inf if decoder.entries_left is None else decoder.entries_left
-    unescape, strings = decoder.unescape, decoder.strings
-    covered, principals, last_raw, entries = 0, {}, None, None
+    principals, shared = {}, {}  # shared: {raw flag: {raw repository: entry}}
     for chunk in _chunks(body, key):
-        for raw_principal, marker, raw_repository, raw_flag in pattern.findall(chunk):
-            if raw_principal != last_raw:
-                last_raw, principal = raw_principal, unescape(raw_principal)
-                if "[" in principal or "]" in principal:
+        values = pattern.split(chunk)
+        if any(values[::_GROUPS + 1]):  # text that no field covers
+            return None
+        names, markers, repositories, flags = (
+            values[group :: _GROUPS + 1] for group in range(1, _GROUPS + 1))
+        tables = {None: {}}  # a bare principal's fields have no entry
+        for flag in set(flags).difference(tables):
+            table = tables[flag] = shared.setdefault(flag, {})
+            listed = set(compress(repositories, map(eq, repeat(flag), flags)))
+            for repository in listed.difference(table):
+                table[repository] = MappingProxyType({
+                    "repository": decoder.unescape(repository),
+                    "auth_required": decoder.unescape(flag),
+                })
+        chunk_entries = list(map(dict.get, map(tables.__getitem__, flags), repositories))
+        end = 0
+        for raw_principal, run in groupby(names):  # a principal's fields follow one another
+            start, end = end, end + len(list(run))
+            principal = decoder.unescape(raw_principal)
+            if "[" in principal or "]" in principal:
+                return None
+            if markers[start:end].count(None):  # bare: first, once, and before any list
+                if markers[start] is not None or principal in principals:
                     return None
-                if not marker:
-                    covered += bare + len(raw_principal)
-                    if principal in principals:
-                        return None
-                    principals[principal] = None
-                    last_raw = None  # its repositories, if any follow, start a list
-                    continue
+                principals[principal] = None
+                start += 1
+                if markers[start:end].count(None):
+                    return None
+            if start < end:
                 entries = principals.get(principal)
                 if entries is None:
                     entries = principals[principal] = []
                     count += 1
-            elif not marker:  # the same principal bare again
-                return None
-            covered += pair + 2 * len(raw_principal) + len(raw_repository) + len(raw_flag)
-            count += 1
-            if count > limit:
-                return None
-            entries.append(_Entry(strings.get(raw_repository) or unescape(raw_repository),
-                                  strings.get(raw_flag) or unescape(raw_flag)))
-    if not principals or covered != len(body) + 1 or count > limit:  # (no final separator)
+                entries.extend(chunk_entries[start:end])
+                count += end - start
+                if count > limit:
+                    return None
+    if not principals:
         return None
     return {key.decode(): [principals]}
-
-
-class _Entry(Mapping):
-    """One ``{repository, auth_required}`` hash of a mapping push as the shortcut builds it: a
-    read-only mapping of those two keys in a third of a dict's memory (a capsule sync's user
-    mapping has over a million, all held at once with the body)."""
-
-    __slots__ = ("repository", "auth_required")
-    _KEYS = ("repository", "auth_required")
-
-    def __init__(self, repository, auth_required):
-        self.repository, self.auth_required = repository, auth_required
-
-    def __getitem__(self, key):
-        if key in self._KEYS:
-            return getattr(self, key)
-        raise KeyError(key)
-
-    def __iter__(self):
-        return iter(self._KEYS)
-
-    def __len__(self):
-        return 2
-
-    def __repr__(self):
-        return repr(dict(self))
 
 
 def _chunks(body, key):
