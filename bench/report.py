@@ -47,7 +47,7 @@ FIRST_SYNCS = 3  # the first sync's time is their median
 # Rounds at each N: the ratios are medians over rounds. A phase of 50 clients lasts about 10 s,
 # where a neighbour's load weighs most, so it runs more often; a round at 1 000 clients takes about
 # 27 minutes, so it runs once and the targets are judged on the repeated ones.
-HERD_ROUNDS = (6, 3, 1)
+HERD_ROUNDS = (12, 3, 1)
 MAPPING_SCENARIOS = ("user_repository_mapping, all new", "user_repository_mapping, unchanged",
                      "user_repository_mapping, 1% replaced")
 
