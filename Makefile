@@ -55,7 +55,7 @@ demo: system-deps $(VENV)/.installed
 demo-stop:
 	DEMO_DIR=$(DEMO_DIR) $(PY) -m devtools.demo stop
 
-# Every benchmark next to stock pulp_container (about 90 min on 2 CPUs, 55 of them bench.herd);
+# Every benchmark next to stock pulp_container (about 100 min on 2 CPUs, 70 of them bench.herd);
 # writes docs/admin/learn/performance.md.
 bench: system-deps $(VENV)/.installed
 	$(PY) -m bench.report

@@ -53,6 +53,8 @@ _MAPPING_FIELDS = (
     rb"&%(key)s\[\]\[\1\]\[\]\[auth_required\]=([^&]*))?(?:&|\Z)"
 )
 _GROUPS = 4
+# At most this many spellings of auth_required in one chunk (Katello sends "true" and "false").
+_FLAG_SPELLINGS = 4
 _MAPPING_KEY = re.compile(rb"[a-z_]+")
 
 
@@ -91,7 +93,10 @@ def _katello_mapping(body, key, decoder):
         names, markers, repositories, flags = (
             values[group :: _GROUPS + 1] for group in range(1, _GROUPS + 1))
         tables = {None: {}}  # a bare principal's fields have no entry
-        for flag in set(flags).difference(tables):
+        spellings = set(flags).difference(tables)
+        if len(spellings) > _FLAG_SPELLINGS:  # each spelling costs a pass over the chunk
+            return None
+        for flag in spellings:
             table = tables[flag] = shared.setdefault(flag, {})
             listed = set(compress(repositories, map(eq, repeat(flag), flags)))
             for repository in listed.difference(table):

@@ -300,3 +300,15 @@ def test_a_large_mapping_decodes_as_the_general_rules_say():
     decoded = parse(body)
     assert decoded == _Decoder().decode(body)
     assert len(body) > 3 << 20 and len(decoded["users"][0]) == 13
+
+
+def test_principals_listing_one_repository_share_an_entry_nobody_can_change():
+    """The shortcut builds each distinct entry once; sharing is safe only because it is
+    read-only, so a change through one principal can never show under another."""
+    body = (b"users[][alice][][repository]=web&users[][alice][][auth_required]=true"
+            b"&users[][bob][][repository]=web&users[][bob][][auth_required]=true")
+    (users,) = parse(body)["users"]
+    assert users == _Decoder().decode(body)["users"][0]
+    with pytest.raises(TypeError):
+        users["alice"][0]["repository"] = "db"
+    assert users["bob"] == [{"repository": "web", "auth_required": "true"}]
