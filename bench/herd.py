@@ -601,13 +601,13 @@ def round_order(populations, number, rounds):
     """The phases of round ``number`` (of ``rounds``) at one N: ``PHASES`` rotated so that each
     phase runs at another point of the round each time (what the machine does meanwhile, such as
     another guest on its CPUs, drifts over minutes: a ratio is taken within a round, between
-    phases minutes apart, and the rotation spreads a slow stretch over every phase), and every
-    other round in reverse, so that neither of two phases compared runs first every time."""
+    phases minutes apart, and the rotation spreads a slow stretch over every phase). Every other
+    round is the one before it in reverse, so that of two phases compared each runs first as
+    often (over an even number of rounds)."""
     phases = [phase for phase in PHASES if phase[1] in populations]
-    if number % 2:
-        phases.reverse()
-    offset = number * len(phases) // rounds
-    return phases[offset:] + phases[:offset]
+    offset = (number - number % 2) * len(phases) // rounds
+    order = phases[offset:] + phases[:offset]
+    return order[::-1] if number % 2 else order
 
 
 def run(args):

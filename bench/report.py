@@ -841,9 +841,9 @@ def _herd_section(report, pull_record=None):
         "Rounds: every phase ran "
         + ", ".join(f"{r} × at N = {n:,}" for n, r in zip(params["clients"], rounds,
                                                           strict=True))
-        + ", each round in another order (rotated, and every other round reversed, so that "
-        "neither of two phases compared always runs first). On this shared machine the same "
-        "phase's pulls/s "
+        + ", each round in another order (rotated, and every other round the one before it "
+        "in reverse, so that neither of two phases compared always runs first). On this "
+        "shared machine the same phase's pulls/s "
         "drift by ±10 % from one minute to the next (what else runs on the host's CPUs), as "
         "much as the differences measured; so a ratio is taken within a round, between phases "
         "minutes apart, and the tables give its median over the rounds with the lowest and "
