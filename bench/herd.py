@@ -49,9 +49,9 @@ errors by step and cause, database statements per pull (``pg_stat_statements`` d
 stack's idle rate measured before the phases; those on the plugin's tables also apart, and each
 statement run at least once per 20 pulls), Foreman (stand-in) calls, CPU time per pull of
 pulpcore-api, Apache, pulpcore-content, PostgreSQL and this client (all on the same machine),
-lock waits sampled during the phase, and with the pull record on,
-its rows and counts (each manifest GET served counted once) and its upsert's mean execution time
-(a stall behind a hot row would show in both). Writes ``bench/results/herd.json``;
+lock waits sampled during the phase, and with the pull record on, its rows and counts (each
+manifest GET served counted once) and the mean execution time of its statement (the upsert and
+its prune; a stall behind a hot row would show in both). Writes ``bench/results/herd.json``;
 ``python -m bench.report`` makes the page's tables and plot, with ratios against stock in the
 same run.
 
@@ -536,7 +536,7 @@ def run_phase(capsule, variant, population, n, args):
     ok = len(pulled)
     per_pull = max(ok, 1)
     queries = sum(calls for _, calls, _ in statements)
-    upsert = [row for row in statements if row[0].lstrip().startswith(f"INSERT INTO {PULL_RECORD}")]
+    upsert = [row for row in statements if f"INSERT INTO {PULL_RECORD}" in row[0]]
     return {
         "variant": variant,
         "variant_label": node.label,

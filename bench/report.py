@@ -855,8 +855,9 @@ def _herd_section(report, pull_record=None):
     costs = {}
     if pairs:
         out += ["The pull record's cost (pulls/s with it on against off, same N, clients and "
-                "round), its upsert's mean execution time (all clients of a population share "
-                "one row, but hosts: a stall behind a hot row would show here), and whether "
+                "round), the mean execution time of its one statement per manifest GET (the "
+                "upsert and its prune; all clients of a population share one row, but hosts: a "
+                "stall behind a hot row would show here), and whether "
                 "every manifest GET served was counted exactly once; lock waits are the "
                 "samples (every 50 ms) that found a session of the database waiting for a lock, "
                 "and the most found at once (all rounds):", "",

@@ -1,9 +1,11 @@
 """The pull record: who pulled which manifest, from where, first and last, how often.
 
 One row per (identity, repository, digest), so the table grows with distinct pulls, not with
-traffic: a repeated pull updates its row in one statement. Rows whose last pull is older than
-``KATELLO_GATEWAY_PULL_RECORD_RETENTION_DAYS`` are no longer shown and go away on their own: each
-new row removes up to ``_PRUNE_BATCH`` expired ones (no cron job, and a bounded cost per pull).
+traffic. Rows whose last pull is older than ``KATELLO_GATEWAY_PULL_RECORD_RETENTION_DAYS`` are
+no longer shown and go away on their own: each recorded pull removes up to ``_PRUNE_BATCH``
+expired ones (no cron job, and a bounded cost per pull), in the one statement that records it.
+Rows another pull is removing are skipped, not waited for, so a herd of first pulls never queues
+on the oldest rows.
 """
 
 from datetime import timedelta
@@ -16,7 +18,19 @@ from pulp_katello_gateway.app.models import PullRecord
 
 _PRUNE_BATCH = 100
 _TABLE = PullRecord._meta.db_table
-_UPSERT = f"""
+# The prune leaves out the row being recorded: PostgreSQL does not say which of two changes to
+# one row in one statement wins ("WITH Queries", data-modifying statements), and a pull after
+# the retention period renews its row.
+_RECORD = f"""
+WITH pruned AS (
+    DELETE FROM {_TABLE} WHERE pulp_id IN (
+        SELECT pulp_id FROM {_TABLE}
+        WHERE last_pulled < %(horizon)s
+          AND (kind, login, host_uuid, repository, digest)
+              <> (%(kind)s, %(login)s, %(host_uuid)s, %(repository)s, %(digest)s)
+        LIMIT {_PRUNE_BATCH} FOR UPDATE SKIP LOCKED
+    )
+)
 INSERT INTO {_TABLE} AS r (pulp_id, pulp_created, pulp_last_updated, kind, login, host_uuid,
                            repository, reference, digest, client_address, first_pulled,
                            last_pulled, count)
@@ -26,12 +40,6 @@ ON CONFLICT (kind, login, host_uuid, repository, digest) DO UPDATE
 SET last_pulled = EXCLUDED.last_pulled, pulp_last_updated = EXCLUDED.last_pulled,
     reference = EXCLUDED.reference, client_address = EXCLUDED.client_address,
     count = r.count + 1
-RETURNING (xmax = 0)
-"""
-_PRUNE = f"""
-DELETE FROM {_TABLE} WHERE pulp_id IN (
-    SELECT pulp_id FROM {_TABLE} WHERE last_pulled < %s LIMIT {_PRUNE_BATCH}
-)
 """
 
 
@@ -65,15 +73,11 @@ def enabled():
 
 
 def record(identity, repository, reference, digest, address):
-    """Count one manifest pull (the caller asked ``enabled()``); a new row also prunes expired
-    ones."""
+    """Count one manifest pull (the caller asked ``enabled()``), pruning expired rows."""
     kind, login, host_uuid = who(identity)
     with connection.cursor() as cursor:
-        cursor.execute(_UPSERT, {
-            "now": timezone.now(), "kind": kind, "login": login, "host_uuid": host_uuid,
-            "repository": repository, "reference": reference, "digest": digest,
-            "address": address,
+        cursor.execute(_RECORD, {
+            "now": timezone.now(), "horizon": horizon(), "kind": kind, "login": login,
+            "host_uuid": host_uuid, "repository": repository, "reference": reference,
+            "digest": digest, "address": address,
         })
-        (inserted,) = cursor.fetchone()
-        if inserted:
-            cursor.execute(_PRUNE, [horizon()])

@@ -60,13 +60,15 @@ def test_one_row_per_identity_repository_and_digest(people):
     }
 
 
-def test_a_repeated_pull_is_one_statement(people, django_assert_num_queries):
-    """The identity carries its name: recording looks nobody up, and a pull already recorded
-    (no row to prune after) is the upsert alone."""
+def test_a_pull_is_one_statement(people, django_assert_num_queries):
+    """The identity carries its name: recording looks nobody up, and a pull, first or repeated,
+    is recorded and prunes in one statement."""
     for who in ("alice", "host"):
-        pull_record.record(people[who], "kat/a", "latest", DIGEST, "192.0.2.1")
-        with django_assert_num_queries(1):
-            pull_record.record(people[who], "kat/a", "latest", DIGEST, "192.0.2.1")
+        for _ in range(2):
+            with django_assert_num_queries(1):
+                pull_record.record(people[who], "kat/a", "latest", DIGEST, "192.0.2.1")
+    assert sorted(PullRecord.objects.values_list("kind", "count")) == [("foreman", 2),
+                                                                        ("host", 2)]
 
 
 def test_a_local_pulp_user_is_recorded_by_username(people):
@@ -75,14 +77,35 @@ def test_a_local_pulp_user_is_recorded_by_username(people):
     assert PullRecord.objects.get().login == "deployer"
 
 
-def test_expired_rows_are_hidden_and_pruned_by_new_pulls(people, settings):
+def _age(days, **which):
+    then = timezone.now() - timedelta(days=days)
+    PullRecord.objects.filter(**which).update(first_pulled=then, last_pulled=then)
+
+
+@pytest.mark.parametrize("pruner", ["host", "alice"])
+def test_expired_rows_are_hidden_and_pruned_by_pulls(people, settings, pruner):
+    """Any recorded pull prunes, a repeated one as much as a new row."""
     settings.KATELLO_GATEWAY_PULL_RECORD_RETENTION_DAYS = 90
     pull_record.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
-    old = timezone.now() - timedelta(days=91)
-    PullRecord.objects.update(first_pulled=old, last_pulled=old)
-    assert not pull_record.current().exists()
-    pull_record.record(people["host"], "kat/a", "latest", DIGEST, "192.0.2.1")  # a new row prunes
-    assert list(PullRecord.objects.values_list("kind", flat=True)) == ["host"]
+    pull_record.record(people["host"], "kat/a", "latest", DIGEST, "192.0.2.1")
+    _age(91, kind="host" if pruner == "alice" else "foreman")
+    assert pull_record.current().count() == 1
+    pull_record.record(people[pruner], "kat/a", "latest", DIGEST, "192.0.2.1")
+    assert list(PullRecord.objects.values_list("kind", "count")) == [
+        ("foreman" if pruner == "alice" else "host", 2)]
+
+
+def test_a_pull_renews_its_own_expired_row(people, settings):
+    """The victim's side of pruning: pulling again after the retention period keeps the row
+    (its first pull and its count) and shows it again, instead of pruning it."""
+    settings.KATELLO_GATEWAY_PULL_RECORD_RETENTION_DAYS = 90
+    pull_record.record(people["alice"], "kat/a", "latest", DIGEST, "192.0.2.1")
+    _age(91)
+    first = PullRecord.objects.get().first_pulled
+    pull_record.record(people["alice"], "kat/a", "v2", DIGEST, "192.0.2.9")
+    row = pull_record.current().get()
+    assert (row.login, row.count, row.first_pulled, row.reference, row.client_address) == (
+        "alice", 2, first, "v2", "192.0.2.9")
 
 
 def test_pulls_endpoint_filters(katello_client, people):
