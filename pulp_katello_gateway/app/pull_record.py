@@ -18,9 +18,9 @@ from pulp_katello_gateway.app.models import PullRecord
 
 _PRUNE_BATCH = 100
 _TABLE = PullRecord._meta.db_table
-# The prune leaves out the row being recorded: PostgreSQL does not say which of two changes to
-# one row in one statement wins ("WITH Queries", data-modifying statements), and a pull after
-# the retention period renews its row.
+# The prune leaves out the row being recorded: the order of a statement's WITH part and main part
+# is not defined (PostgreSQL's "WITH Queries", data-modifying statements), and a pull after the
+# retention period renews its row.
 _RECORD = f"""
 WITH pruned AS (
     DELETE FROM {_TABLE} WHERE pulp_id IN (
