@@ -3,7 +3,9 @@
 One row per (identity, repository, digest), so the table grows with distinct pulls, not with
 traffic. Rows whose last pull is older than ``KATELLO_GATEWAY_PULL_RECORD_RETENTION_DAYS`` are
 no longer shown and go away on their own: each recorded pull removes up to ``_PRUNE_BATCH``
-expired ones (no cron job, and a bounded cost per pull), in the one statement that records it.
+expired ones (no cron job, and a bounded cost per pull), in the one statement that records it:
+a repeated pull too, since a capsule whose hosts keep pulling the same images adds no rows, yet
+the rows of hosts gone since must still go.
 Rows another pull is removing are skipped, not waited for, so a herd of first pulls never queues
 on the oldest rows.
 """
