@@ -42,7 +42,8 @@ population; default 200, see ``CONCURRENCY`` for why). Phases run one after the 
 an empty pull record (the image is new to it), in ``--rounds`` rounds at each N, each round in
 another order (``round_order``): on a shared machine pulls/s drift by ±10 % over minutes, as
 much as what is measured, so the report compares phases within a round and takes the median
-over rounds.
+over rounds. Even so that cannot settle a few per cent: ``bench.side_by_side`` pulls the nodes at
+the same time instead, and the report judges the targets on it.
 
 Reported per phase: pulls/s (successful pulls over the phase's wall time), p50/p95 of each step,
 errors by step and cause, database statements per pull (``pg_stat_statements`` deltas, less the
@@ -140,8 +141,8 @@ STEPS = ("challenge", "token", "manifest", "blobs", "pull")
 class Node:
     """One variant: its pulpcore-api on a socket unit behind its own Apache."""
 
-    def __init__(self, key, stack, apache):
-        self.key, self.label = key, VARIANTS[key][0]
+    def __init__(self, key, label, stack, apache):
+        self.key, self.label = key, label
         self.stack, self.apache = stack, apache
 
     @property
@@ -166,9 +167,10 @@ class Capsule:
 
 
 @contextmanager
-def capsule(tmp, args):
-    """A ``Capsule``: everything started, the image pushed and Katello's ACL (``args.hosts``
-    hosts) pushed; stopped on leaving."""
+def capsule(tmp, args, variants=VARIANTS):
+    """A ``Capsule`` with a node per variant (``{key: (label, environment)}``): everything
+    started, the image pushed and Katello's ACL (``args.hosts`` hosts) pushed; stopped on
+    leaving."""
     database, cluster = bench_database(tmp, "bench_herd", preload=("pg_stat_statements",))
     katello = KatelloStandin().start()
     consumer_ca = CertificateAuthority(tmp / "katello-ca", common_name="Katello bench CA")
@@ -193,8 +195,8 @@ def capsule(tmp, args):
         stack.start_content("content-herd", socket_unit=content)
         wait_until(lambda: unix_http_status(content.path, "/pulp/content/") == 200, 90,
                    what="pulpcore-content on its socket")
-        nodes = {key: _node(stack, key, sockets, content.path, consumer_ca, stop)
-                 for key in VARIANTS}
+        nodes = {key: _node(stack, key, variant, sockets, content.path, consumer_ca, stop)
+                 for key, variant in variants.items()}
         postmaster = (cluster.data / "postmaster.pid") if cluster is not None else None
         yield Capsule(nodes, stack, katello, database, hosts,
                       int(postmaster.read_text().split()[0]) if postmaster else None)
@@ -230,16 +232,16 @@ def _register_hosts(stack, katello, consumer_ca, tmp, count):
     return hosts
 
 
-def _node(stack, key, sockets, content_socket, consumer_ca, stop):
-    """Variant ``key``'s pulpcore-api on install.md's socket unit, with install.md's settings
-    and foremanctl's remote-user environment, behind Apache as install.md sets it up (stopped
-    by the ``stop`` ExitStack)."""
+def _node(stack, key, variant, sockets, content_socket, consumer_ca, stop):
+    """Variant ``key`` (``(label, environment)``): its pulpcore-api on install.md's socket unit,
+    with install.md's settings and foremanctl's remote-user environment, behind Apache as
+    install.md sets it up (stopped by the ``stop`` ExitStack)."""
     port = free_port()
     origin = f"https://127.0.0.1:{port}"
     unit = docs.socket_unit("pulpcore-api", sockets / f"api-{key}.sock")
     stack.start_api(
         f"api-{key}", tls=False, socket_unit=unit,
-        env={"PULP_TOKEN_SERVER": f"{origin}/token/", **FOREMANCTL_REMOTE_USER, **VARIANTS[key][1]},
+        env={"PULP_TOKEN_SERVER": f"{origin}/token/", **FOREMANCTL_REMOTE_USER, **variant[1]},
         settings_text=docs.pulp_settings(CONTENT_ORIGIN=origin,
                                          KATELLO_GATEWAY_API_SOCKET=str(unit.path)),
     )
@@ -250,7 +252,7 @@ def _node(stack, key, sockets, content_socket, consumer_ca, stop):
         client_ca=consumer_ca.cert_path, push_user=foremanctl_push_user(),
     ).start()
     stop.callback(apache.stop)
-    node = Node(key, stack, apache)
+    node = Node(key, variant[0], stack, apache)
     http = stack.session(auth=None)
 
     def challenges():
@@ -404,7 +406,7 @@ def _processes():
     return found
 
 
-def _tree_cpu(roots):
+def tree_cpu(roots):
     """{component: CPU seconds of the process tree under its root pid} (live processes)."""
     processes = _processes()
     children = {}
@@ -491,7 +493,7 @@ def _summary(values):
             "p95": round(ordered[max(0, round(0.95 * len(ordered)) - 1)] * 1000, 1)}
 
 
-def _clients(population, n, hosts, ca_file):
+def make_clients(population, n, hosts, ca_file):
     if population == "hosts":
         clients = []
         for cert, key in hosts[:n]:
@@ -508,7 +510,7 @@ def run_phase(capsule, variant, population, n, args):
     """Population ``population`` of ``n`` clients against variant ``variant``: its figures."""
     node, stack = capsule.nodes[variant], capsule.stack
     repository = POPULATIONS[population][1]
-    clients = _clients(population, n, capsule.hosts, stack.ca_file)
+    clients = make_clients(population, n, capsule.hosts, stack.ca_file)
     roots = {**node.pids(), "content": stack.processes["content-herd"].pid}
     if capsule.postmaster:
         roots["postgres"] = capsule.postmaster
@@ -519,11 +521,11 @@ def run_phase(capsule, variant, population, n, args):
                 db.execute(f"DELETE FROM {table} WHERE foreman_user_id IN (SELECT pulp_id FROM "
                            "katello_gateway_foremanuser WHERE login = %s)", [LOGIN])
         capsule.katello.reset_counters()
-        statements, cpu = _statements(db), _tree_cpu(roots)
+        statements, cpu = _statements(db), tree_cpu(roots)
         with LockWaits(capsule.database) as lock_waits:
             results, wall = asyncio.run(_herd(clients, node.url, repository,
                                               min(n, args.concurrency or n), args.timeout))
-        cpu = {name: seconds - cpu[name] for name, seconds in _tree_cpu(roots).items()}
+        cpu = {name: seconds - cpu[name] for name, seconds in tree_cpu(roots).items()}
         statements = _statement_delta(statements, _statements(db))
         record = db.execute(f"SELECT count(*), coalesce(sum(count), 0) FROM {PULL_RECORD} "
                             "WHERE repository = %s", [repository]).fetchone()
@@ -578,18 +580,18 @@ def run_phase(capsule, variant, population, n, args):
     }
 
 
-def _warm_up(capsule, args):
+def warm_up(capsule, args):
     """Log the Foreman user in once (its login then cached, as after the first ``podman
     login``), and load every worker of every variant (imports, connections); untimed."""
     warm = 4 * args.api_workers
-    first = _clients("foreman", 1, capsule.hosts, capsule.stack.ca_file)
+    first = make_clients("foreman", 1, capsule.hosts, capsule.stack.ca_file)
     results, _ = asyncio.run(_herd(first, capsule.nodes["record_on"].url, PRIVATE, 1,
                                    args.timeout))
     if isinstance(results[0], StepFailed):
         raise RuntimeError(f"the Foreman user's first pull failed: {results[0]}")
     for key, node in capsule.nodes.items():
         for population in (("anonymous",) if key == "stock" else ("anonymous", "foreman", "hosts")):
-            clients = _clients(population, warm, capsule.hosts, capsule.stack.ca_file)
+            clients = make_clients(population, warm, capsule.hosts, capsule.stack.ca_file)
             results, _ = asyncio.run(_herd(clients, node.url, POPULATIONS[population][1], warm,
                                            args.timeout))
             failed = [str(result) for result in results if isinstance(result, StepFailed)]
@@ -615,7 +617,7 @@ def run(args):
         tmp = Path(tmp)
         tmp.chmod(0o755)  # postgres reaches its cluster inside, Apache (www-data) the sockets
         with capsule(tmp, args) as herd_capsule:
-            _warm_up(herd_capsule, args)
+            warm_up(herd_capsule, args)
             with herd_capsule.database.connect() as db:
                 print(f"Measuring the stack's own statements for {IDLE_SECONDS} s ...",
                       file=sys.stderr)
@@ -649,17 +651,17 @@ def run(args):
             "pulpcore": version("pulpcore"),
             "pulp_container": version("pulp-container"),
             "aiohttp": version("aiohttp"),
-            "apache": _apache_version(),
+            "apache": apache_version(),
             "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
         },
         "phases": phases,
     }
 
 
-def _apache_version():
-    from bench.push import _apache_version as apache_version
+def apache_version():
+    from bench.push import _apache_version
 
-    return apache_version()
+    return _apache_version()
 
 
 def _print_phase(phase):

@@ -1,6 +1,6 @@
 """Performance report: every benchmark in one run, next to stock pulp_container, as a docs page.
 
-    python -m bench.report            # run the benchmarks (about 100 min on 2 CPUs), then write
+    python -m bench.report            # run the benchmarks (about 165 min on 2 CPUs), then write
     python -m bench.report --no-run   # only rewrite the page and plots from bench/results/
 
 Runs, each in its own process and writing JSON to ``bench/results/``: ``bench.token`` (token
@@ -8,12 +8,13 @@ latency per path, plugin and stock view on one stack; once with Foreman answerin
 with 100 ms), ``bench.pulls`` (Foreman calls per 100 pulls), ``bench.catalog`` at 1 000, 10 000 and
 100 000 repositories (plugin and stock catalog), ``bench.push`` at 10 000, 100 000 and
 1 000 000 user->repository pairs (stock pulp_container has no push API to compare with),
-``bench.push --through apache`` (Katello-shaped capsule syncs through Apache httpd) and
+``bench.push --through apache`` (Katello-shaped capsule syncs through Apache httpd),
 ``bench.herd`` (50, 200 and 1 000 clients pulling one image at once through Apache, plugin and
-stock side by side, in ``HERD_ROUNDS`` rounds; its own throwaway PostgreSQL, with
-pg_stat_statements). Then writes
-``docs/admin/learn/performance.md`` with tables and ``img/perf-*.png`` next to it (matplotlib,
-Agg).
+stock one after the other, in ``HERD_ROUNDS`` rounds; its own throwaway PostgreSQL, with
+pg_stat_statements) and ``bench.side_by_side`` (the herd with every node pulled at once: the
+pull record on, off, off again as a control, and stock; it judges the herd's targets). Then
+writes ``docs/admin/learn/performance.md`` with tables and ``img/perf-*.png`` next to it
+(matplotlib, Agg).
 
 Without ``PULP_SETTINGS`` it starts one throwaway PostgreSQL cluster for all of them and removes
 it afterwards (``make bench`` runs this).
@@ -46,7 +47,7 @@ HERD_CLIENTS = (50, 200, 1_000)
 FIRST_SYNCS = 3  # the first sync's time is their median
 # Rounds at each N: the ratios are medians over rounds. A phase of 50 clients lasts about 10 s,
 # where a neighbour's load weighs most, so it runs more often; a round at 1 000 clients takes about
-# 27 minutes, so it runs once and the targets are judged on the repeated ones.
+# 27 minutes, so it runs once. The targets are judged by bench.side_by_side.
 HERD_ROUNDS = (12, 3, 1)
 MAPPING_SCENARIOS = ("user_repository_mapping, all new", "user_repository_mapping, unchanged",
                      "user_repository_mapping, 1% replaced")
@@ -82,6 +83,7 @@ def _steps():
     steps.append(("herd", ["bench.herd", "--clients", ",".join(map(str, HERD_CLIENTS)),
                            "--rounds", ",".join(map(str, HERD_ROUNDS))], False,
                   {"DATABASE_URL": ""}))
+    steps.append(("side_by_side", ["bench.side_by_side"], False, {"DATABASE_URL": ""}))
     return steps
 
 
@@ -516,6 +518,9 @@ def write_page(durations=None):
     herd = _load("herd")
     if herd:
         out += _herd_section(herd, record)
+    side_by_side = _load("side_by_side")
+    if side_by_side:
+        out += _side_by_side_section(side_by_side)
     if durations:
         out += ["## Run", "", _run_table(durations), ""]
     out += [
@@ -756,11 +761,6 @@ def _herd_record_pairs(report):
             if variant == "record_on" and (n, "record_off", population) in groups]
 
 
-def _verdict_rounds(report):
-    """Rounds a figure needs to be judged against a target: the run's most, up to three."""
-    return min(3, max(len(rows) for rows in _herd_groups(report).values()))
-
-
 def plot_herd(report):
     plt = _pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(11, 3.9))
@@ -805,8 +805,6 @@ def plot_herd(report):
 def _herd_section(report, pull_record=None):
     params = report["parameters"]
     rounds = params.get("rounds") or [1] * len(params["clients"])
-    judged = _verdict_rounds(report)
-    figures = f"the figures of {judged} rounds or more" if judged > 1 else "single rounds"
     out = [
         "## A capsule under a herd",
         "",
@@ -852,7 +850,6 @@ def _herd_section(report, pull_record=None):
         "",
     ]
     pairs = _herd_record_pairs(report)
-    costs = {}
     if pairs:
         out += ["The pull record's cost (pulls/s with it on against off, same N, clients and "
                 "round), the mean execution time of its one statement per manifest GET (the "
@@ -866,7 +863,6 @@ def _herd_section(report, pull_record=None):
                 "|---:|---|---:|---:|---:|---:|---:|---|"]
         for on, off in pairs:
             cost = [1 - ratio for ratio in _paired(on, off)]
-            costs[(on[0]["clients"], on[0]["population_label"])] = (len(on), cost)
             records = [phase["pull_record"] for phase in on]
             exact = all(r["count"] == r["expected_count"] for r in records)
             waits = [phase["lock_waits"] for phase in on]
@@ -880,27 +876,13 @@ def _herd_section(report, pull_record=None):
                 f"(max {max(w['max_waiting'] for w in waits)}) | "
                 f"{'yes' if exact else 'NO'}: {sum(r['count'] for r in records):,} in "
                 f"{max(r['rows'] for r in records):,} rows |")
-        judged_costs = {key: statistics.median(cost) for key, (count, cost) in costs.items()
-                        if count >= judged}
-        worst = max(judged_costs, key=judged_costs.get)
-        out += ["", f"Target: the pull record costs at most {RECORD_TARGET:.0%} of pulls/s. "
-                f"Judged on {figures}: the highest median cost is "
-                f"{judged_costs[worst]:+.1%} (N = {worst[0]:,}, {worst[1]}): "
-                + ("met." if judged_costs[worst] <= RECORD_TARGET else "**not met**."), ""]
+        out += ["", "These pairs, like the × stock column above, compare phases that ran "
+                "minutes apart, one after the other: their spread is mostly the machine's drift, "
+                "as wide as what is to be judged. Both targets (the record's cost, and "
+                "authorized pulls against stock) are judged where the nodes are pulled at the "
+                "same time: *The herd side by side*, below.", ""]
         if pull_record:
             out += [_record_estimate(report, pull_record), ""]
-    ratios = {key: values for key, values in _herd_stock_ratios(report).items()
-              if key[2] in ("hosts", "foreman") and values and len(values) >= judged}
-    if ratios:
-        worst = min(ratios, key=lambda key: statistics.median(ratios[key]))
-        ratio = statistics.median(ratios[worst])
-        label = _herd_groups(report)[worst][0]
-        out += [f"Slowest authorized pulls against the stock ceiling, judged on {figures}: "
-                f"{label['variant_label']}, {label['population_label']}, N = {worst[0]:,}: "
-                f"{'median ' if len(ratios[worst]) > 1 else ''}"
-                f"{_spread(ratios[worst], '{:.2f}')} × stock's anonymous pulls/s (target: at "
-                f"least {AUTHORIZED_TARGET} ×: "
-                + ("met" if ratio >= AUTHORIZED_TARGET else "**not met**") + ").", ""]
     first = [rows for (_, _, population), rows in _herd_groups(report).items()
              if population == "foreman_first"]
     if first:
@@ -914,6 +896,126 @@ def _herd_section(report, pull_record=None):
                 "`acl/locks.py`).",
                 ""]
     out += [f"![capsule under a herd]({plot_herd(report)})", ""]
+    return out
+
+
+def _side_by_side(report):
+    """{population: {"rows": its measurements, "cost": […], "control": […], "stock": […]}}, per
+    measurement (pulls counted in one window, every node pulled at once): the record's cost
+    (``1 − record_on / record_off``), the control's (``1 − control / record_off``) and pulls
+    against stock's anonymous ones (``record_on / stock``)."""
+    found = {}
+    for measurement in report["measurements"]:
+        pulls = {key: node["pulls"] for key, node in measurement["nodes"].items()}
+        for key in ("record_off", "stock"):
+            if not pulls[key]:
+                raise ValueError(f"round {measurement['round'] + 1}, "
+                                 f"{measurement['population']}: the {key} node completed no "
+                                 "pull in the window")
+        figures = found.setdefault(measurement["population"],
+                                   {"rows": [], "cost": [], "control": [], "stock": []})
+        figures["rows"].append(measurement)
+        figures["cost"].append(1 - pulls["record_on"] / pulls["record_off"])
+        figures["control"].append(1 - pulls["control"] / pulls["record_off"])
+        figures["stock"].append(pulls["record_on"] / pulls["stock"])
+    return found
+
+
+def plot_side_by_side(found):
+    plt = _pyplot()
+    figure, (costs, ratios) = plt.subplots(1, 2, figsize=(11, 3.6))
+    labels = [figures["rows"][0]["population_label"].replace(", ", ",\n", 1)
+              for figures in found.values()]
+    for index, figures in enumerate(found.values()):
+        first = index == 0
+        costs.scatter([index - 0.1] * len(figures["cost"]), [100 * c for c in figures["cost"]],
+                      color=PLUGIN_COLOUR, label="pull record on against off" if first else None)
+        costs.scatter([index + 0.1] * len(figures["control"]),
+                      [100 * c for c in figures["control"]], facecolors="none",
+                      edgecolors=STOCK_COLOUR, label="control: off against off" if first else None)
+        ratios.scatter([index] * len(figures["stock"]), figures["stock"], color=PLUGIN_COLOUR,
+                       label="plugin, pull record on" if first else None)
+    costs.axhline(100 * RECORD_TARGET, color=RUBY_COLOUR, linestyle="--", linewidth=1,
+                  label=f"target: at most {RECORD_TARGET:.0%}")
+    costs.axhline(0, color="black", linewidth=0.5)
+    costs.set_ylabel("pulls/s lost, % (each round)")
+    costs.set_title("the pull record's cost", fontsize=9)
+    ratios.axhline(AUTHORIZED_TARGET, color=RUBY_COLOUR, linestyle="--", linewidth=1,
+                   label=f"target: at least {AUTHORIZED_TARGET} ×")
+    ratios.axhline(1, color="black", linewidth=0.5)
+    ratios.set_ylabel("× stock's anonymous pulls/s (each round)")
+    ratios.set_title("against stock pulp_container, pulled at the same time", fontsize=9)
+    for axis in (costs, ratios):
+        axis.set_xticks(range(len(labels)), labels, fontsize=7)
+        axis.grid(True, axis="y", alpha=0.3)
+        axis.legend(fontsize=7)
+    return _save(figure, "perf-side-by-side.png")
+
+
+def _side_by_side_section(report):
+    params = report["parameters"]
+    found = _side_by_side(report)
+    out = [
+        "## The herd side by side",
+        "",
+        "`python -m bench.side_by_side`: the capsule of the herd above with four nodes, pulled "
+        "at the same time so that whatever slows this shared machine slows them all alike: the "
+        "plugin with the pull record on, with it off, a second node with it off (the control), "
+        f"and stock pulp_container (anonymous, on the public repository, whatever the clients "
+        f"of the others). {params['clients']} clients per node pull in a loop as above, "
+        f"starting one after another over {params['ramp_s']:.0f} s; the pulls each node "
+        f"completes in a window of {params['window_s']:.0f} s (opening {params['ramp_s']:.0f} s "
+        "after the last start) are its pulls/s. Host clients take the registered hosts in "
+        "turn, so that every recorded host pull is that host's first and inserts a row; the "
+        "Foreman user's nodes and the anonymous clients each share one identity, so that every "
+        "recorded pull updates one row. Each population is measured once per round, in another "
+        f"order each round, {params['rounds']} rounds; the pull record is emptied before each "
+        "measurement. Cost: 1 − pulls on / pulls off in the same window. Control: 1 − pulls of "
+        "the second node off / pulls off, what the method sees where nothing differs (which "
+        "node, scheduling). × stock: pulls on / stock's pulls. Medians over rounds, with the "
+        "lowest and highest; CPU per pull is the node's pulpcore-api in the window. Run "
+        f"{report['date'][:10]}.",
+        "",
+        "| Clients | rounds | pulls/s on / off / control / stock | cost | control | × stock | "
+        "pulpcore-api CPU per pull on / off / stock | errors | lock waits | counted |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for figures in found.values():
+        rows = figures["rows"]
+        rates = [statistics.median(row["nodes"][key]["pulls_per_second"] for row in rows)
+                 for key in ("record_on", "record_off", "control", "stock")]
+        cpu = [statistics.median(row["nodes"][key]["cpu_ms_per_pull"]["api"] for row in rows)
+               for key in ("record_on", "record_off", "stock")]
+        errors = sum(sum(node["errors"].values()) for row in rows for node in row["nodes"].values())
+        records = [row["pull_record"] for row in rows]
+        waits = [row["lock_waits"] for row in rows]
+        out.append(
+            f"| {rows[0]['population_label']} | {len(rows)} | "
+            + " / ".join(f"{rate:.2f}" for rate in rates)
+            + f" | {_spread(figures['cost'], '{:+.1%}')} | "
+            f"{_spread(figures['control'], '{:+.1%}')} | {_spread(figures['stock'], '{:.2f}')} | "
+            + " / ".join(f"{ms:.0f}" for ms in cpu)
+            + f" ms | {errors} | {sum(w['with_waiters'] for w in waits)} of "
+            f"{sum(w['samples'] for w in waits)} (max {max(w['max_waiting'] for w in waits)}) | "
+            + ("yes" if all(r["count"] == r["expected_count"] for r in records) else "NO")
+            + f": {sum(r['count'] for r in records):,} |")
+    cost = {population: statistics.median(figures["cost"])
+            for population, figures in found.items()}
+    worst = max(cost, key=cost.get)
+    noise = max(abs(statistics.median(figures["control"])) for figures in found.values())
+    ratio = {population: statistics.median(figures["stock"])
+             for population, figures in found.items() if population in ("hosts", "foreman")}
+    slowest = min(ratio, key=ratio.get) if ratio else None
+    out += ["", f"Target: the pull record costs at most {RECORD_TARGET:.0%} of pulls/s. The "
+            f"highest median cost is {cost[worst]:+.1%} "
+            f"({found[worst]['rows'][0]['population_label']}), where the control's medians stay "
+            f"within ±{noise:.1%}: " + ("met." if cost[worst] <= RECORD_TARGET else "**not met**.")]
+    if slowest:
+        out += ["", f"Target: authorized pulls/s at least {AUTHORIZED_TARGET} × stock's anonymous "
+                f"ones. The slowest: {found[slowest]['rows'][0]['population_label']}, median "
+                f"{_spread(found[slowest]['stock'], '{:.2f}')} ×: "
+                + ("met." if ratio[slowest] >= AUTHORIZED_TARGET else "**not met**.")]
+    out += ["", f"![the herd side by side]({plot_side_by_side(found)})", ""]
     return out
 
 
