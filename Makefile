@@ -55,8 +55,8 @@ demo: system-deps $(VENV)/.installed
 demo-stop:
 	DEMO_DIR=$(DEMO_DIR) $(PY) -m devtools.demo stop
 
-# Every benchmark next to stock pulp_container (about 165 min on 2 CPUs: 70 of them bench.herd,
-# 65 bench.side_by_side); writes docs/admin/learn/performance.md.
+# Every benchmark next to stock pulp_container (about 150 min on 2 CPUs: 70 of them bench.herd,
+# 50 bench.herd_turns); writes docs/admin/learn/performance.md.
 bench: system-deps $(VENV)/.installed
 	$(PY) -m bench.report
 

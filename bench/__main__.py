@@ -17,7 +17,7 @@ BENCHMARKS = {
     "pulls": ["bench.pulls"],
     "pull_record": ["bench.pull_record"],
     "herd": ["bench.herd"],
-    "side_by_side": ["bench.side_by_side"],
+    "herd_turns": ["bench.herd_turns"],
 }
 
 

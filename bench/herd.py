@@ -42,8 +42,8 @@ population; default 200, see ``CONCURRENCY`` for why). Phases run one after the 
 an empty pull record (the image is new to it), in ``--rounds`` rounds at each N, each round in
 another order (``round_order``): on a shared machine pulls/s drift by ±10 % over minutes, as
 much as what is measured, so the report compares phases within a round and takes the median
-over rounds. Even so that cannot settle a few per cent: ``bench.side_by_side`` pulls the nodes at
-the same time instead, and the report judges the targets on it.
+over rounds. Even so that cannot settle a few per cent: ``bench.herd_turns`` measures a steady
+herd, the servers taking short turns, and the report judges the targets on it.
 
 Reported per phase: pulls/s (successful pulls over the phase's wall time), p50/p95 of each step,
 errors by step and cause, database statements per pull (``pg_stat_statements`` deltas, less the

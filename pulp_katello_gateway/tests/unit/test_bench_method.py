@@ -1,12 +1,12 @@
-"""The benchmarks' method: how ``bench.herd`` orders a round's phases, how ``bench.side_by_side``
-counts the nodes it pulls at once, and how ``bench.report`` pairs them. A verdict on the
+"""The benchmarks' method: how ``bench.herd`` orders a round's phases, how ``bench.herd_turns``
+orders and counts its turns, and how ``bench.report`` pairs them. A verdict on the
 performance page is only as sound as these."""
 
 import pytest
 
 from bench.herd import PHASES, POPULATIONS, round_order
-from bench.report import HERD_ROUNDS, _paired, _side_by_side
-from bench.side_by_side import Side, rotated
+from bench.herd_turns import MEASURED, Turn, blocks
+from bench.report import HERD_ROUNDS, _paired, _resolution, _turns, _verdict
 
 PAIRS = [(("record_on", population), ("record_off", population))
          for population in ("anonymous", "hosts", "foreman")]
@@ -44,52 +44,73 @@ def test_ratios_are_taken_within_a_round_and_skip_rounds_without_a_baseline():
     assert _paired(phases, baseline) == [4.0 / 5.0, 6.0 / 3.0]
 
 
-# -- bench.side_by_side: the nodes pulled at once -------------------------------------------------
+# -- bench.herd_turns: a steady herd, the servers taking turns -----------------------------------
+
+TURNS = ("record_on", "record_off", "record_off_again")
 
 
-@pytest.mark.parametrize("count", [2, 3])
-def test_each_node_leads_the_ramp_and_each_population_a_round_in_turn(count):
-    items = [f"item-{index}" for index in range(count)]
-    orders = [rotated(items, shift) for shift in range(count)]
-    assert all(sorted(order) == items for order in orders)
-    for position in range(count):
-        assert sorted(order[position] for order in orders) == items
-    assert rotated(items, count) == items
+@pytest.mark.parametrize("count", [1, 2, 6])
+def test_every_block_has_one_stock_turn_and_each_turn_of_each_population_once(count):
+    for block in blocks(MEASURED, count):
+        assert sorted(block) == sorted([("stock", "anonymous")] + [
+            (turn, population) for population in MEASURED for turn in TURNS])
 
 
-def test_a_node_counts_the_pulls_completed_within_the_window_and_none_outside():
-    side = Side(node=None, pool=[], repository=None)
-    side.completed = [9.9, 10.0, 15.0, 19.999, 20.0, 31.0]
-    assert side.in_window(10.0, 20.0) == 3
+@pytest.mark.parametrize("pair", [("record_on", "record_off"), ("record_off_again", "record_off")])
+def test_turns_compared_run_next_to_each_other_and_each_first_in_every_other_block(pair):
+    for population in MEASURED:
+        first = []
+        for block in blocks(MEASURED, 6):
+            one, other = (block.index((turn, population)) for turn in pair)
+            assert abs(one - other) == 1
+            first.append(one < other)
+        assert first == [True, False] * 3 or first == [False, True] * 3
 
 
-def _measurement(population, number, on, off, control, stock):
-    nodes = {key: {"pulls": pulls} for key, pulls in (("record_on", on), ("record_off", off),
-                                                       ("control", control), ("stock", stock))}
-    return {"population": population, "round": number, "nodes": nodes}
+def test_a_turn_counts_its_pulls_completed_after_it_settled_and_before_it_ended():
+    turn = Turn("record_on", "hosts", 0, started=100.0, ended=145.0)
+    turn.completed = [105.0, 114.9, 115.0, 130.0, 144.99, 145.0, 150.0]
+    assert turn.counted(settle=15.0) == 3
 
 
-def test_the_cost_the_control_and_the_ratio_to_stock_compare_pulls_of_the_same_window():
-    report = {"measurements": [
-        _measurement("hosts", 0, on=190, off=200, control=202, stock=200),
-        _measurement("anonymous", 0, on=300, off=300, control=297, stock=250),
-        _measurement("hosts", 1, on=96, off=100, control=100, stock=120),
+def _turn(block, name, population, rate):
+    return {"block": block, "turn": name, "population": population, "pulls_per_second": rate}
+
+
+def test_the_cost_the_control_and_the_ratio_to_stock_compare_turns_of_one_block():
+    report = {"turns": [
+        _turn(0, "stock", "anonymous", 5.0),
+        _turn(0, "record_on", "hosts", 4.75), _turn(0, "record_off", "hosts", 5.0),
+        _turn(0, "record_off_again", "hosts", 5.05),
+        _turn(1, "record_off_again", "hosts", 4.0), _turn(1, "record_off", "hosts", 4.0),
+        _turn(1, "record_on", "hosts", 3.84), _turn(1, "stock", "anonymous", 4.8),
     ]}
-    found = _side_by_side(report)
-    assert list(found) == ["hosts", "anonymous"]
-    hosts = found["hosts"]
-    assert [row["round"] for row in hosts["rows"]] == [0, 1]
-    assert hosts["cost"] == pytest.approx([0.05, 0.04])  # 10 of 200 pulls lost, then 4 of 100
-    assert hosts["control"] == pytest.approx([-0.01, 0.0])  # the other node off: 2 more, as many
-    assert hosts["stock"] == pytest.approx([0.95, 0.8])  # 190 pulls to stock's 200, 96 to 120
-    assert found["anonymous"]["cost"] == [0.0]
-    assert found["anonymous"]["control"] == pytest.approx([0.01])
-    assert found["anonymous"]["stock"] == pytest.approx([1.2])
+    hosts = _turns(report)["hosts"]
+    assert [block["record_on"]["block"] for block in hosts["blocks"]] == [0, 1]
+    assert hosts["cost"] == pytest.approx([0.05, 0.04])  # 5 % fewer pulls/s, then 4 %
+    assert hosts["control"] == pytest.approx([-0.01, 0.0])  # 1 % more, then as many
+    assert hosts["stock"] == pytest.approx([0.95, 0.8])  # 4.75 to stock's 5.0, 3.84 to 4.8
 
 
-@pytest.mark.parametrize("node", ["record_off", "stock"])
-def test_a_window_in_which_a_baseline_node_pulled_nothing_is_an_error_not_a_figure(node):
-    pulls = {"on": 80, "off": 81, "control": 81, "stock": 79, node.removeprefix("record_"): 0}
-    report = {"measurements": [_measurement("foreman", 2, **pulls)]}
-    with pytest.raises(ValueError, match=f"round 3, foreman: the {node} node completed no pull"):
-        _side_by_side(report)
+@pytest.mark.parametrize("name", ["record_off", "stock"])
+def test_a_baseline_turn_that_counted_no_pull_is_an_error_not_a_figure(name):
+    rates = {"stock": 5.0, "record_on": 4.0, "record_off": 4.1, "record_off_again": 4.2, name: 0}
+    report = {"turns": [_turn(2, turn, "anonymous" if turn == "stock" else "foreman", rate)
+                        for turn, rate in rates.items()]}
+    with pytest.raises(ValueError, match=f"block 3: the {name} turn for foreman counted no pull"):
+        _turns(report)
+
+
+def test_the_resolution_is_half_the_widest_spread_of_the_control():
+    found = {"hosts": {"control": [-0.02, 0.04, 0.01]}, "foreman": {"control": [0.10, -0.06]}}
+    assert _resolution(found) == pytest.approx(0.08)  # foreman: from -6 % to +10 %
+
+
+@pytest.mark.parametrize(("met", "distance", "verdict"), [
+    (True, 0.031, "met."),
+    (False, 0.031, "**not met**."),
+    (True, 0.03, "**not resolved**"),  # no farther from the target than the noise
+    (False, 0.01, "**not resolved**"),
+])
+def test_a_figure_within_the_resolution_of_its_target_gets_no_verdict(met, distance, verdict):
+    assert _verdict(met, distance, resolution=0.03).startswith(verdict)
