@@ -55,8 +55,8 @@ demo: system-deps $(VENV)/.installed
 demo-stop:
 	DEMO_DIR=$(DEMO_DIR) $(PY) -m devtools.demo stop
 
-# Every benchmark next to stock pulp_container (about 150 min on 2 CPUs: 70 of them bench.herd,
-# 50 bench.herd_turns); writes docs/admin/learn/performance.md.
+# Every benchmark next to stock pulp_container (about 175 min on 2 CPUs: 70 of them bench.herd,
+# 50 bench.herd_turns, 25 bench.herd_cpu); writes docs/admin/learn/performance.md.
 bench: system-deps $(VENV)/.installed
 	$(PY) -m bench.report
 

@@ -18,6 +18,7 @@ BENCHMARKS = {
     "pull_record": ["bench.pull_record"],
     "herd": ["bench.herd"],
     "herd_turns": ["bench.herd_turns"],
+    "herd_cpu": ["bench.herd_cpu"],
 }
 
 

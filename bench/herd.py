@@ -167,10 +167,11 @@ class Capsule:
 
 
 @contextmanager
-def capsule(tmp, args, variants=VARIANTS):
+def capsule(tmp, args, variants=VARIANTS, roles=()):
     """A ``Capsule`` with a node per variant (``{key: (label, environment)}``): everything
     started, the image pushed and Katello's ACL (``args.hosts`` hosts) pushed; stopped on
-    leaving."""
+    leaving. ``roles``: database logins ``(name, password)`` made first, with the owner's
+    rights (a node may log in as one, so that its statements are told apart)."""
     database, cluster = bench_database(tmp, "bench_herd", preload=("pg_stat_statements",))
     katello = KatelloStandin().start()
     consumer_ca = CertificateAuthority(tmp / "katello-ca", common_name="Katello bench CA")
@@ -186,6 +187,9 @@ def capsule(tmp, args, variants=VARIANTS):
         stack.prepare()
         with database.connect() as db:
             db.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            for role, password in roles:
+                db.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE "
+                           f"{database.user}")
         stack.start()
         _push_image(stack, tmp, args)
         hosts = _register_hosts(stack, katello, consumer_ca, tmp, args.hosts)
@@ -612,27 +616,32 @@ def round_order(populations, number, rounds):
     return order[::-1] if number % 2 else order
 
 
-def run(args):
-    with tempfile.TemporaryDirectory(prefix="bench-herd-") as tmp:
+@contextmanager
+def warm_capsule(args, prefix, variants=VARIANTS, roles=()):
+    """A ``capsule`` in a temporary directory of its own, warmed up (``warm_up``)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         tmp = Path(tmp)
         tmp.chmod(0o755)  # postgres reaches its cluster inside, Apache (www-data) the sockets
-        with capsule(tmp, args) as herd_capsule:
+        with capsule(tmp, args, variants, roles) as herd_capsule:
             warm_up(herd_capsule, args)
-            with herd_capsule.database.connect() as db:
-                print(f"Measuring the stack's own statements for {IDLE_SECONDS} s ...",
-                      file=sys.stderr)
-                idle = herd_capsule.idle_statements_per_second = idle_statement_rate(db)
-            phases = []
-            for n, rounds in zip(args.clients, args.rounds, strict=True):
-                for number in range(rounds):
-                    for variant, population in round_order(args.populations, number, rounds):
-                        print(f"N={n}, round {number + 1}/{rounds}: {variant}, {population} ...",
-                              file=sys.stderr, flush=True)
-                        phase = run_phase(herd_capsule, variant, population, n, args)
-                        phases.append({**phase, "round": number})
-                        _print_phase(phases[-1])
-    from bench.report import _cpu_model
+            yield herd_capsule
 
+
+def run(args):
+    with warm_capsule(args, "bench-herd-") as herd_capsule:
+        with herd_capsule.database.connect() as db:
+            print(f"Measuring the stack's own statements for {IDLE_SECONDS} s ...",
+                  file=sys.stderr)
+            idle = herd_capsule.idle_statements_per_second = idle_statement_rate(db)
+        phases = []
+        for n, rounds in zip(args.clients, args.rounds, strict=True):
+            for number in range(rounds):
+                for variant, population in round_order(args.populations, number, rounds):
+                    print(f"N={n}, round {number + 1}/{rounds}: {variant}, {population} ...",
+                          file=sys.stderr, flush=True)
+                    phase = run_phase(herd_capsule, variant, population, n, args)
+                    phases.append({**phase, "round": number})
+                    _print_phase(phases[-1])
     return {
         "benchmark": "herd",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -644,17 +653,24 @@ def run(args):
             "parallel_downloads": PARALLEL_DOWNLOADS,
         },
         "idle_statements_per_second": round(idle, 2),
-        "environment": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "cpu": _cpu_model(),
-            "pulpcore": version("pulpcore"),
-            "pulp_container": version("pulp-container"),
-            "aiohttp": version("aiohttp"),
-            "apache": apache_version(),
-            "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
-        },
+        "environment": environment(),
         "phases": phases,
+    }
+
+
+def environment():
+    """The machine and the versions a run measured, for its results."""
+    from bench.report import _cpu_model
+
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "pulpcore": version("pulpcore"),
+        "pulp_container": version("pulp-container"),
+        "aiohttp": version("aiohttp"),
+        "apache": apache_version(),
+        "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
     }
 
 
@@ -695,6 +711,19 @@ def markdown(report):
     return "\n".join(lines)
 
 
+def add_capsule_arguments(parser, results):
+    """The options of the capsule and its clients, and the results file."""
+    parser.add_argument("--api-workers", type=int, default=2,
+                        help="gunicorn workers of each server's pulpcore-api (default 2)")
+    parser.add_argument("--layers", type=int, default=4, help="layers per image (default 4)")
+    parser.add_argument("--layer-kib", type=int, default=64,
+                        help="KiB of incompressible data per layer (default 64)")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="seconds a client gives each request (default 120)")
+    parser.add_argument("--output", type=Path, default=results,
+                        help=f"JSON results file (default {results.relative_to(ROOT)})")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.herd",
                                      description=__doc__.splitlines()[0])
@@ -707,18 +736,10 @@ def main(argv=None):
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY,
                         help=f"clients of a population in flight at once (default {CONCURRENCY}; "
                         "0: all N)")
-    parser.add_argument("--api-workers", type=int, default=2,
-                        help="gunicorn workers of each variant's pulpcore-api (default 2)")
-    parser.add_argument("--layers", type=int, default=4, help="layers per image (default 4)")
-    parser.add_argument("--layer-kib", type=int, default=64,
-                        help="KiB of incompressible data per layer (default 64)")
     parser.add_argument("--populations", default=",".join(POPULATIONS),
                         help=f"the populations to run, comma-separated (default "
                         f"{','.join(POPULATIONS)}; stock pulls only as anonymous)")
-    parser.add_argument("--timeout", type=float, default=120.0,
-                        help="seconds a client gives each request (default 120)")
-    parser.add_argument("--output", type=Path, default=RESULTS,
-                        help=f"JSON results file (default {RESULTS.relative_to(ROOT)})")
+    add_capsule_arguments(parser, RESULTS)
     args = parser.parse_args(argv)
     args.clients = [int(n) for n in args.clients.split(",")]
     args.populations = args.populations.split(",")

@@ -41,14 +41,10 @@ process (the servers, the content app, PostgreSQL, this client); lock waits samp
 import argparse
 import asyncio
 import itertools
-import os
-import platform
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 
 from bench.herd import (
@@ -57,12 +53,12 @@ from bench.herd import (
     Client,
     LockWaits,
     StepFailed,
-    apache_version,
-    capsule,
+    add_capsule_arguments,
+    environment,
     make_clients,
     pull,
     tree_cpu,
-    warm_up,
+    warm_capsule,
 )
 from bench.results import save
 
@@ -171,29 +167,23 @@ async def _run_turns(conductor, turns, args, roots):
 
 
 def run(args):
-    with tempfile.TemporaryDirectory(prefix="bench-herd-turns-") as tmp:
-        tmp = Path(tmp)
-        tmp.chmod(0o755)  # postgres reaches its cluster inside, Apache (www-data) the sockets
-        with capsule(tmp, args) as herd_capsule:
-            warm_up(herd_capsule, args)
-            conductor = Conductor(herd_capsule, args)
-            turns = [Turn(name, population, number)
-                     for number, block in enumerate(blocks(args.populations, args.blocks))
-                     for name, population in block]
-            roots = {f"{key}_{part}": pid for key, node in herd_capsule.nodes.items()
-                     for part, pid in node.pids().items()}
-            roots["content"] = herd_capsule.stack.processes["content-herd"].pid
-            roots["postgres"] = herd_capsule.postmaster
-            print(f"{len(turns)} turns of {args.turn:.0f} s, {args.clients} clients pulling ...",
-                  file=sys.stderr, flush=True)
-            with herd_capsule.database.connect() as db:
-                db.execute(f"DELETE FROM {PULL_RECORD}")
-                with LockWaits(herd_capsule.database) as lock_waits:
-                    warming, cpu = asyncio.run(_run_turns(conductor, turns, args, roots))
-                record = db.execute(f"SELECT count(*), coalesce(sum(count), 0) FROM "
-                                    f"{PULL_RECORD}").fetchone()
-    from bench.report import _cpu_model
-
+    with warm_capsule(args, "bench-herd-turns-") as herd_capsule:
+        conductor = Conductor(herd_capsule, args)
+        turns = [Turn(name, population, number)
+                 for number, block in enumerate(blocks(args.populations, args.blocks))
+                 for name, population in block]
+        roots = {f"{key}_{part}": pid for key, node in herd_capsule.nodes.items()
+                 for part, pid in node.pids().items()}
+        roots["content"] = herd_capsule.stack.processes["content-herd"].pid
+        roots["postgres"] = herd_capsule.postmaster
+        print(f"{len(turns)} turns of {args.turn:.0f} s, {args.clients} clients pulling ...",
+              file=sys.stderr, flush=True)
+        with herd_capsule.database.connect() as db:
+            db.execute(f"DELETE FROM {PULL_RECORD}")
+            with LockWaits(herd_capsule.database) as lock_waits:
+                warming, cpu = asyncio.run(_run_turns(conductor, turns, args, roots))
+            record = db.execute(f"SELECT count(*), coalesce(sum(count), 0) FROM "
+                                f"{PULL_RECORD}").fetchone()
     return {
         "benchmark": "herd_turns",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -203,15 +193,7 @@ def run(args):
             "api_workers": args.api_workers, "content_workers": 1, "layers": args.layers,
             "layer_kib": args.layer_kib, "timeout_s": args.timeout,
         },
-        "environment": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "cpu": _cpu_model(),
-            "pulpcore": version("pulpcore"),
-            "pulp_container": version("pulp-container"),
-            "apache": apache_version(),
-            "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
-        },
+        "environment": environment(),
         "turns": [_figures(turn, args.settle, *cpu[id(turn)]) for turn in turns],
         "warm_up_errors": warming.errors,
         "lock_waits": lock_waits.summary(),
@@ -258,18 +240,10 @@ def main(argv=None):
     parser.add_argument("--hosts", type=int, default=1500,
                         help="hosts registered, taken in turn by each server's host pulls "
                         "(default 1500)")
-    parser.add_argument("--api-workers", type=int, default=2,
-                        help="gunicorn workers of each server's pulpcore-api (default 2)")
-    parser.add_argument("--layers", type=int, default=4, help="layers per image (default 4)")
-    parser.add_argument("--layer-kib", type=int, default=64,
-                        help="KiB of incompressible data per layer (default 64)")
     parser.add_argument("--populations", default=",".join(MEASURED),
                         help=f"the populations to measure, comma-separated (default "
                         f"{','.join(MEASURED)})")
-    parser.add_argument("--timeout", type=float, default=120.0,
-                        help="seconds a client gives each request (default 120)")
-    parser.add_argument("--output", type=Path, default=RESULTS,
-                        help=f"JSON results file (default {RESULTS.relative_to(ROOT)})")
+    add_capsule_arguments(parser, RESULTS)
     args = parser.parse_args(argv)
     args.populations = args.populations.split(",")
     if set(args.populations) - set(MEASURED):

@@ -1,6 +1,6 @@
 """Performance report: every benchmark in one run, next to stock pulp_container, as a docs page.
 
-    python -m bench.report            # run the benchmarks (about 150 min on 2 CPUs), then write
+    python -m bench.report            # run the benchmarks (about 175 min on 2 CPUs), then write
     python -m bench.report --no-run   # only rewrite the page and plots from bench/results/
 
 Runs, each in its own process and writing JSON to ``bench/results/``: ``bench.token`` (token
@@ -11,8 +11,9 @@ with 100 ms), ``bench.pulls`` (Foreman calls per 100 pulls), ``bench.catalog`` a
 ``bench.push --through apache`` (Katello-shaped capsule syncs through Apache httpd),
 ``bench.herd`` (50, 200 and 1 000 clients pulling one image at once through Apache, plugin and
 stock one after the other, in ``HERD_ROUNDS`` rounds; its own throwaway PostgreSQL, with
-pg_stat_statements) and ``bench.herd_turns`` (a steady herd, the servers taking turns: the
-pull record on, off, off again as a control, and stock; it judges the herd's targets). Then
+pg_stat_statements), ``bench.herd_turns`` (a steady herd, the servers taking turns: the pull
+record on, off, off again as a control, and stock) and ``bench.herd_cpu`` (the same servers
+pulled at once, each one's CPU time per pull; with the turns, it judges the herd's targets). Then
 writes ``docs/admin/learn/performance.md`` with tables and ``img/perf-*.png`` next to it
 (matplotlib, Agg).
 
@@ -47,7 +48,7 @@ HERD_CLIENTS = (50, 200, 1_000)
 FIRST_SYNCS = 3  # the first sync's time is their median
 # Rounds at each N: the ratios are medians over rounds. A phase of 50 clients lasts about 10 s,
 # where a neighbour's load weighs most, so it runs more often; a round at 1 000 clients takes about
-# 27 minutes, so it runs once. The targets are judged by bench.herd_turns.
+# 27 minutes, so it runs once. The targets are judged by bench.herd_turns and bench.herd_cpu.
 HERD_ROUNDS = (12, 3, 1)
 MAPPING_SCENARIOS = ("user_repository_mapping, all new", "user_repository_mapping, unchanged",
                      "user_repository_mapping, 1% replaced")
@@ -84,6 +85,7 @@ def _steps():
                            "--rounds", ",".join(map(str, HERD_ROUNDS))], False,
                   {"DATABASE_URL": ""}))
     steps.append(("herd_turns", ["bench.herd_turns"], False, {"DATABASE_URL": ""}))
+    steps.append(("herd_cpu", ["bench.herd_cpu"], False, {"DATABASE_URL": ""}))
     return steps
 
 
@@ -521,6 +523,9 @@ def write_page(durations=None):
     turns = _load("herd_turns")
     if turns:
         out += _turns_section(turns)
+    cpu = _load("herd_cpu")
+    if cpu:
+        out += _server_cost_section(cpu)
     if durations:
         out += ["## Run", "", _run_table(durations), ""]
     out += [
@@ -879,8 +884,9 @@ def _herd_section(report, pull_record=None):
         out += ["", "These pairs, like the × stock column above, compare phases that ran "
                 "minutes apart, one after the other: their spread is mostly the machine's drift, "
                 "as wide as what is to be judged. Both targets (the record's cost, and "
-                "authorized pulls against stock) are judged on a steady herd, the servers taking "
-                "short turns: *A steady herd, the servers taking turns*, below.", ""]
+                "authorized pulls against stock) are judged below: on a steady herd, the servers "
+                "taking short turns, and on what each server costs in CPU, the servers pulled "
+                "at once.", ""]
         if pull_record:
             out += [_record_estimate(report, pull_record), ""]
     first = [rows for (_, _, population), rows in _herd_groups(report).items()
@@ -1054,6 +1060,103 @@ def _turns_section(report):
                            abs(ratio[slowest] - AUTHORIZED_TARGET), resolution)]
     out += ["", f"![a steady herd, the servers taking turns]({plot_turns(found)})", ""]
     return out
+
+
+def _server_costs(report):
+    """{population: {"rows": its measurements, "cost": […], "control": […], "stock": […]}}, per
+    measurement: what a capsule serving one server would lose in pulls/s against one serving
+    another, from the CPU time per pull (the shared part, plus the server's own)."""
+    from bench.herd_cpu import server_ms_per_pull, shared_ms_per_pull
+
+    found = {}
+    for measurement in report["measurements"]:
+        shared = shared_ms_per_pull(measurement)
+        per_pull = {key: shared + server_ms_per_pull(server)
+                    for key, server in measurement["servers"].items()}
+        for key, server in measurement["servers"].items():
+            if not server["pulls"]:
+                raise ValueError(f"round {measurement['round'] + 1}, "
+                                 f"{measurement['population']}: the {key} server completed no "
+                                 "pull in the window")
+        figures = found.setdefault(measurement["population"],
+                                   {"rows": [], "cost": [], "control": [], "stock": []})
+        figures["rows"].append(measurement)
+        figures["cost"].append(1 - per_pull["record_off"] / per_pull["record_on"])
+        figures["control"].append(1 - per_pull["record_off"] / per_pull["control"])
+        figures["stock"].append(per_pull["stock"] / per_pull["record_on"])
+    return found
+
+
+def _server_cost_section(report):
+    from bench.herd_cpu import server_ms_per_pull, shared_ms_per_pull
+
+    params = report["parameters"]
+    found = _server_costs(report)
+    out = [
+        "## What each server costs a herd in CPU",
+        "",
+        "`python -m bench.herd_cpu`: the capsule is CPU-bound under a herd (above, the machine "
+        "stays busy with 1.95 of its 2 CPUs in every turn), so its pulls/s is that CPU over "
+        "the CPU time a pull takes; but the CPU time of identical work swings from one "
+        "half-minute to the next, and pulls/s with it. Here four servers of the capsule above "
+        "are pulled at the same time, so that the machine's speed is the same for all: the "
+        "plugin with the pull record on, with it off, off again (the control), and stock "
+        "(anonymous, on the public repository). Each logs in to PostgreSQL as a role of its "
+        f"own. {params['clients']} clients per server pull in a loop, starting over "
+        f"{params['ramp_s']:.0f} s; in a window of {params['window_s']:.0f} s each server's CPU "
+        "time per pull completed is measured: its pulpcore-api and Apache processes and its "
+        "statements' execution time (`pg_stat_statements` by role). The rest of the machine's "
+        "CPU time (the content app, the clients, PostgreSQL's sessions outside execution: "
+        "connecting, parsing, planning) is shared, per pull of all servers. A capsule serving "
+        "one server spends per pull the shared part plus that server's, so against another "
+        "its pulls/s is the inverse ratio: the record's cost is 1 "
+        "− (shared + off) / (shared + on); the control, the same with the server off again in "
+        "place of on; × stock, (shared + stock) / (shared + on). Host clients take the "
+        "registered hosts in turn (every recorded host pull inserts a row); the Foreman user's "
+        f"nodes and anonymous clients share one identity each. {params['rounds']} rounds, each "
+        "population once per round; medians over rounds, with the lowest and highest. Run "
+        f"{report['date'][:10]}.",
+        "",
+        "| Clients | rounds | server CPU per pull on / off / off again / stock | shared per pull "
+        "| cost | control | × stock | lock waits | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for figures in found.values():
+        rows = figures["rows"]
+        own = [statistics.median(server_ms_per_pull(row["servers"][key]) for row in rows)
+               for key in ("record_on", "record_off", "control", "stock")]
+        waits = [row["lock_waits"] for row in rows]
+        errors = sum(sum(s["errors"].values()) for row in rows for s in row["servers"].values())
+        out.append(
+            f"| {rows[0]['population_label']} | {len(rows)} | "
+            + " / ".join(f"{ms:.1f}" for ms in own)
+            + f" ms | {statistics.median(shared_ms_per_pull(row) for row in rows):.0f} ms | "
+            f"{_spread(figures['cost'], '{:+.1%}')} | {_spread(figures['control'], '{:+.1%}')} | "
+            f"{_spread(figures['stock'], '{:.2f}')} | {sum(w['with_waiters'] for w in waits)} of "
+            f"{sum(w['samples'] for w in waits):,} | {errors} |")
+    cost = {population: statistics.median(figures["cost"])
+            for population, figures in found.items()}
+    worst = max(cost, key=cost.get)
+    resolution = _resolution(found)
+    ratio = {population: statistics.median(figures["stock"])
+             for population, figures in found.items() if population in ("hosts", "foreman")}
+    out += [
+        "",
+        "Resolution: where nothing differs (the control), one round's figure moved by up to "
+        f"±{resolution:.1%} (half the control's widest spread).",
+        "",
+        f"Target: the pull record costs at most {RECORD_TARGET:.0%} of pulls/s. The highest "
+        f"median cost is {cost[worst]:+.1%} ({found[worst]['rows'][0]['population_label']}): "
+        + _verdict(cost[worst] <= RECORD_TARGET, abs(cost[worst] - RECORD_TARGET), resolution),
+    ]
+    if ratio:
+        slowest = min(ratio, key=ratio.get)
+        out += ["", f"Target: authorized pulls/s at least {AUTHORIZED_TARGET} × stock's "
+                f"anonymous ones. The slowest: {found[slowest]['rows'][0]['population_label']}, "
+                f"median {_spread(found[slowest]['stock'], '{:.2f}')} ×: "
+                + _verdict(ratio[slowest] >= AUTHORIZED_TARGET,
+                           abs(ratio[slowest] - AUTHORIZED_TARGET), resolution)]
+    return out + [""]
 
 
 def _record_estimate(report, pull_record):

@@ -1,12 +1,14 @@
 """The benchmarks' method: how ``bench.herd`` orders a round's phases, how ``bench.herd_turns``
-orders and counts its turns, and how ``bench.report`` pairs them. A verdict on the
-performance page is only as sound as these."""
+orders and counts its turns, how ``bench.herd_cpu`` shares out the machine's CPU time, and how
+``bench.report`` pairs and judges them. A verdict on the performance page is only as sound as
+these."""
 
 import pytest
 
 from bench.herd import PHASES, POPULATIONS, round_order
+from bench.herd_cpu import server_ms_per_pull, shared_ms_per_pull
 from bench.herd_turns import MEASURED, Turn, blocks
-from bench.report import HERD_ROUNDS, _paired, _resolution, _turns, _verdict
+from bench.report import HERD_ROUNDS, _paired, _resolution, _server_costs, _turns, _verdict
 
 PAIRS = [(("record_on", population), ("record_off", population))
          for population in ("anonymous", "hosts", "foreman")]
@@ -114,3 +116,45 @@ def test_the_resolution_is_half_the_widest_spread_of_the_control():
 ])
 def test_a_figure_within_the_resolution_of_its_target_gets_no_verdict(met, distance, verdict):
     assert _verdict(met, distance, resolution=0.03).startswith(verdict)
+
+
+# -- bench.herd_cpu: what each server costs, the servers pulled at once --------------------------
+
+
+def _server(pulls, api_ms, apache_ms=0.0, statements_ms=0.0):
+    return {"pulls": pulls, "api_ms": api_ms, "apache_ms": apache_ms,
+            "statements_ms": statements_ms, "errors": {}}
+
+
+def _cpu_measurement(number=0, population="hosts"):
+    # 25 pulls each; own CPU per pull: on 110 ms, off and off again 100 ms, stock 90 ms.
+    return {"round": number, "population": population, "machine_cpu_ms": 30_000.0, "servers": {
+        "record_on": _server(25, 2_000.0, 250.0, 500.0),
+        "record_off": _server(25, 2_000.0, 250.0, 250.0),
+        "control": _server(25, 2_250.0, 250.0),
+        "stock": _server(25, 2_250.0),
+    }}
+
+
+def test_a_servers_cpu_per_pull_is_its_processes_and_its_statements_over_its_pulls():
+    measurement = _cpu_measurement()
+    assert server_ms_per_pull(measurement["servers"]["record_on"]) == pytest.approx(110.0)
+    assert server_ms_per_pull(measurement["servers"]["stock"]) == pytest.approx(90.0)
+    # 30 000 ms of the machine, 10 000 of them the servers' own, over 100 pulls.
+    assert shared_ms_per_pull(measurement) == pytest.approx(200.0)
+
+
+def test_a_capsules_pulls_per_second_go_as_the_inverse_of_its_cpu_per_pull():
+    figures = _server_costs({"measurements": [_cpu_measurement()]})["hosts"]
+    # A capsule serving the record on spends 200 + 110 ms per pull, off 200 + 100: on the same
+    # CPUs it pulls 300/310 as often.
+    assert figures["cost"] == [pytest.approx(1 - 300 / 310)]
+    assert figures["control"] == [pytest.approx(0.0)]
+    assert figures["stock"] == [pytest.approx(290 / 310)]
+
+
+def test_a_server_that_completed_no_pull_in_the_window_is_an_error_not_a_figure():
+    measurement = _cpu_measurement(number=1, population="foreman")
+    measurement["servers"]["control"]["pulls"] = 0
+    with pytest.raises(ValueError, match="round 2, foreman: the control server completed no"):
+        _server_costs({"measurements": [measurement]})
