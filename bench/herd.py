@@ -133,6 +133,8 @@ PHASES = (("stock", "anonymous"), ("record_on", "anonymous"), ("record_off", "an
           ("record_on", "hosts"), ("record_off", "hosts"),
           ("record_on", "foreman_first"), ("record_on", "foreman"), ("record_off", "foreman"))
 STEPS = ("challenge", "token", "manifest", "blobs", "pull")
+# The populations whose pull record bench.herd_turns and bench.herd_cpu judge.
+MEASURED = ("hosts", "foreman", "anonymous")
 
 
 # -- the capsule -----------------------------------------------------------------------------
@@ -709,6 +711,21 @@ def markdown(report):
                      + f" | {sum(phase['errors'].values())} | {phase['db_statements_per_pull']} | "
                      f"{phase['foreman_calls']} |")
     return "\n".join(lines)
+
+
+def add_measured_populations(parser):
+    """``--populations`` of ``bench.herd_turns`` and ``bench.herd_cpu``: of ``MEASURED``."""
+    parser.add_argument("--populations", default=",".join(MEASURED),
+                        help=f"the populations to measure, comma-separated (default "
+                        f"{','.join(MEASURED)})")
+
+
+def measured_populations(parser, args):
+    """``args.populations`` as a list, or the parser's error."""
+    populations = args.populations.split(",")
+    if set(populations) - set(MEASURED):
+        parser.error(f"--populations: choose from {', '.join(MEASURED)}")
+    return populations
 
 
 def add_capsule_arguments(parser, results):

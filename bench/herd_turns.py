@@ -48,14 +48,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.herd import (
+    MEASURED,
     POPULATIONS,
     PULL_RECORD,
     Client,
     LockWaits,
     StepFailed,
     add_capsule_arguments,
+    add_measured_populations,
     environment,
     make_clients,
+    measured_populations,
     pull,
     tree_cpu,
     warm_capsule,
@@ -64,7 +67,6 @@ from bench.results import save
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "herd_turns.json"
-MEASURED = ("hosts", "foreman", "anonymous")
 # A turn's name: the server it pulls from. "record_off_again", the control, is record_off's.
 SERVERS = {"stock": "stock", "record_on": "record_on", "record_off": "record_off",
            "record_off_again": "record_off"}
@@ -240,14 +242,10 @@ def main(argv=None):
     parser.add_argument("--hosts", type=int, default=1500,
                         help="hosts registered, taken in turn by each server's host pulls "
                         "(default 1500)")
-    parser.add_argument("--populations", default=",".join(MEASURED),
-                        help=f"the populations to measure, comma-separated (default "
-                        f"{','.join(MEASURED)})")
+    add_measured_populations(parser)
     add_capsule_arguments(parser, RESULTS)
     args = parser.parse_args(argv)
-    args.populations = args.populations.split(",")
-    if set(args.populations) - set(MEASURED):
-        parser.error(f"--populations: choose from {', '.join(MEASURED)}")
+    args.populations = measured_populations(parser, args)
     if args.clients < 1 or args.blocks < 1 or not 0 <= args.settle < args.turn:
         parser.error("--clients and --blocks must be positive, and --settle within --turn")
     args.hosts = max(args.hosts, args.clients, 4 * args.api_workers)

@@ -525,7 +525,7 @@ def write_page(durations=None):
         out += _turns_section(turns)
     cpu = _load("herd_cpu")
     if cpu:
-        out += _server_cost_section(cpu)
+        out += _server_cost_section(cpu, turns)
     if durations:
         out += ["## Run", "", _run_table(durations), ""]
     out += [
@@ -938,6 +938,35 @@ def _resolution(found):
                for figures in found.values())
 
 
+def _targets(found, labels, per):
+    """The resolution, and the verdicts on the herd's two targets from ``found``'s medians
+    (``labels``: each population's)."""
+    cost = {population: statistics.median(figures["cost"])
+            for population, figures in found.items()}
+    worst = max(cost, key=cost.get)
+    resolution = _resolution(found)
+    lines = [
+        "",
+        f"Resolution: where nothing differs (the control), one {per}'s figure moved by up to "
+        f"±{resolution:.1%} (half the control's widest spread). A median this close to a target "
+        "or closer is not told apart from it.",
+        "",
+        f"Target: the pull record costs at most {RECORD_TARGET:.0%} of pulls/s. The highest "
+        f"median cost is {cost[worst]:+.1%} ({labels[worst]}): "
+        + _verdict(cost[worst] <= RECORD_TARGET, abs(cost[worst] - RECORD_TARGET), resolution),
+    ]
+    ratio = {population: statistics.median(figures["stock"])
+             for population, figures in found.items() if population in ("hosts", "foreman")}
+    if ratio:
+        slowest = min(ratio, key=ratio.get)
+        lines += ["", f"Target: authorized pulls/s at least {AUTHORIZED_TARGET} × stock's "
+                  f"anonymous ones. The slowest: {labels[slowest]}, median "
+                  f"{_spread(found[slowest]['stock'], '{:.2f}')} ×: "
+                  + _verdict(ratio[slowest] >= AUTHORIZED_TARGET,
+                             abs(ratio[slowest] - AUTHORIZED_TARGET), resolution)]
+    return lines
+
+
 def _verdict(met, distance, resolution):
     """A target's verdict, or none where the figure is not farther from it than the
     resolution."""
@@ -1026,12 +1055,6 @@ def _turns_section(report):
             f"{_spread(figures['control'], '{:+.1%}')} | {statistics.median(stock):.2f} | "
             f"{_spread(figures['stock'], '{:.2f}')} | {cpu[0]:.0f} / {cpu[1]:.0f} ms | "
             f"{errors} |")
-    cost = {population: statistics.median(figures["cost"])
-            for population, figures in found.items()}
-    worst = max(cost, key=cost.get)
-    resolution = _resolution(found)
-    ratio = {population: statistics.median(figures["stock"])
-             for population, figures in found.items() if population in ("hosts", "foreman")}
     out += [
         "",
         f"Pull record: {record['count']:,} manifest GETs counted in {record['rows']:,} rows, "
@@ -1040,24 +1063,9 @@ def _turns_section(report):
            else "**not** counted exactly once")
         + f". Lock waits: {waits['with_waiters']} of {waits['samples']:,} samples (every 50 ms, "
         f"all along) found a session waiting for a lock (at most {waits['max_waiting']} at once).",
-        "",
-        "Resolution: where nothing differs (the control), one block's figure moved by up to "
-        f"±{resolution:.1%} (half the control's widest spread). A median this close to a target "
-        "or closer is not told apart from it.",
-        "",
-        f"Target: the pull record costs at most {RECORD_TARGET:.0%} of pulls/s. The highest "
-        f"median cost is {cost[worst]:+.1%} "
-        f"({found[worst]['blocks'][0]['record_on']['population_label']}): "
-        + _verdict(cost[worst] <= RECORD_TARGET, abs(cost[worst] - RECORD_TARGET), resolution),
     ]
-    if ratio:
-        slowest = min(ratio, key=ratio.get)
-        out += ["", f"Target: authorized pulls/s at least {AUTHORIZED_TARGET} × stock's "
-                "anonymous ones. The slowest: "
-                f"{found[slowest]['blocks'][0]['record_on']['population_label']}, median "
-                f"{_spread(found[slowest]['stock'], '{:.2f}')} ×: "
-                + _verdict(ratio[slowest] >= AUTHORIZED_TARGET,
-                           abs(ratio[slowest] - AUTHORIZED_TARGET), resolution)]
+    out += _targets(found, {population: figures["blocks"][0]["record_on"]["population_label"]
+                            for population, figures in found.items()}, "block")
     out += ["", f"![a steady herd, the servers taking turns]({plot_turns(found)})", ""]
     return out
 
@@ -1087,18 +1095,26 @@ def _server_costs(report):
     return found
 
 
-def _server_cost_section(report):
+def _server_cost_section(report, turns=None):
     from bench.herd_cpu import server_ms_per_pull, shared_ms_per_pull
 
     params = report["parameters"]
     found = _server_costs(report)
+    bound = ""
+    if turns:  # CPU seconds per second of a capsule serving one server, turn by turn
+        busy = [turn["pulls_per_second"] * sum(turn["cpu_ms_per_pull"].values()) / 1000
+                for turn in turns["turns"]]
+        bound = (f" (in the turns above it kept {_spread(busy, '{:.2f}')} of the machine's "
+                 f"{turns['environment']['cpus']} CPUs busy, whatever the server)")
     out = [
         "## What each server costs a herd in CPU",
         "",
-        "`python -m bench.herd_cpu`: the capsule is CPU-bound under a herd (above, the machine "
-        "stays busy with 1.95 of its 2 CPUs in every turn), so its pulls/s is that CPU over "
-        "the CPU time a pull takes; but the CPU time of identical work swings from one "
-        "half-minute to the next, and pulls/s with it. Here four servers of the capsule above "
+        f"`python -m bench.herd_cpu`: the capsule is CPU-bound under a herd{bound}, so its "
+        "pulls/s is that CPU over the CPU time a pull takes. But the CPU time of "
+        "identical work swings from one half-minute to the next on this shared machine, and "
+        "pulls/s with it: pulls/s taken in turns (above) cannot resolve the targets. The CPU "
+        "time each server spends per pull, measured at the same moment for all, can. Four "
+        "servers of the capsule above "
         "are pulled at the same time, so that the machine's speed is the same for all: the "
         "plugin with the pull record on, with it off, off again (the control), and stock "
         "(anonymous, on the public repository). Each logs in to PostgreSQL as a role of its "
@@ -1134,28 +1150,8 @@ def _server_cost_section(report):
             f"{_spread(figures['cost'], '{:+.1%}')} | {_spread(figures['control'], '{:+.1%}')} | "
             f"{_spread(figures['stock'], '{:.2f}')} | {sum(w['with_waiters'] for w in waits)} of "
             f"{sum(w['samples'] for w in waits):,} | {errors} |")
-    cost = {population: statistics.median(figures["cost"])
-            for population, figures in found.items()}
-    worst = max(cost, key=cost.get)
-    resolution = _resolution(found)
-    ratio = {population: statistics.median(figures["stock"])
-             for population, figures in found.items() if population in ("hosts", "foreman")}
-    out += [
-        "",
-        "Resolution: where nothing differs (the control), one round's figure moved by up to "
-        f"±{resolution:.1%} (half the control's widest spread).",
-        "",
-        f"Target: the pull record costs at most {RECORD_TARGET:.0%} of pulls/s. The highest "
-        f"median cost is {cost[worst]:+.1%} ({found[worst]['rows'][0]['population_label']}): "
-        + _verdict(cost[worst] <= RECORD_TARGET, abs(cost[worst] - RECORD_TARGET), resolution),
-    ]
-    if ratio:
-        slowest = min(ratio, key=ratio.get)
-        out += ["", f"Target: authorized pulls/s at least {AUTHORIZED_TARGET} × stock's "
-                f"anonymous ones. The slowest: {found[slowest]['rows'][0]['population_label']}, "
-                f"median {_spread(found[slowest]['stock'], '{:.2f}')} ×: "
-                + _verdict(ratio[slowest] >= AUTHORIZED_TARGET,
-                           abs(ratio[slowest] - AUTHORIZED_TARGET), resolution)]
+    out += _targets(found, {population: figures["rows"][0]["population_label"]
+                            for population, figures in found.items()}, "round")
     return out + [""]
 
 

@@ -5,9 +5,9 @@ these."""
 
 import pytest
 
-from bench.herd import PHASES, POPULATIONS, round_order
+from bench.herd import MEASURED, PHASES, POPULATIONS, round_order
 from bench.herd_cpu import server_ms_per_pull, shared_ms_per_pull
-from bench.herd_turns import MEASURED, Turn, blocks
+from bench.herd_turns import Turn, blocks
 from bench.report import HERD_ROUNDS, _paired, _resolution, _server_costs, _turns, _verdict
 
 PAIRS = [(("record_on", population), ("record_off", population))
