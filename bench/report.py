@@ -976,11 +976,12 @@ def _verdict(met, distance, resolution):
     return "met." if met else "**not met**."
 
 
-def plot_turns(found):
+def plot_targets(found, labels, per, how, name):
+    """Each ``per``'s (block's, round's) cost, control and ratio to stock, against the targets;
+    ``how`` the figures were taken."""
     plt = _pyplot()
     figure, (costs, ratios) = plt.subplots(1, 2, figsize=(11, 3.6))
-    labels = [figures["blocks"][0]["record_on"]["population_label"].replace(", ", ",\n", 1)
-              for figures in found.values()]
+    labels = [labels[population].replace(", ", ",\n", 1) for population in found]
     for index, figures in enumerate(found.values()):
         first = index == 0
         costs.scatter([index - 0.1] * len(figures["cost"]), [100 * c for c in figures["cost"]],
@@ -994,18 +995,18 @@ def plot_turns(found):
     costs.axhline(100 * RECORD_TARGET, color=RUBY_COLOUR, linestyle="--", linewidth=1,
                   label=f"target: at most {RECORD_TARGET:.0%}")
     costs.axhline(0, color="black", linewidth=0.5)
-    costs.set_ylabel("pulls/s lost, % (each block)")
-    costs.set_title("the pull record's cost, turns next to each other", fontsize=9)
+    costs.set_ylabel(f"pulls/s lost, % (each {per})")
+    costs.set_title(f"the pull record's cost, {how}", fontsize=9)
     ratios.axhline(AUTHORIZED_TARGET, color=RUBY_COLOUR, linestyle="--", linewidth=1,
                    label=f"target: at least {AUTHORIZED_TARGET} ×")
     ratios.axhline(1, color="black", linewidth=0.5)
-    ratios.set_ylabel("× stock's anonymous pulls/s (each block)")
-    ratios.set_title("against stock pulp_container, turns of one block", fontsize=9)
+    ratios.set_ylabel(f"× stock's anonymous pulls/s (each {per})")
+    ratios.set_title(f"against stock pulp_container, {how}", fontsize=9)
     for axis in (costs, ratios):
         axis.set_xticks(range(len(labels)), labels, fontsize=7)
         axis.grid(True, axis="y", alpha=0.3)
         axis.legend(fontsize=7)
-    return _save(figure, "perf-herd-turns.png")
+    return _save(figure, name)
 
 
 def _turns_section(report):
@@ -1064,10 +1065,11 @@ def _turns_section(report):
         + f". Lock waits: {waits['with_waiters']} of {waits['samples']:,} samples (every 50 ms, "
         f"all along) found a session waiting for a lock (at most {waits['max_waiting']} at once).",
     ]
-    out += _targets(found, {population: figures["blocks"][0]["record_on"]["population_label"]
-                            for population, figures in found.items()}, "block")
-    out += ["", f"![a steady herd, the servers taking turns]({plot_turns(found)})", ""]
-    return out
+    labels = {population: figures["blocks"][0]["record_on"]["population_label"]
+              for population, figures in found.items()}
+    plot = plot_targets(found, labels, "block", "turns next to each other", "perf-herd-turns.png")
+    return out + _targets(found, labels, "block") + [
+        "", f"![a steady herd, the servers taking turns]({plot})", ""]
 
 
 def _server_costs(report):
@@ -1150,9 +1152,12 @@ def _server_cost_section(report, turns=None):
             f"{_spread(figures['cost'], '{:+.1%}')} | {_spread(figures['control'], '{:+.1%}')} | "
             f"{_spread(figures['stock'], '{:.2f}')} | {sum(w['with_waiters'] for w in waits)} of "
             f"{sum(w['samples'] for w in waits):,} | {errors} |")
-    out += _targets(found, {population: figures["rows"][0]["population_label"]
-                            for population, figures in found.items()}, "round")
-    return out + [""]
+    labels = {population: figures["rows"][0]["population_label"]
+              for population, figures in found.items()}
+    plot = plot_targets(found, labels, "round", "CPU time per pull, servers pulled at once",
+                        "perf-herd-cpu.png")
+    return out + _targets(found, labels, "round") + [
+        "", f"![what each server costs a herd in CPU]({plot})", ""]
 
 
 def _record_estimate(report, pull_record):
