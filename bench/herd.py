@@ -189,7 +189,8 @@ def capsule(tmp, args, variants=VARIANTS, roles=()):
         stack.prepare()
         with database.connect() as db:
             db.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-            for role, password in roles:
+            for role, password in roles:  # DATABASE_URL's server may keep an earlier run's
+                db.execute(f"DROP ROLE IF EXISTS {role}")
                 db.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE "
                            f"{database.user}")
         stack.start()
