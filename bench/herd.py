@@ -42,8 +42,9 @@ population; default 200, see ``CONCURRENCY`` for why). Phases run one after the 
 an empty pull record (the image is new to it), in ``--rounds`` rounds at each N, each round in
 another order (``round_order``): on a shared machine pulls/s drift by ±10 % over minutes, as
 much as what is measured, so the report compares phases within a round and takes the median
-over rounds. Even so that cannot settle a few per cent: ``bench.herd_turns`` measures a steady
-herd, the servers taking short turns, and the report judges the targets on it.
+over rounds. Even so that cannot settle a few per cent: the report judges the targets on
+``bench.herd_turns`` (a steady herd, the servers taking short turns) and ``bench.herd_cpu`` (the
+servers pulled at once, each one's CPU time per pull).
 
 Reported per phase: pulls/s (successful pulls over the phase's wall time), p50/p95 of each step,
 errors by step and cause, database statements per pull (``pg_stat_statements`` deltas, less the
@@ -166,6 +167,15 @@ class Capsule:
     hosts: list  # (certificate, key) of each registered host
     postmaster: int | None  # the throwaway cluster's, for its CPU time
     idle_statements_per_second: float = 0.0
+
+    def cpu_roots(self):
+        """{component: root pid} of every process of the capsule (``tree_cpu``'s roots): each
+        node's as ``<node>_api`` and ``<node>_apache``, the content app's and PostgreSQL's."""
+        roots = {f"{key}_{part}": pid for key, node in self.nodes.items()
+                 for part, pid in node.pids().items()}
+        roots["content"] = self.stack.processes["content-herd"].pid
+        roots["postgres"] = self.postmaster
+        return roots
 
 
 @contextmanager

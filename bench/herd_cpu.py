@@ -64,12 +64,9 @@ from bench.results import save
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "herd_cpu.json"
-RECORD_OFF = {"PULP_KATELLO_GATEWAY_PULL_RECORD": "false"}
 SERVERS = {
-    "record_on": ("plugin, pull record on", {}),
-    "record_off": ("plugin, pull record off", RECORD_OFF),
-    "control": ("plugin, pull record off (control: a second server)", RECORD_OFF),
-    "stock": VARIANTS["stock"],
+    **VARIANTS,
+    "control": ("plugin, pull record off (control: a second server)", VARIANTS["record_off"][1]),
 }
 ROLE_PASSWORD = "herd-cpu-role"  # a throwaway cluster's, on loopback
 
@@ -154,10 +151,7 @@ def measure(herd_capsule, population, n, args):
             pool = args.hosts if population == "hosts" else n
             sides[key] = Side(node, make_clients(population, pool, herd_capsule.hosts, ca_file),
                               repository)
-    roots = {f"{key}_{part}": pid for key, node in herd_capsule.nodes.items()
-             for part, pid in node.pids().items()}
-    roots["content"] = herd_capsule.stack.processes["content-herd"].pid
-    roots["postgres"] = herd_capsule.postmaster
+    roots = herd_capsule.cpu_roots()
     with herd_capsule.database.connect() as db:
         db.execute(f"DELETE FROM {PULL_RECORD}")
         with LockWaits(herd_capsule.database) as lock_waits:
@@ -213,18 +207,21 @@ def run(args):
     }
 
 
+def _own_ms(server):
+    """CPU ms a server spent in the window: its processes and its statements."""
+    return server["api_ms"] + server["apache_ms"] + server["statements_ms"]
+
+
 def server_ms_per_pull(server):
-    """CPU ms a server spent per pull it completed: its processes and its statements."""
-    return ((server["api_ms"] + server["apache_ms"] + server["statements_ms"])
-            / max(server["pulls"], 1))
+    """CPU ms a server spent per pull it completed."""
+    return _own_ms(server) / max(server["pulls"], 1)
 
 
 def shared_ms_per_pull(measurement):
     """The machine's CPU ms per pull that no server's own processes or statements spent."""
     servers = measurement["servers"].values()
-    own = sum(server["api_ms"] + server["apache_ms"] + server["statements_ms"]
-              for server in servers)
-    return (measurement["machine_cpu_ms"] - own) / max(sum(s["pulls"] for s in servers), 1)
+    return ((measurement["machine_cpu_ms"] - sum(_own_ms(server) for server in servers))
+            / max(sum(server["pulls"] for server in servers), 1))
 
 
 def _print(measurement):

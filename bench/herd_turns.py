@@ -8,9 +8,10 @@ against stock's anonymous ones.
 ``bench.herd``'s phases are bursts: all N clients start at once, and a phase's pulls/s is N over
 the time its last pull ends. Its phases run one after the other, minutes apart. On a shared 2-CPU
 machine the same phase's pulls/s then varies by ±10–30 %: more than the 5 % the pull record may
-cost, so its pairs cannot judge that. Pulling the servers at the same time does not answer it
-either: their shared content app and CPUs pace every server alike. Tried on 2026-12-07, four
-servers pulled at once (stock among them) stayed within 1 % of each other, whatever each cost.
+cost, so its pairs cannot judge that. Pulling the servers at the same time does not answer it in
+pulls/s either: their shared content app and CPUs pace every server alike. Tried on 2026-12-07,
+four servers pulled at once (stock among them) stayed within 1 % of each other, whatever each
+cost (``bench.herd_cpu`` measures their CPU time per pull instead).
 
 Here the whole capsule serves one server at a time, as a capsule does, in short turns. The capsule
 is ``bench.herd``'s: one database, content app and image; the plugin with the pull record on, the
@@ -174,10 +175,7 @@ def run(args):
         turns = [Turn(name, population, number)
                  for number, block in enumerate(blocks(args.populations, args.blocks))
                  for name, population in block]
-        roots = {f"{key}_{part}": pid for key, node in herd_capsule.nodes.items()
-                 for part, pid in node.pids().items()}
-        roots["content"] = herd_capsule.stack.processes["content-herd"].pid
-        roots["postgres"] = herd_capsule.postmaster
+        roots = herd_capsule.cpu_roots()
         print(f"{len(turns)} turns of {args.turn:.0f} s, {args.clients} clients pulling ...",
               file=sys.stderr, flush=True)
         with herd_capsule.database.connect() as db:

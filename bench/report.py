@@ -932,8 +932,9 @@ def _turns(report):
 
 
 def _resolution(found):
-    """How far one block's figure moves by itself on this machine: half the widest spread of
-    the control (off again against off, where nothing differs), over the populations."""
+    """How far one figure (a block's, a round's) moves by itself on this machine: half the
+    widest spread of the control (off again against off, where nothing differs), over the
+    populations."""
     return max((max(figures["control"]) - min(figures["control"])) / 2
                for figures in found.values())
 
@@ -1080,14 +1081,14 @@ def _server_costs(report):
 
     found = {}
     for measurement in report["measurements"]:
-        shared = shared_ms_per_pull(measurement)
-        per_pull = {key: shared + server_ms_per_pull(server)
-                    for key, server in measurement["servers"].items()}
         for key, server in measurement["servers"].items():
             if not server["pulls"]:
                 raise ValueError(f"round {measurement['round'] + 1}, "
                                  f"{measurement['population']}: the {key} server completed no "
                                  "pull in the window")
+        shared = shared_ms_per_pull(measurement)
+        per_pull = {key: shared + server_ms_per_pull(server)
+                    for key, server in measurement["servers"].items()}
         figures = found.setdefault(measurement["population"],
                                    {"rows": [], "cost": [], "control": [], "stock": []})
         figures["rows"].append(measurement)
